@@ -1,0 +1,42 @@
+"""One error root. The CLI turns every SheetfollowError into one line and an exit code."""
+
+from __future__ import annotations
+
+from sheetfollow.exit_codes import ExitCode
+
+
+class SheetfollowError(Exception):
+    """An error a user can act on. Its message is one plain sentence."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(SheetfollowError):
+    """sheetfollow.toml is wrong. The message names the file and the key."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class SheetError(SheetfollowError):
+    """The sheet cannot be read or understood. The message names the file, tab or cell."""
+
+    exit_code = ExitCode.SHEET
+
+
+class BusyError(SheetfollowError):
+    """Nothing was written: the workbook is open, locked or changed underneath us."""
+
+    exit_code = ExitCode.BUSY
+
+
+class RemoteError(SheetfollowError):
+    """A remote service failed or refused."""
+
+    exit_code = ExitCode.REMOTE

@@ -1,0 +1,142 @@
+"""The vocabulary of sheetfollow: prospects, outcomes, statuses. Plain data, no I/O."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+
+
+class Outcome(str, enum.Enum):
+    """What happened on the last touch (DESIGN.md §3)."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no answer"
+    VOICEMAIL = "voicemail"
+    INTERESTED = "interested"
+    CALL_BACK = "call back"
+    QUOTE_SENT = "quote sent"
+    NOT_INTERESTED = "not interested"
+    WON = "won"
+    DELIVERED = "delivered"
+    LOST = "lost"
+
+    @property
+    def unanswered(self) -> bool:
+        """A touch that did not get through to a person."""
+        return self in (Outcome.NO_ANSWER, Outcome.VOICEMAIL)
+
+
+class Stage(str, enum.Enum):
+    """Where a prospect stands in the pipeline."""
+
+    NEW = "new"
+    CONTACTED = "contacted"
+    INTERESTED = "interested"
+    QUOTE = "quote"
+    WON = "won"
+    DELIVERED = "delivered"
+    CUSTOMER = "customer"
+    LOST = "lost"
+    NOT_INTERESTED = "not interested"
+
+
+class Channel(str, enum.Enum):
+    PHONE = "phone"
+    EMAIL = "email"
+    VISIT = "visit"
+
+
+class Status(str, enum.Enum):
+    """The computed state written into the Status column."""
+
+    NEW = "new"
+    DUE = "due"
+    OVERDUE = "overdue"
+    SCHEDULED = "scheduled"
+    SNOOZED = "snoozed"
+    DEAD = "dead"
+    WON = "won"
+    LOST = "lost"
+    NOT_INTERESTED = "not interested"
+    CUSTOMER = "customer"
+    NEEDS_ATTENTION = "needs attention"
+
+    @property
+    def actionable(self) -> bool:
+        """Statuses whose Next follow-up is a touch someone should make."""
+        return self not in (Status.DEAD, Status.NOT_INTERESTED, Status.NEEDS_ATTENTION)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with the input, pinned to where a person can fix it."""
+
+    ref: str  # "Prospects!F17", "sheetfollow.toml: rules.max_attempts", "Prospects!1:1"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.ref}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Prospect:
+    """One row of the Prospects tab, parsed. Fields a person left blank are None or ''."""
+
+    row: int  # 1-based sheet row number
+    id: str = ""
+    company: str = ""
+    contact: str = ""
+    email: str = ""
+    phone: str = ""
+    owner: str = ""
+    stage: Stage | None = None
+    segment: str = ""
+    value: float | None = None
+    created: date | None = None
+    last_contact: date | None = None
+    last_outcome: Outcome | None = None
+    attempts: int = 0  # touches in the current sequence; reset when the prospect is reached
+    follow_up_on: date | None = None  # a date a person chose; overrides the cadence
+    channel: Channel | None = None
+    notes: str = ""
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Owner:
+    name: str
+    email: str = ""
+    delegate: str = ""
+    language: str = "en"
+    country: str = ""
+    manager: str = ""
+    digest: bool = False
+
+
+@dataclass(frozen=True)
+class Computed:
+    """The owned columns of one row, as the rules decide them."""
+
+    next_follow_up: date | None
+    status: Status
+    step: str
+    why: str
+    assigned_to: str
+
+    def is_due(self, today: date) -> bool:
+        """Whether this row belongs on today's call list."""
+        return (
+            self.status.actionable
+            and self.next_follow_up is not None
+            and self.next_follow_up <= today
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    """A parsed prospect together with what the rules computed for it."""
+
+    prospect: Prospect
+    computed: Computed
+    problems: tuple[Problem, ...] = field(default=())
