@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+import difflib
+import math
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    # Not installed where the type checker runs on 3.11+; a dependency on 3.10.
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+from sheetfollow.errors import ConfigError
+from sheetfollow.fields import ALL_FIELDS, LANGUAGES
+from sheetfollow.models import Stage
+from sheetfollow.vocab import STAGE_ALIASES, normalise
 
 DEFAULT_GAPS: tuple[int, ...] = (0, 2, 5, 7, 7)
 
@@ -93,3 +110,560 @@ class Config:
     id_prefix: str = "P-"
     #: How many previous versions of an Excel workbook to keep.
     backups: int = 3
+
+
+# --- Loading -------------------------------------------------------------------------------
+#
+# Validation is driven by tables: every top-level key or [section] of sheetfollow.toml is one
+# entry in KEYS, and every key inside a section one entry in that section's table. A new
+# section ([smtp], [email], ...) is a frozen dataclass, a Config field and one entry in KEYS.
+
+#: The file looked for in the working folder when no --config is given.
+CONFIG_NAME = "sheetfollow.toml"
+
+#: Turns the raw TOML value at a dotted key into its validated form. Raises _Invalid (the
+#: reader then names the file, key and value) or ConfigError (a complete message).
+Parse = Callable[["_Reader", str, Any], Any]
+
+
+class _Invalid(Exception):
+    """A value is not what its key needs; the reader adds the file, the key and the value."""
+
+    def __init__(self, expected: str, hint: str = "") -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """Knows which file is being read, so that every message can name it."""
+
+    source: str
+    #: Folder that relative paths in the file are resolved against.
+    base: Path
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {key} {message}")
+
+    def invalid(self, key: str, expected: str, value: object, hint: str = "") -> ConfigError:
+        return self.error(key, f"must be {expected}, not {_show(value)}{hint}")
+
+    def parse(self, key: str, value: object, parse: Parse) -> Any:
+        try:
+            return parse(self, key, value)
+        except _Invalid as bad:
+            raise self.invalid(key, bad.expected, value, bad.hint) from None
+
+    def table(self, key: str, value: object) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.invalid(key, "a table", value)
+        return value
+
+    def reject_unknown(self, key: str, table: Mapping[str, Any], known: Iterable[str]) -> None:
+        known = list(known)
+        for name in table:
+            if name not in known:
+                raise ConfigError(f"{self.source}: {_unknown(_dotted(key, name), name, known)}")
+
+
+def _unknown(dotted: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key '{dotted}' (did you mean '{close[0]}'?)"
+    return f"unknown key '{dotted}' (known keys: {', '.join(known)})"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _dotted(prefix: str, *names: str) -> str:
+    """A key path as written in TOML: rules.min_gap, cadence."capital goods".
+
+    `prefix` is already a dotted path; each of `names` is one key, quoted when TOML needs it.
+    """
+    shown = [name if _BARE_KEY.fullmatch(name) else _quoted(name) for name in names]
+    return ".".join([prefix, *shown] if prefix else shown)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _show(value: object) -> str:
+    """A value as the user wrote it in TOML, short enough for one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return str(value)
+
+
+# --- Value parsers (each: reader, dotted key, raw value -> validated value) ------------------
+
+
+def _whole(low: int, high: int) -> Parse:
+    def parse(reader: _Reader, key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Invalid(f"a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _amount(reader: _Reader, key: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise _Invalid("an amount of 0 or more")
+    return float(value)
+
+
+def _text(max_length: int) -> Parse:
+    def parse(reader: _Reader, key: str, value: Any) -> str:
+        if (
+            not isinstance(value, str)
+            or len(value) > max_length
+            or any(not ch.isprintable() for ch in value)
+        ):
+            raise _Invalid(f"text of at most {max_length} characters")
+        return value
+
+    return parse
+
+
+def _language(reader: _Reader, key: str, value: Any) -> str:
+    code = value.strip().lower() if isinstance(value, str) else value
+    if code not in LANGUAGES:
+        raise _Invalid(f"one of {', '.join(LANGUAGES)}")
+    return str(code)
+
+
+def _timezone(reader: _Reader, key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("an IANA time zone such as 'Europe/Amsterdam'")
+    name = value.strip()
+    if name and not _is_zone(name):
+        raise _Invalid("an IANA time zone such as 'Europe/Amsterdam'", _zone_hint(name))
+    return name
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: names of tzdata folders ("Europe") and absurdly long names.
+        return False
+    return True
+
+
+def _zone_hint(name: str) -> str:
+    zones = {zone.casefold(): zone for zone in available_timezones()}
+    if name.casefold() in zones:
+        return f" (did you mean '{zones[name.casefold()]}'?)"
+    close = difflib.get_close_matches(name, sorted(zones.values()), n=1, cutoff=0.8)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+#: A Google Sheets key: long, and without the dot of a file name's extension.
+_GOOGLE_KEY = re.compile(r"[A-Za-z0-9_-]{30,}")
+
+
+def _sheet(reader: _Reader, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("a path to an .xlsx file, or a Google Sheets URL or key")
+    text = value.strip()
+    if "://" in text or _GOOGLE_KEY.fullmatch(text):
+        return text
+    # A relative path means "next to this config file", wherever cron runs us from.
+    path = Path(text).expanduser()
+    return str(path if path.is_absolute() else reader.base / path)
+
+
+#: Characters Excel does not allow in a tab name.
+_BAD_TAB_CHARS = frozenset(":\\/?*[]")
+
+
+def _tab_name(reader: _Reader, key: str, value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > 31
+        or _BAD_TAB_CHARS.intersection(value)
+    ):
+        raise _Invalid("a tab name of 1 to 31 characters without : \\ / ? * [ ]")
+    return value
+
+
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_NUMBERS = {name: n for n, day in enumerate(_DAYS) for name in (day, day[:3])}
+
+
+def _weekend(reader: _Reader, key: str, value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise _Invalid('a list of day names such as ["sat", "sun"]')
+    days = {reader.parse(f"{key}[{i}]", day, _day) for i, day in enumerate(value)}
+    if len(days) == len(_DAYS):
+        raise reader.error(key, "must leave at least one working day in the week")
+    return tuple(sorted(days))
+
+
+def _day(reader: _Reader, key: str, value: Any) -> int:
+    name = value.strip().lower() if isinstance(value, str) else None
+    if name not in _DAY_NUMBERS:
+        raise _Invalid("a day name such as 'sat' or 'sunday'")
+    return _DAY_NUMBERS[name]
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _days_off(reader: _Reader, key: str, value: Any) -> tuple[date, ...]:
+    if not isinstance(value, list):
+        raise _Invalid("a list of dates such as [2026-12-24, 2026-12-31]")
+    days = {reader.parse(f"{key}[{i}]", day, _date) for i, day in enumerate(value)}
+    return tuple(sorted(days))
+
+
+def _date(reader: _Reader, key: str, value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _Invalid("a date such as 2026-12-24")
+
+
+def _country(reader: _Reader, key: str, value: Any) -> str:
+    expected = "a country code the holidays package knows, such as 'NL', 'DE' or 'GB'"
+    if not isinstance(value, str):
+        raise _Invalid(expected)
+    code = value.strip().upper()
+    if code and code not in _holiday_countries():
+        raise _Invalid(expected)
+    return code
+
+
+def _holiday_countries() -> Mapping[str, list[str]]:
+    import holidays  # only when a country is configured: the tables take a while to load
+
+    countries: Mapping[str, list[str]] = holidays.list_supported_countries()
+    return countries
+
+
+def _subdivision(reader: _Reader, key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("a subdivision code such as 'BY' (Bavaria), or \"\"")
+    return value.strip()
+
+
+#: Gaps longer than this are a typo, and would push dates past what a calendar handles.
+MAX_GAP = 365
+
+
+def _gaps(reader: _Reader, key: str, value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise _Invalid("a list of business days between attempts, such as [0, 2, 5, 7, 7]")
+    gap = _whole(0, MAX_GAP)
+    return tuple(reader.parse(f"{key}[{i}]", raw, gap) for i, raw in enumerate(value))
+
+
+_PROFILE_KEYS: dict[str, Parse] = {"gaps": _gaps, "max_attempts": _whole(1, 20)}
+
+
+def _profile(reader: _Reader, key: str, value: Any) -> Cadence:
+    if isinstance(value, list):
+        return Cadence(gaps=reader.parse(key, value, _gaps))
+    if not isinstance(value, dict):
+        raise _Invalid("a list of gaps such as [0, 2, 5, 7, 7], or a table {gaps = [...]}")
+    reader.reject_unknown(key, value, _PROFILE_KEYS)
+    if "gaps" not in value:
+        raise reader.error(_dotted(key, "gaps"), "is missing")
+    parsed = {
+        name: reader.parse(_dotted(key, name), raw, _PROFILE_KEYS[name])
+        for name, raw in value.items()
+    }
+    return Cadence(**parsed)
+
+
+def _cadences(reader: _Reader, key: str, value: Any) -> Mapping[str, Cadence]:
+    table = reader.table(key, value)
+    profiles: dict[str, Cadence] = {"default": Cadence()}
+    seen: dict[str, str] = {}
+    for name, raw in table.items():
+        dotted = _dotted(key, name)
+        profile_key = _profile_key(reader, dotted, name)
+        if profile_key in seen:
+            raise reader.error(dotted, f"is the same profile as {_dotted(key, seen[profile_key])}")
+        seen[profile_key] = name
+        profiles[profile_key] = reader.parse(dotted, raw, _profile)
+    return MappingProxyType(profiles)
+
+
+def _profile_key(reader: _Reader, dotted: str, name: str) -> str:
+    """'Capital Goods / Offerte' -> 'capital goods/quote', the form the rules look up."""
+    segment, slash, stage_text = (part.strip() for part in name.partition("/"))
+    if not segment:
+        raise reader.error(dotted, "needs a segment name before the '/'")
+    if not slash:
+        return segment.casefold()
+    stage = STAGE_ALIASES.get(normalise(stage_text))
+    if stage is None:
+        stages = ", ".join(stage.value for stage in Stage)
+        raise reader.error(dotted, f"names an unknown stage after the '/' (stages: {stages})")
+    return f"{segment.casefold()}/{stage.value}"
+
+
+def _headers(reader: _Reader, key: str, value: Any) -> Mapping[str, str]:
+    table = reader.table(key, value)
+    reader.reject_unknown(key, table, ALL_FIELDS)
+    headers: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for name, raw in table.items():
+        dotted = _dotted(key, name)
+        if not isinstance(raw, str) or not raw.strip():
+            raise reader.invalid(dotted, "the header text of that column in your sheet", raw)
+        text = raw.strip()
+        other = owners.get(text.casefold())
+        if other is not None:
+            raise reader.error(dotted, f"names the same column as {_dotted(key, other)}: {text!r}")
+        owners[text.casefold()] = name
+        headers[name] = text
+    return MappingProxyType(headers)
+
+
+# --- Sections --------------------------------------------------------------------------------
+
+
+def _section(
+    cls: Callable[..., Any], keys: Mapping[str, Parse], check: Parse | None = None
+) -> Parse:
+    """A [table] whose keys are the fields of a dataclass; `check` sees the built object."""
+
+    def parse(reader: _Reader, key: str, value: Any) -> Any:
+        table = reader.table(key, value)
+        reader.reject_unknown(key, table, keys)
+        kwargs = {
+            name: reader.parse(_dotted(key, name), raw, keys[name]) for name, raw in table.items()
+        }
+        built = cls(**kwargs)
+        return check(reader, key, built) if check else built
+
+    return parse
+
+
+_TAB_KEYS: dict[str, Parse] = {name: _tab_name for name in ("prospects", "log", "owners", "state")}
+
+
+def _check_tabs(reader: _Reader, key: str, tabs: Tabs) -> Tabs:
+    seen: dict[str, str] = {}
+    for item in fields(tabs):
+        name = getattr(tabs, item.name)
+        if name.casefold() in seen:
+            other = _dotted(key, seen[name.casefold()])
+            raise reader.error(_dotted(key, item.name), f"is the same tab as {other}: {name!r}")
+        seen[name.casefold()] = item.name
+    return tabs
+
+
+_RULE_KEYS: dict[str, Parse] = {
+    "min_gap": _whole(0, 60),
+    "min_gap_after": _whole(0, 20),
+    "min_attempts": _whole(1, 20),
+    "max_attempts": _whole(1, 20),
+    "window_days": _whole(1, 3650),
+    "quote_follow_up": _whole(0, 60),
+    "reached_follow_up": _whole(0, 60),
+    "thank_you_days": _whole(0, 60),
+    "checkin_days": _whole(0, 60),
+    "review_months": _whole(0, 120),
+    "delegate_below": _amount,
+}
+
+
+def _check_rules(reader: _Reader, key: str, rules: Rules) -> Rules:
+    if rules.min_attempts > rules.max_attempts:
+        raise reader.error(
+            _dotted(key, "min_attempts"),
+            f"must be a whole number from 1 to {_dotted(key, 'max_attempts')} "
+            f"({rules.max_attempts}), not {rules.min_attempts}",
+        )
+    return rules
+
+
+_CALENDAR_KEYS: dict[str, Parse] = {
+    "country": _country,
+    "subdivision": _subdivision,
+    "weekend": _weekend,
+    "days_off": _days_off,
+}
+
+
+def _check_calendar(reader: _Reader, key: str, calendar: CalendarConfig) -> CalendarConfig:
+    if not calendar.subdivision:
+        return calendar
+    where = _dotted(key, "subdivision")
+    if not calendar.country:
+        raise reader.error(where, f"needs {_dotted(key, 'country')} to be set")
+    import holidays
+
+    try:
+        holidays.country_holidays(calendar.country, subdiv=calendar.subdivision)
+    except NotImplementedError:
+        known = ", ".join(_holiday_countries()[calendar.country]) or "none"
+        raise reader.error(
+            where,
+            f"must be a subdivision of {calendar.country} ({known}), "
+            f"not {_show(calendar.subdivision)}",
+        ) from None
+    return calendar
+
+
+@dataclass(frozen=True)
+class Key:
+    """One top-level key or [section] of sheetfollow.toml."""
+
+    parse: Parse
+    #: Where the value goes in Config: a field name, or a dotted path into a section.
+    #: Empty: the field named like the key.
+    target: str = ""
+
+
+#: Every top-level key, in the order they are applied. [cadence] comes after [rules],
+#: because it fills a field of the Rules that [rules] builds.
+KEYS: dict[str, Key] = {
+    "sheet": Key(_sheet),
+    "timezone": Key(_timezone),
+    "language": Key(_language),
+    "id_prefix": Key(_text(20)),
+    "backups": Key(_whole(0, 100)),
+    "tabs": Key(_section(Tabs, _TAB_KEYS, _check_tabs)),
+    "headers": Key(_headers),
+    "rules": Key(_section(Rules, _RULE_KEYS, _check_rules)),
+    "cadence": Key(_cadences, target="rules.cadences"),
+    "calendar": Key(_section(CalendarConfig, _CALENDAR_KEYS, _check_calendar)),
+}
+
+
+def _put(obj: Any, target: str, value: object) -> Any:
+    """replace() that reaches into nested frozen dataclasses: _put(c, 'rules.cadences', v)."""
+    name, _, rest = target.partition(".")
+    return replace(obj, **{name: _put(getattr(obj, name), rest, value) if rest else value})
+
+
+def _check_config(reader: _Reader, config: Config) -> Config:
+    """Checks that span sections."""
+    floor = config.rules.min_attempts
+    for name, cadence in config.rules.cadences.items():
+        if cadence.max_attempts is not None and cadence.max_attempts < floor:
+            raise reader.error(
+                _dotted("cadence", name, "max_attempts"),
+                f"must be at least rules.min_attempts ({floor}), not {cadence.max_attempts}",
+            )
+    return config
+
+
+def config_from_toml(document: Mapping[str, Any], *, source: str, base: Path) -> Config:
+    """Validate a parsed sheetfollow.toml. `source` names it in messages; relative paths in it
+    are resolved against `base`."""
+    reader = _Reader(source, base)
+    reader.reject_unknown("", document, KEYS)
+    config = Config()
+    for name, key in KEYS.items():
+        if name in document:
+            config = _put(config, key.target or name, reader.parse(name, document[name], key.parse))
+    return _check_config(reader, config)
+
+
+def config_from_text(text: str, *, source: str, base: Path) -> Config:
+    """Parse and validate the text of a sheetfollow.toml (see config_from_toml)."""
+    return config_from_toml(_parse_toml(text, source), source=source, base=base)
+
+
+# --- Files -----------------------------------------------------------------------------------
+
+
+def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
+    """The config from --config PATH, else ./sheetfollow.toml, else the built-in defaults.
+
+    A relative PATH is taken relative to `cwd` (default: the process's working folder).
+    """
+    folder = cwd if cwd is not None else Path.cwd()
+    if path is not None:
+        file, source = folder / path, str(path)
+        if not file.exists():
+            raise ConfigError(f"{source}: no such config file")
+    else:
+        file, source = folder / CONFIG_NAME, CONFIG_NAME
+        if not file.exists():
+            return Config()
+    file = file.resolve()
+    config = config_from_text(_read_text(file, source), source=source, base=file.parent)
+    return replace(config, path=file)
+
+
+def _read_text(file: Path, source: str) -> str:
+    try:
+        # utf-8-sig: Notepad and friends put a byte-order mark in front.
+        return file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a folder, not a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot be read ({exc.strerror or exc})") from None
+
+
+_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        document: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_toml_error(str(exc), text, source)) from None
+    return document
+
+
+def _toml_error(message: str, text: str, source: str) -> str:
+    """tomllib's "Invalid value (at line 2, column 5)" -> "file, line 2, column 5: ..."."""
+    found = _AT.search(message)
+    if found:
+        line, column = int(found[1]), int(found[2])
+        message = message[: found.start()]
+    else:
+        lines = text.split("\n")
+        line, column = len(lines), len(lines[-1]) + 1
+        message = _AT_END.sub("", message)
+    reason = message[:1].lower() + message[1:]
+    return f"{source}, line {line}, column {column}: not valid TOML: {reason}"
+
+
+def today_in(config: Config, now: datetime | None = None) -> date:
+    """The team's local date: in config.timezone when set, else in this machine's zone.
+
+    `now` is injectable for tests; a naive `now` is this machine's local time (Python's rule).
+    """
+    zone = _zone(config.timezone) if config.timezone else None
+    if now is None:
+        now = datetime.now(zone)
+    return now.astimezone(zone).date()
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"timezone: unknown time zone {name!r}") from None

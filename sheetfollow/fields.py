@@ -32,7 +32,9 @@ ALL_FIELDS: tuple[str, ...] = INPUT_FIELDS + OWNED_FIELDS
 REQUIRED_FIELDS: tuple[str, ...] = ("company", "owner")
 
 #: Fields parsed as dates.
-DATE_FIELDS: frozenset[str] = frozenset({"created", "last_contact", "follow_up_on", "next_follow_up"})
+DATE_FIELDS: frozenset[str] = frozenset(
+    {"created", "last_contact", "follow_up_on", "next_follow_up"}
+)
 
 #: Columns of the Log tab, in order.
 LOG_FIELDS: tuple[str, ...] = (

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol, Union
+from typing import Protocol
 
 #: A value as a backend reads it. Empty cells are None.
-RawValue = Union[str, float, int, bool, date, datetime, None]
+RawValue = str | float | int | bool | date | datetime | None
 #: A value the service asks a backend to write. None empties the cell (its style stays).
-CellValue = Union[str, int, float, date, None]
+CellValue = str | int | float | date | None
 
 #: Day zero of spreadsheet serial dates (Excel's 1900 system and Google Sheets).
 EPOCH_1900 = date(1899, 12, 30)

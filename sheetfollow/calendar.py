@@ -1,0 +1,121 @@
+"""Business days: weekends, public holidays of a country, and a team's extra days off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+
+from sheetfollow.config import CalendarConfig
+
+#: A long run of days off (a misconfigured weekend, say) must not loop forever.
+_MAX_SKIP = 366
+
+
+class BusinessCalendar:
+    """Working days for one country (public holidays) with a given weekend and days off."""
+
+    def __init__(
+        self,
+        *,
+        country: str = "",
+        subdivision: str = "",
+        weekend: Iterable[int] = (5, 6),
+        days_off: Iterable[date] = (),
+    ) -> None:
+        self.country = country.upper()
+        self.weekend = frozenset(weekend)
+        if len(self.weekend) >= 7:
+            raise ValueError("a week needs at least one working day")
+        self.days_off = frozenset(days_off)
+        self._holidays: holidays.HolidayBase | None = (
+            holidays.country_holidays(self.country, subdiv=subdivision or None)
+            if self.country
+            else None
+        )
+
+    @classmethod
+    def from_config(cls, config: CalendarConfig, *, country: str = "") -> BusinessCalendar:
+        """The team calendar, with an owner's country (if any) replacing the team's.
+
+        An owner's country may name a subdivision too, as the Owners tab allows: "GB-ENG".
+        """
+        own, _, subdivision = (country or config.country).upper().partition("-")
+        if not subdivision and own == config.country.upper():
+            # The team's subdivision (England, Catalonia ...) still holds for an owner in the
+            # team's own country; it means nothing in another one.
+            subdivision = config.subdivision
+        return cls(
+            country=own,
+            subdivision=subdivision,
+            weekend=config.weekend,
+            days_off=config.days_off,
+        )
+
+    def holiday_name(self, day: date) -> str | None:
+        if self._holidays is None:
+            return None
+        name = self._holidays.get(day)
+        return str(name) if name else None
+
+    def is_working_day(self, day: date) -> bool:
+        return (
+            day.weekday() not in self.weekend
+            and day not in self.days_off
+            and (self._holidays is None or day not in self._holidays)
+        )
+
+    def roll_forward(self, day: date) -> date:
+        """The day itself when it is a working day, else the next working day."""
+        for offset in range(_MAX_SKIP):
+            candidate = day + timedelta(days=offset)
+            if self.is_working_day(candidate):
+                return candidate
+        raise ValueError(f"no working day within a year after {day.isoformat()}")
+
+    def add_business_days(self, day: date, n: int) -> date:
+        """n working days after day (n=0: day rolled forward to a working day)."""
+        if n < 0:
+            raise ValueError("n must not be negative")
+        if n == 0:
+            return self.roll_forward(day)
+        # Count from the day itself, not from it rolled forward: one working day after a
+        # Saturday is the Monday, as business_days_between counts it.
+        for _ in range(n):
+            day = self.roll_forward(day + timedelta(days=1))
+        return day
+
+    def business_days_between(self, start: date, end: date) -> int:
+        """Working days in (start, end]; negative when end is before start."""
+        if end < start:
+            return -self.business_days_between(end, start)
+        count = 0
+        day = start + timedelta(days=1)
+        while day <= end:
+            count += self.is_working_day(day)
+            day += timedelta(days=1)
+        return count
+
+
+@lru_cache(maxsize=1)
+def _supported() -> dict[str, frozenset[str]]:
+    return {
+        code: frozenset(s.upper() for s in subdivisions)
+        for code, subdivisions in holidays.list_supported_countries().items()
+    }
+
+
+def is_known_region(code: str) -> bool:
+    """Whether public holidays are known for a country code, optionally with a subdivision
+    ("NL", "GB-ENG", "ES-CT")."""
+    country, _, subdivision = code.upper().partition("-")
+    known = _supported().get(country)
+    return known is not None and (not subdivision or subdivision in known)
+
+
+@lru_cache(maxsize=64)
+def calendar_for(config: CalendarConfig, country: str = "") -> BusinessCalendar:
+    """Calendars are costly to build (holiday tables); share one per country."""
+    return BusinessCalendar.from_config(config, country=country)

@@ -1,0 +1,359 @@
+"""The command line. Each command parses its options, calls one service function, prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+from rich.table import Table as RichTable
+from typer.core import TyperGroup
+
+from sheetfollow import __version__, service
+from sheetfollow.config import Config, load_config, today_in
+from sheetfollow.errors import SheetfollowError
+from sheetfollow.exit_codes import ExitCode
+from sheetfollow.fields import LANGUAGES
+from sheetfollow.models import Row, Status
+
+out = Console()
+err = Console(stderr=True)
+
+#: Set to get the full traceback of an unexpected error.
+DEBUG_ENV = "SHEETFOLLOW_DEBUG"
+
+
+#: Typer's own exceptions (usage errors, --help, exits) pass through untouched. Typer may or
+#: may not build on click, so its base class is found from a public Typer exception.
+_CLI_FLOW: tuple[type[BaseException], ...] = (
+    typer.Exit,
+    typer.Abort,
+    *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
+)
+
+
+class _Commands(TyperGroup):
+    """Turns every error into one line on stderr and a documented exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # in the order they are defined, not alphabetical
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SheetfollowError as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(int(error.exit_code)) from None
+        except _CLI_FLOW:
+            raise
+        except KeyboardInterrupt:
+            err.print("interrupted; nothing was written.")
+            raise typer.Exit(130) from None
+        except Exception as error:
+            if os.environ.get(DEBUG_ENV):
+                traceback.print_exc()
+            else:
+                err.print(
+                    f"[bold red]unexpected error:[/] {type(error).__name__}: {error} "
+                    f"(set {DEBUG_ENV}=1 for the traceback)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    help="Follow-up discipline for sales pipelines that live in a spreadsheet.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+SheetOpt = Annotated[
+    str | None,
+    typer.Option("--sheet", "-s", help="The workbook (.xlsx/.xlsm). Default: sheet in the config."),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="sheetfollow.toml to use. Default: ./sheetfollow.toml."),
+]
+TodayOpt = Annotated[
+    str | None,
+    typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD), for reproducible runs."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@dataclass
+class _Globals:
+    sheet: str | None = None
+    config: Path | None = None
+    today: str | None = None
+
+
+@dataclass(frozen=True)
+class _Run:
+    config: Config
+    sheet: str | None
+    today: date
+
+
+def _run(ctx: typer.Context, sheet: str | None, config: Path | None, today: str | None) -> _Run:
+    """Resolve the options every command shares: its own, else the global ones."""
+    g: _Globals = ctx.find_object(_Globals) or _Globals()
+    cfg = load_config(config or g.config)
+    when = today or g.today
+    return _Run(cfg, sheet or g.sheet, _parse_today(when) if when else today_in(cfg))
+
+
+def _parse_today(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        message = f"{text!r} is not a date like 2026-11-23"
+        raise typer.BadParameter(message, param_hint="--today") from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"sheetfollow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Follow-up discipline for sales pipelines that live in a spreadsheet."""
+    ctx.obj = _Globals(sheet, config, today)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[service.Progress | None]:
+    """A progress bar on stderr for long work, only when a person watches a terminal."""
+    if not err.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn(label), BarColumn(), TaskProgressColumn(), console=err, transient=True
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the workbook.")] = Path(
+        "prospects.xlsx"
+    ),
+    lang: Annotated[
+        str, typer.Option("--lang", help=f"Language of tabs and headers: {', '.join(LANGUAGES)}.")
+    ] = "en",
+    example: Annotated[
+        bool, typer.Option("--example", help="A filled demo workbook instead of an empty one.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace files that already exist.")
+    ] = False,
+    today: TodayOpt = None,
+) -> None:
+    """Write a starter workbook and a commented sheetfollow.toml next to it."""
+    from sheetfollow import starter
+
+    if lang not in LANGUAGES:
+        raise typer.BadParameter(f"choose one of {', '.join(LANGUAGES)}", param_hint="--lang")
+    day = _parse_today(today) if today else today_in(Config())
+    written = starter.init(path, lang=lang, example=example, overwrite=overwrite, today=day)
+    for item in written:
+        out.print(f"wrote {item}")
+    config = path.parent / "sheetfollow.toml"
+    out.print(f"next: sheetfollow refresh --config {config}")
+
+
+@app.command()
+def refresh(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write even though Excel seems to have the file open.")
+    ] = False,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Recompute Next follow-up, Status, Step, Why and Assigned to, and write them back."""
+    run = _run(ctx, sheet, config, today)
+    backend = service.open_backend(run.sheet, run.config)
+    with _progress("computing") as progress:
+        summary = service.refresh(
+            backend, run.config, run.today, dry_run=dry_run, force=force, progress=progress
+        )
+    if json_:
+        out.print_json(json.dumps(summary.as_dict()))
+        return
+    _print_summary(summary)
+
+
+def _print_summary(s: service.RefreshSummary) -> None:
+    verb = "would change" if s.dry_run else "changed"
+    out.print(
+        f"{s.sheet}: {s.rows} prospects · {s.due} due · {s.overdue} overdue · {s.new} new · "
+        f"{s.dead} dead · {s.needs_attention} need attention · {s.cells_changed} cells {verb}",
+        highlight=False,
+    )
+    if s.ids_filled:
+        out.print(f"  {s.ids_filled} new IDs filled in", highlight=False)
+    if s.columns_added:
+        out.print(f"  columns added: {', '.join(s.columns_added)}", highlight=False)
+    for message in s.skipped:
+        out.print(f"  skipped {message}", highlight=False)
+    if s.needs_attention:
+        out.print("  run 'sheetfollow check' to see which cells need attention", highlight=False)
+
+
+@app.command()
+def due(
+    ctx: typer.Context,
+    owner: Annotated[
+        str | None, typer.Option("--owner", "-o", help="Only this owner's (or delegate's) list.")
+    ] = None,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Today's follow-ups: overdue first, then by value."""
+    run = _run(ctx, sheet, config, today)
+    backend = service.open_backend(run.sheet, run.config)
+    pipeline = service.load(backend, run.config, run.today)
+    rows = service.due_rows(pipeline, run.today, owner)
+    if json_:
+        out.print_json(json.dumps([service.row_as_dict(r, run.today) for r in rows]))
+        return
+    if not rows:
+        who = f" for {owner}" if owner else ""
+        out.print(f"Nothing due{who} on {run.today.isoformat()}.")
+        return
+    out.print(_due_table(rows, run.today, out.width))
+
+
+_STATUS_STYLE = {
+    Status.OVERDUE: "bold red",
+    Status.DUE: "yellow",
+    Status.NEW: "cyan",
+    Status.WON: "green",
+    Status.CUSTOMER: "green",
+}
+
+
+#: Terminal widths from which the optional columns of the due table are shown; narrower
+#: terminals get the columns a caller needs most (everything is in --json).
+_WITH_OWNER_AND_STEP = 100
+_WITH_WHY = 140
+
+
+def _due_table(rows: list[Row], today: date, width: int) -> RichTable:
+    overdue = sum(1 for r in rows if (r.computed.next_follow_up or today) < today)
+    table = RichTable(
+        title=f"{len(rows)} follow-ups on {today:%a %d %b %Y}, {overdue} overdue",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+    )
+    middle = width >= _WITH_OWNER_AND_STEP
+    wide = width >= _WITH_WHY
+    table.add_column("Due", no_wrap=True, min_width=8)
+    table.add_column("Company", overflow="ellipsis", no_wrap=True, max_width=30 if middle else 22)
+    table.add_column("Contact", overflow="ellipsis", no_wrap=True, max_width=20 if middle else 16)
+    table.add_column("Phone", no_wrap=True)
+    if middle:
+        table.add_column("For", overflow="ellipsis", no_wrap=True, max_width=12)
+        table.add_column("Step", no_wrap=True)
+    table.add_column("Value", justify="right", no_wrap=True, min_width=7)
+    if wide:
+        table.add_column("Why", overflow="fold")
+    for row in rows:
+        p, c = row.prospect, row.computed
+        late = (today - (c.next_follow_up or today)).days
+        when = "today" if late <= 0 else f"{late}d late"
+        value = f"{p.value:,.0f}" if p.value is not None else ""
+        cells = [f"[{_STATUS_STYLE.get(c.status, '')}]{when}[/]", p.company, p.contact, p.phone]
+        cells += [c.assigned_to, c.step] if middle else []
+        cells += [value, c.why] if wide else [value]
+        table.add_row(*cells)
+    return table
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Validate the config, the headers and every row. Exit 5 when there are problems."""
+    run = _run(ctx, sheet, config, today)
+    backend = service.open_backend(run.sheet, run.config)
+    pipeline = service.load(backend, run.config, run.today)
+    problems = service.check(pipeline)
+    if json_:
+        out.print_json(
+            json.dumps(
+                {
+                    "sheet": backend.label,
+                    "rows": len(pipeline.rows),
+                    "unknown_columns": list(pipeline.header.unknown),
+                    "problems": [{"ref": p.ref, "message": p.message} for p in problems],
+                }
+            )
+        )
+    else:
+        _print_check(backend.label, pipeline, problems)
+    if problems:
+        raise typer.Exit(int(ExitCode.PROBLEMS))
+
+
+def _print_check(label: str, pipeline: service.Pipeline, problems: list[Any]) -> None:
+    config_note = f"{label}: {len(pipeline.rows)} prospects, headers in row "
+    out.print(f"{config_note}{pipeline.header.header_row}", highlight=False)
+    if pipeline.header.unknown:
+        left = ", ".join(repr(u) for u in pipeline.header.unknown)
+        out.print(f"  columns left alone: {left}", highlight=False)
+    for problem in problems:
+        out.print(f"  {problem.ref}: {problem.message}", highlight=False, soft_wrap=True)
+    if problems:
+        out.print(f"{len(problems)} problems", highlight=False)
+    else:
+        out.print("no problems found", highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

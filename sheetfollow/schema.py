@@ -1,0 +1,696 @@
+"""Headers <-> fields, and cell values -> typed prospect data, with A1 references.
+
+Pure: a Table in, dataclasses out. Bad data never raises here; it becomes a Problem pinned to
+the cell, so one bad row cannot stop the rest of the sheet.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import Enum
+from types import MappingProxyType
+from typing import TypeGuard, TypeVar
+
+from sheetfollow import fields, vocab
+from sheetfollow.backends.base import RawValue, Table
+from sheetfollow.calendar import is_known_region
+from sheetfollow.errors import SheetError
+from sheetfollow.models import Outcome, Owner, Problem, Prospect
+
+#: How far down a tab a header row is looked for (title rows and notes often sit above it).
+HEADER_SEARCH_ROWS = 20
+#: Largest spreadsheet serial day number: 9999-12-31 in the 1900 date system.
+MAX_SERIAL = 2958465
+
+_DATE_HINT = "use 2026-12-31 or 31-12-2026"
+
+_EMPTY_OVERRIDES: Mapping[str, str] = MappingProxyType({})
+
+
+class BadValue(SheetError, ValueError):
+    """A cell value that cannot be read as what its column holds. The message quotes it.
+
+    Also a ValueError, so callers that parse one value (a command-line date) can treat it
+    like any other conversion failure."""
+
+
+# --- A1 references ---------------------------------------------------------------------------
+
+
+def col_letter(n: int) -> str:
+    """1 -> "A", 26 -> "Z", 27 -> "AA"."""
+    if n < 1:
+        raise ValueError(f"column numbers start at 1, not {n}")
+    letters = ""
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def col_number(letters: str) -> int:
+    """ "A" -> 1, "ab" -> 28: the inverse of col_letter."""
+    if not re.fullmatch(r"[A-Za-z]+", letters):
+        raise ValueError(f"{letters!r} is not a column name like A or AB")
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - ord("A") + 1
+    return n
+
+
+# A bare tab name must not read as a cell (AB12, R1C1) or contain anything but word characters,
+# or Excel would parse the reference differently.
+_BARE_TAB = re.compile(r"[^\W\d]\w*")
+_LOOKS_LIKE_CELL = re.compile(r"[A-Za-z]{1,3}\d+|[Rr]\d*[Cc]\d*", re.ASCII)
+
+
+def quote_tab(tab: str) -> str:
+    """A tab name as it appears before "!" in a reference: "Prospects", "'My deals'"."""
+    if _BARE_TAB.fullmatch(tab) and not _LOOKS_LIKE_CELL.fullmatch(tab):
+        return tab
+    return "'" + tab.replace("'", "''") + "'"
+
+
+def cell_ref(tab: str, row: int, col: int | None = None) -> str:
+    """ "Prospects!F17"; with col None the whole row, "Prospects!17:17"."""
+    if col is None:
+        return f"{quote_tab(tab)}!{row}:{row}"
+    return f"{quote_tab(tab)}!{col_letter(col)}{row}"
+
+
+# --- Headers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    """Where each known field sits in one tab."""
+
+    tab: str
+    header_row: int  # 1-based
+    columns: Mapping[str, int]  # field -> 1-based column
+    last_column: int  # last non-empty column in the header row
+    unknown: tuple[str, ...] = ()  # header texts not recognised; left alone
+
+    def cell(self, row: int, name: str) -> str:
+        """The A1 reference of field `name` in `row`, or of the row when the column is absent."""
+        return cell_ref(self.tab, row, self.columns.get(name))
+
+
+def english_header(name: str) -> str:
+    """The English header of a field of any tab, for messages ("follow_up_on" -> "Follow up on")."""
+    for table in (vocab.PROSPECT_HEADERS, vocab.LOG_HEADERS, vocab.OWNER_HEADERS):
+        if name in table["en"]:
+            return table["en"][name]
+    return name.replace("_", " ").capitalize()
+
+
+def _where(source: str, tab: str) -> str:
+    return f"{source}, tab {tab}" if source else f"tab {tab}"
+
+
+def _prefix(source: str) -> str:
+    return f"{source}: " if source else ""
+
+
+def cell_text(value: RawValue) -> str:
+    """A cell as text: stripped; whole floats without ".0" (IDs, phone numbers); dates ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _row(table: Table, row: int) -> list[RawValue]:
+    return table.rows[row - 1] if 0 < row <= len(table.rows) else []
+
+
+class _Matcher:
+    """Header text -> field, with overrides taking precedence over the aliases."""
+
+    def __init__(self, aliases: Mapping[str, frozenset[str]], overrides: Mapping[str, str]):
+        self.by_override = {vocab.normalise(text): name for name, text in overrides.items()}
+        self.any_alias = {alias: name for name, words in aliases.items() for alias in words}
+        self.by_alias = {
+            alias: name for alias, name in self.any_alias.items() if name not in overrides
+        }
+
+    def field_of(self, header: str) -> str | None:
+        key = vocab.normalise(header)
+        return self.by_override.get(key) or self.by_alias.get(key)
+
+    def fields_in(self, values: Sequence[RawValue]) -> set[str]:
+        """Fields a row names. Overridden fields count by their usual names too, so a row
+        that lacks only an override's header is still found and the override reported."""
+        keys = [vocab.normalise(cell_text(v)) for v in values]
+        found = {self.by_override.get(k) or self.any_alias.get(k) for k in keys}
+        return {name for name in found if name is not None}
+
+
+def map_headers(
+    table: Table,
+    *,
+    aliases: Mapping[str, frozenset[str]] = vocab.HEADER_ALIASES,
+    overrides: Mapping[str, str] = _EMPTY_OVERRIDES,
+    required: Sequence[str] = fields.REQUIRED_FIELDS,
+    source: str = "",
+) -> HeaderMap:
+    """Find the header row of `table` and the column of every field it names.
+
+    Raises SheetError when there is no header row, a field appears twice, an override names
+    a header that is not there, or a required field is missing.
+    """
+    _check_override_fields(overrides, aliases, source)
+    matcher = _Matcher(aliases, overrides)
+    header_row = table.table_header_row or _find_header_row(table, matcher, required, source)
+    values = _row(table, header_row)
+    columns: dict[str, int] = {}
+    unknown: list[str] = []
+    last_column = 0
+    for col, value in enumerate(values, start=1):
+        text = cell_text(value)
+        if not text:
+            continue
+        last_column = col
+        name = matcher.field_of(text)
+        if name is None:
+            unknown.append(text)
+        elif name in columns:
+            raise SheetError(
+                _duplicate_message(table.tab, header_row, columns[name], col, name, source)
+            )
+        else:
+            columns[name] = col
+    _check_overrides_found(overrides, columns, table.tab, header_row, source)
+    _check_required(required, columns, table.tab, header_row, source)
+    return HeaderMap(table.tab, header_row, MappingProxyType(columns), last_column, tuple(unknown))
+
+
+def _find_header_row(table: Table, matcher: _Matcher, required: Sequence[str], source: str) -> int:
+    """The first of the top rows that names at least two known fields."""
+    searched = min(HEADER_SEARCH_ROWS, len(table.rows))
+    for row in range(1, searched + 1):
+        if len(matcher.fields_in(_row(table, row))) >= 2:
+            return row
+    wanted = ", ".join([english_header(name) for name in required] + ["..."])
+    if searched == 0:
+        raise SheetError(
+            f"{_where(source, table.tab)}: the tab is empty (expected a header row with {wanted})"
+        )
+    raise SheetError(
+        f"{_where(source, table.tab)}: no header row found "
+        f"(looked for {wanted} in rows 1-{searched})"
+    )
+
+
+def _duplicate_message(tab: str, row: int, first: int, second: int, name: str, source: str) -> str:
+    return (
+        f"{_prefix(source)}{cell_ref(tab, row, first)} and {cell_ref(tab, row, second)} "
+        f"both look like '{english_header(name)}'; rename one or set [headers] {name} "
+        "in sheetfollow.toml"
+    )
+
+
+def _check_override_fields(
+    overrides: Mapping[str, str], aliases: Mapping[str, frozenset[str]], source: str
+) -> None:
+    for name in overrides:
+        if name not in aliases:
+            known = ", ".join(aliases)
+            raise SheetError(
+                f"{_prefix(source)}[headers] names '{name}', which is not a column "
+                f"sheetfollow knows (known: {known})"
+            )
+
+
+def _check_overrides_found(
+    overrides: Mapping[str, str], columns: Mapping[str, int], tab: str, row: int, source: str
+) -> None:
+    for name, text in overrides.items():
+        if name not in columns:
+            raise SheetError(
+                f"{_prefix(source)}{cell_ref(tab, row)}: override for '{name}' "
+                f"names header '{text}' but tab {tab} has no such header"
+            )
+
+
+def _check_required(
+    required: Sequence[str], columns: Mapping[str, int], tab: str, row: int, source: str
+) -> None:
+    missing = [english_header(name) for name in required if name not in columns]
+    if missing:
+        noun = "a column" if len(missing) == 1 else "columns"
+        raise SheetError(
+            f"{_prefix(source)}{cell_ref(tab, row)}: tab {tab} needs {noun} "
+            f"{', '.join(missing)}; add {'it' if len(missing) == 1 else 'them'} "
+            "to the header row or set [headers] in sheetfollow.toml"
+        )
+
+
+# --- Cell values -----------------------------------------------------------------------------
+
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2}|[AaPp]\.?[Mm]\.?)?)?"
+_YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _TIME)
+_DAY_FIRST = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})" + _TIME)
+
+
+def _is_number(value: RawValue) -> TypeGuard[int | float]:
+    # bool is an int to Python, but a TRUE cell is never a number a person meant.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def parse_date(value: RawValue, *, epoch: date) -> date | None:
+    """A date cell, a serial day number counted from `epoch`, or a date typed as text.
+
+    Text may be ISO (2026-12-31, 2026/12/31, optionally with a time) or day-first
+    (31-12-2026, 31/12/2026, 31.12.2026, 31-12-26, 1-2-2026). Empty -> None. Anything else
+    raises BadValue.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if _is_number(value):
+        return _from_serial(float(value), epoch)
+    text = cell_text(value)
+    if not text:
+        return None
+    parsed = _date_from_text(text)
+    if parsed is None:
+        raise BadValue(f"'{text}' is not a date ({_DATE_HINT})")
+    return parsed
+
+
+def _from_serial(serial: float, epoch: date) -> date:
+    if not (math.isfinite(serial) and 1 <= serial <= MAX_SERIAL):
+        raise BadValue(
+            f"{cell_text(serial)} is not a date (a date number lies between 1 and "
+            f"{MAX_SERIAL}; {_DATE_HINT})"
+        )
+    try:
+        return epoch + timedelta(days=int(serial))
+    except OverflowError:
+        raise BadValue(f"{cell_text(serial)} is not a date ({_DATE_HINT})") from None
+
+
+def _date_from_text(text: str) -> date | None:
+    if match := _YEAR_FIRST.fullmatch(text):
+        year, month, day = int(match[1]), int(match[3]), int(match[4])
+    elif match := _DAY_FIRST.fullmatch(text):
+        day, month, year = int(match[1]), int(match[3]), int(match[4])
+        if len(match[4]) == 2:
+            year += 2000
+    else:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+_CURRENCY = re.compile(
+    r"(?i)[€$£¥]|(?<![a-z])(?:eur|usd|gbp|dkk|sek|nok|chf|kr)(?![a-z])\.?|[,.]-$"
+)
+_SPACES = re.compile(r"[\s'\u00a0\u202f]+")
+_AMOUNT = re.compile(r"[-+]?\d[\d.,]*")
+
+
+def parse_amount(value: RawValue) -> float | None:
+    """A money amount: a number cell, or text such as "€ 12.500", "12,500.00", "12.500,50",
+    "$1,200" or "1 200". A lone separator followed by exactly three digits groups thousands."""
+    if value is None:
+        return None
+    if _is_number(value):
+        return float(value)
+    text = cell_text(value)
+    if not text:
+        return None
+    compact = _SPACES.sub("", _CURRENCY.sub("", text))
+    amount = _amount_from_text(compact) if _AMOUNT.fullmatch(compact) else None
+    if amount is None:
+        raise BadValue(f"'{text}' is not an amount (use 12500 or 12.500,50)")
+    return amount
+
+
+def _amount_from_text(text: str) -> float | None:
+    sign = -1.0 if text.startswith("-") else 1.0
+    digits = text.lstrip("+-")
+    seps = [ch for ch in digits if ch in ".,"]
+    if not seps:
+        return sign * float(digits)
+    last = max(digits.rfind("."), digits.rfind(","))
+    if len(set(seps)) == 2 or (len(seps) == 1 and len(digits) - last - 1 != 3):
+        # The last separator is the decimal point; any other one groups thousands.
+        whole, decimals = digits[:last], digits[last + 1 :]
+        if not decimals or not _grouped(whole, {digits[last]} ^ {".", ","}):
+            return None
+        return sign * float(re.sub(r"[.,]", "", whole) + "." + decimals)
+    return sign * float(re.sub(r"[.,]", "", digits)) if _grouped(digits, set(seps)) else None
+
+
+def _grouped(text: str, seps: set[str]) -> bool:
+    """Whether `text` is digits whose thousands groups (split at seps) are three digits long."""
+    groups = re.split("[" + re.escape("".join(seps)) + "]", text) if seps else [text]
+    if any(sep in "".join(groups) for sep in ".,"):
+        return False
+    head, *rest = groups
+    return 1 <= len(head) <= (3 if rest else len(head)) and all(len(g) == 3 for g in rest)
+
+
+def parse_count(value: RawValue) -> int:
+    """A non-negative whole number: 3, 3.0 or "3". Empty -> 0."""
+    text = cell_text(value)
+    if not text:
+        return 0
+    if _is_number(value):
+        number = float(value)
+        if number.is_integer() and number >= 0:
+            return int(number)
+    elif re.fullmatch(r"\+?\d+", text):
+        return int(text)
+    raise BadValue(f"'{text}' is not a number of attempts (use 0, 1, 2 ...)")
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def parse_choice(value: RawValue, aliases: Mapping[str, E], what: str) -> E | None:
+    """A dropdown word in any language -> its member. Empty -> None."""
+    text = cell_text(value)
+    if not text:
+        return None
+    member = aliases.get(vocab.normalise(text))
+    if member is None:
+        kind = type(next(iter(aliases.values())))
+        words = [str(m.value) for m in kind]
+        listed = ", ".join(words[:-1]) + " or " + words[-1]
+        raise BadValue(f"'{text}' is not a known {what} (use {listed})")
+    return member
+
+
+def parse_yes_no(value: RawValue) -> bool:
+    """yes/no in any of the languages, 1/0, TRUE/FALSE, x. Empty -> False."""
+    if isinstance(value, bool):
+        return value
+    text = cell_text(value)
+    if not text:
+        return False
+    answer = vocab.BOOL_ALIASES.get(vocab.normalise(text))
+    if answer is None:
+        raise BadValue(f"'{text}' is not yes or no")
+    return answer
+
+
+# --- Prospects -------------------------------------------------------------------------------
+
+_TEXT_FIELDS = ("id", "company", "contact", "email", "phone", "owner", "segment", "notes")
+
+
+_V = TypeVar("_V")
+
+
+_Parser = Callable[[RawValue], _V | None]
+
+
+@dataclass
+class _RowReader:
+    """Reads one row's cells by field, collecting problems instead of raising."""
+
+    values: Sequence[RawValue]
+    row: int
+    hm: HeaderMap
+    problems: list[Problem] = field(default_factory=list)
+    bad: set[str] = field(default_factory=set)
+
+    def raw(self, name: str) -> RawValue:
+        col = self.hm.columns.get(name)
+        if col is None or col > len(self.values):
+            return None
+        return self.values[col - 1]
+
+    def report(self, name: str, message: str) -> None:
+        self.problems.append(Problem(self.hm.cell(self.row, name), message))
+
+    def text(self, name: str) -> str:
+        return cell_text(self.raw(name))
+
+    def typed(self, name: str, parse: _Parser[_V]) -> _V | None:
+        try:
+            return parse(self.raw(name))
+        except BadValue as bad:
+            self.report(name, bad.message)
+            self.bad.add(name)
+            return None
+
+
+def is_empty_row(values: Sequence[RawValue], hm: HeaderMap) -> bool:
+    """No input field holds anything (what sheetfollow wrote into owned columns does not count)."""
+    reader = _RowReader(values, 0, hm)
+    return not any(reader.text(name) for name in fields.INPUT_FIELDS)
+
+
+def parse_prospect(
+    values: Sequence[RawValue],
+    row: int,
+    hm: HeaderMap,
+    *,
+    epoch: date,
+    today: date | None = None,
+) -> Prospect | None:
+    """One Prospects row -> Prospect, or None for an empty row. Never raises for bad data:
+    each problem is recorded with its cell and the field is left empty."""
+    if is_empty_row(values, hm):
+        return None
+    r = _RowReader(values, row, hm)
+    texts = {name: r.text(name) for name in _TEXT_FIELDS}
+
+    def date_of(value: RawValue) -> date | None:
+        return parse_date(value, epoch=epoch)
+
+    created = _past_date(r, "created", date_of, today)
+    last_contact = _past_date(r, "last_contact", date_of, today)
+    follow_up_on = r.typed("follow_up_on", date_of)
+    stage = r.typed("stage", lambda v: parse_choice(v, vocab.STAGE_ALIASES, "stage"))
+    outcome = r.typed("last_outcome", lambda v: parse_choice(v, vocab.OUTCOME_ALIASES, "outcome"))
+    channel = r.typed("channel", lambda v: parse_choice(v, vocab.CHANNEL_ALIASES, "channel"))
+    value = r.typed("value", parse_amount)
+    attempts = r.typed("attempts", parse_count)
+    _check_whole_row(r, texts, outcome, last_contact, follow_up_on)
+    return Prospect(
+        row=row,
+        stage=stage,
+        value=value,
+        created=created,
+        last_contact=last_contact,
+        last_outcome=outcome,
+        attempts=attempts or 0,
+        follow_up_on=follow_up_on,
+        channel=channel,
+        problems=tuple(sorted(r.problems, key=lambda p: _column_of(p, hm))),
+        id=texts["id"],
+        company=texts["company"],
+        contact=texts["contact"],
+        email=texts["email"],
+        phone=texts["phone"],
+        owner=texts["owner"],
+        segment=texts["segment"],
+        notes=texts["notes"],
+    )
+
+
+def _past_date(r: _RowReader, name: str, date_of: _Parser[date], today: date | None) -> date | None:
+    """A date that records something that happened, so it cannot lie after today."""
+    when = r.typed(name, date_of)
+    if when is not None and today is not None and when > today:
+        r.report(name, f"{when.isoformat()} is in the future (today is {today.isoformat()})")
+        return None
+    return when
+
+
+def _check_whole_row(
+    r: _RowReader,
+    texts: Mapping[str, str],
+    outcome: Outcome | None,
+    last_contact: date | None,
+    follow_up_on: date | None,
+) -> None:
+    if not texts["owner"]:
+        r.report("owner", "no owner")
+    if not texts["company"] and not texts["contact"]:
+        r.report("company", "no company or contact")
+    if outcome is Outcome.CALL_BACK and "follow_up_on" not in r.bad:
+        later = follow_up_on is not None and (last_contact is None or follow_up_on > last_contact)
+        if not later:
+            where = "follow_up_on" if "follow_up_on" in r.hm.columns else "last_outcome"
+            r.report(
+                where,
+                "call back needs a date in Follow up on"
+                + (" after Last contact" if follow_up_on is not None else ""),
+            )
+
+
+def _column_of(problem: Problem, hm: HeaderMap) -> int:
+    """Sort key that keeps a row's problems in left-to-right order; whole-row refs go last."""
+    match = re.search(r"!([A-Z]+)\d+$", problem.ref)
+    return col_number(match[1]) if match else hm.last_column + 1
+
+
+def data_rows(table: Table, hm: HeaderMap) -> Iterator[tuple[int, list[RawValue]]]:
+    """(1-based row number, values) for every row below the header row."""
+    for index in range(hm.header_row, len(table.rows)):
+        yield index + 1, table.rows[index]
+
+
+def parse_prospects(table: Table, hm: HeaderMap, *, today: date | None = None) -> list[Prospect]:
+    """Every non-empty row of a Prospects tab."""
+    parsed = (
+        parse_prospect(values, row, hm, epoch=table.epoch, today=today)
+        for row, values in data_rows(table, hm)
+    )
+    return [p for p in parsed if p is not None]
+
+
+def owned_values(values: Sequence[RawValue], hm: HeaderMap, *, epoch: date) -> dict[str, object]:
+    """What the owned columns of this row hold now, for deciding what to write.
+
+    next_follow_up is a date, None when empty, or the cell's text when it is not a date (so
+    it differs from any date sheetfollow computes); the others are text, "" when empty.
+    """
+    r = _RowReader(values, 0, hm)
+    held: dict[str, object] = {}
+    for name in fields.OWNED_FIELDS:
+        if name not in hm.columns:
+            continue
+        if name == "next_follow_up":
+            try:
+                held[name] = parse_date(r.raw(name), epoch=epoch)
+            except BadValue:
+                held[name] = r.text(name)
+        else:
+            held[name] = r.text(name)
+    return held
+
+
+# --- Owners ----------------------------------------------------------------------------------
+
+_LANGUAGE_NAMES: dict[str, str] = {
+    "english": "en",
+    "engels": "en",
+    "englisch": "en",
+    "engelsk": "en",
+    "ingles": "en",
+    "dutch": "nl",
+    "nederlands": "nl",
+    "niederlandisch": "nl",
+    "hollandsk": "nl",
+    "nederlandsk": "nl",
+    "neerlandes": "nl",
+    "holandes": "nl",
+    "german": "de",
+    "duits": "de",
+    "deutsch": "de",
+    "tysk": "de",
+    "aleman": "de",
+    "danish": "da",
+    "deens": "da",
+    "danisch": "da",
+    "dansk": "da",
+    "danes": "da",
+    "spanish": "es",
+    "spaans": "es",
+    "spanisch": "es",
+    "spansk": "es",
+    "espanol": "es",
+    "castellano": "es",
+}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_COUNTRY = re.compile(r"[A-Z]{2,3}(?:-[A-Z0-9]{1,3})?")
+
+
+def parse_language(value: RawValue) -> str | None:
+    """ "nl", "NL", "nl-BE", "Nederlands", "Dutch" -> "nl"; empty -> None."""
+    text = cell_text(value)
+    if not text:
+        return None
+    key = vocab.normalise(text)
+    lang = _LANGUAGE_NAMES.get(key) or key.split(" ")[0]
+    if lang not in vocab.LANGS:
+        raise BadValue(
+            f"'{text}' is not a language sheetfollow writes "
+            f"(use {', '.join(vocab.LANGS[:-1])} or {vocab.LANGS[-1]})"
+        )
+    return lang
+
+
+def parse_owners(
+    table: Table, *, source: str = "", default_language: str = "en"
+) -> tuple[dict[str, Owner], tuple[Problem, ...]]:
+    """The Owners tab -> owners by normalised name, and the problems found in it.
+
+    A bad language falls back to default_language, a bad email to "", a bad digest to no;
+    a name listed twice keeps its first row.
+    """
+    hm = map_headers(table, aliases=vocab.OWNER_ALIASES, required=("owner",), source=source)
+    owners: dict[str, Owner] = {}
+    problems: list[Problem] = []
+    for row, values in data_rows(table, hm):
+        r = _RowReader(values, row, hm)
+        if not any(r.text(name) for name in fields.OWNER_FIELDS):
+            continue
+        owner = _owner_of(r, default_language)
+        key = vocab.normalise(owner.name) if owner else ""
+        if owner is None:
+            pass
+        elif key in owners:
+            r.report("owner", f"'{owner.name}' is listed twice; the first row is used")
+        else:
+            owners[key] = owner
+        problems.extend(r.problems)
+    return owners, tuple(problems)
+
+
+def _owner_of(r: _RowReader, default_language: str) -> Owner | None:
+    name = r.text("owner")
+    if not name:
+        r.report("owner", "no owner name")
+        return None
+    email = r.text("email")
+    if not email:
+        r.report("email", f"no email for {name}")
+    elif not _EMAIL.fullmatch(email):
+        r.report("email", f"'{email}' is not an email address")
+        email = ""
+    try:
+        language = parse_language(r.raw("language")) or default_language
+    except BadValue as bad:
+        r.report("language", f"{bad.message}; using {default_language}")
+        language = default_language
+    country = r.text("country").upper().replace("_", "-")
+    if country and not (_COUNTRY.fullmatch(country) and is_known_region(country)):
+        r.report(
+            "country",
+            f"'{r.text('country')}' is not a country code with known public holidays "
+            "(use NL, DE, DK, ES, GB ...); the team calendar is used",
+        )
+        country = ""
+    return Owner(
+        name=name,
+        email=email,
+        delegate=r.text("delegate"),
+        language=language,
+        country=country,
+        manager=r.text("manager"),
+        digest=bool(r.typed("digest", parse_yes_no)),
+    )
