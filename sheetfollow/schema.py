@@ -488,6 +488,7 @@ def parse_prospect(
     value = r.typed("value", parse_amount)
     attempts = r.typed("attempts", parse_count)
     _check_whole_row(r, texts, outcome, last_contact, follow_up_on)
+    _check_touch_has_date(r, outcome, attempts, last_contact)
     return Prospect(
         row=row,
         stage=stage,
@@ -515,6 +516,7 @@ def _past_date(r: _RowReader, name: str, date_of: _Parser[date], today: date | N
     when = r.typed(name, date_of)
     if when is not None and today is not None and when > today:
         r.report(name, f"{when.isoformat()} is in the future (today is {today.isoformat()})")
+        r.bad.add(name)
         return None
     return when
 
@@ -539,6 +541,31 @@ def _check_whole_row(
                 "call back needs a date in Follow up on"
                 + (" after Last contact" if follow_up_on is not None else ""),
             )
+
+
+#: Outcomes that settle a row: they need no date to compute anything.
+_CLOSING = frozenset({Outcome.WON, Outcome.DELIVERED, Outcome.LOST, Outcome.NOT_INTERESTED})
+
+
+def _check_touch_has_date(
+    r: _RowReader, outcome: Outcome | None, attempts: int | None, last_contact: date | None
+) -> None:
+    """Attempts or an outcome without a Last contact: the next touch cannot be timed."""
+    if (
+        last_contact is not None
+        or "last_contact" in r.bad
+        or "last_contact" not in r.hm.columns
+        or outcome in _CLOSING
+        or outcome is Outcome.CALL_BACK  # timed by its Follow up on date, checked above
+    ):
+        return
+    if outcome is not None:
+        said = f"Last outcome is '{outcome.value}'"
+    elif attempts:
+        said = f"Attempts is {attempts}"
+    else:
+        return
+    r.report("last_contact", f"{said} but Last contact is empty; fill in the date of that touch")
 
 
 def _column_of(problem: Problem, hm: HeaderMap) -> int:

@@ -822,3 +822,27 @@ def test_digest_words(value: RawValue, digest: bool) -> None:
 def test_owners_tab_without_an_owner_column() -> None:
     with pytest.raises(SheetError, match="tab Owners needs a column Owner; add it"):
         parse_owners(Table("Owners", [["Email", "Language", "Digest"]]))
+
+
+@pytest.mark.parametrize(
+    ("outcome", "attempts", "message"),
+    [
+        ("no answer", 2, "Last outcome is 'no answer' but Last contact is empty"),
+        ("", 3, "Attempts is 3 but Last contact is empty"),
+    ],
+)
+def test_a_touch_without_a_date_needs_attention(
+    tmp_path: Path, outcome: str, attempts: int, message: str
+) -> None:
+    header = ["Company", "Owner", "Last contact", "Last outcome", "Attempts"]
+    table = one_tab(tmp_path, [header, ["Acme", "Ann", None, outcome, attempts]])
+    [prospect] = prospects_in(table)
+    assert [str(p) for p in prospect.problems] == [
+        f"Prospects!C2: {message}; fill in the date of that touch"
+    ]
+
+
+def test_a_closed_row_needs_no_date(tmp_path: Path) -> None:
+    header = ["Company", "Owner", "Last contact", "Last outcome"]
+    [prospect] = prospects_in(one_tab(tmp_path, [header, ["Acme", "Ann", None, "won"]]))
+    assert prospect.problems == ()
