@@ -15,8 +15,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table as RichTable
+from rich.text import Text
 from typer.core import TyperGroup
 
 from sheetfollow import __version__, service
@@ -25,6 +27,7 @@ from sheetfollow.errors import SheetfollowError
 from sheetfollow.exit_codes import ExitCode
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.models import Row, Status
+from sheetfollow.rules import fmt_day
 
 out = Console()
 err = Console(stderr=True)
@@ -52,7 +55,8 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except SheetfollowError as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            # Messages quote cells, paths and tab names: "[...]" in them is text, not markup.
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(int(error.exit_code)) from None
         except _CLI_FLOW:
             raise
@@ -64,7 +68,7 @@ class _Commands(TyperGroup):
                 traceback.print_exc()
             else:
                 err.print(
-                    f"[bold red]unexpected error:[/] {type(error).__name__}: {error} "
+                    f"[bold red]unexpected error:[/] {type(error).__name__}: {escape(str(error))} "
                     f"(set {DEBUG_ENV}=1 for the traceback)",
                     highlight=False,
                     soft_wrap=True,
@@ -165,6 +169,7 @@ def _progress(label: str) -> Iterator[service.Progress | None]:
 
 @app.command()
 def init(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Where to write the workbook.")] = Path(
         "prospects.xlsx"
     ),
@@ -184,12 +189,14 @@ def init(
 
     if lang not in LANGUAGES:
         raise typer.BadParameter(f"choose one of {', '.join(LANGUAGES)}", param_hint="--lang")
-    day = _parse_today(today) if today else today_in(Config())
+    g: _Globals = ctx.find_object(_Globals) or _Globals()
+    when = today or g.today
+    day = _parse_today(when) if when else today_in(Config())
     written = starter.init(path, lang=lang, example=example, overwrite=overwrite, today=day)
     for item in written:
-        out.print(f"wrote {item}")
+        _say(f"wrote {item}")
     config = path.parent / "sheetfollow.toml"
-    out.print(f"next: sheetfollow refresh --config {config}")
+    _say(f"next: sheetfollow refresh --config {config}")
 
 
 @app.command()
@@ -219,21 +226,26 @@ def refresh(
     _print_summary(summary)
 
 
+def _say(text: str) -> None:
+    """A line of plain text: never markup (it quotes paths and cells), never wrapped (cron
+    logs and scripts read it line by line)."""
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _print_summary(s: service.RefreshSummary) -> None:
     verb = "would change" if s.dry_run else "changed"
-    out.print(
+    _say(
         f"{s.sheet}: {s.rows} prospects · {s.due} due · {s.overdue} overdue · {s.new} new · "
-        f"{s.dead} dead · {s.needs_attention} need attention · {s.cells_changed} cells {verb}",
-        highlight=False,
+        f"{s.dead} dead · {s.needs_attention} need attention · {s.cells_changed} cells {verb}"
     )
     if s.ids_filled:
-        out.print(f"  {s.ids_filled} new IDs filled in", highlight=False)
+        _say(f"  {s.ids_filled} new IDs filled in")
     if s.columns_added:
-        out.print(f"  columns added: {', '.join(s.columns_added)}", highlight=False)
+        _say(f"  columns added: {', '.join(s.columns_added)}")
     for message in s.skipped:
-        out.print(f"  skipped {message}", highlight=False)
+        _say(f"  skipped {message}")
     if s.needs_attention:
-        out.print("  run 'sheetfollow check' to see which cells need attention", highlight=False)
+        _say("  run 'sheetfollow check' to see which cells need attention")
 
 
 @app.command()
@@ -257,7 +269,7 @@ def due(
         return
     if not rows:
         who = f" for {owner}" if owner else ""
-        out.print(f"Nothing due{who} on {run.today.isoformat()}.")
+        _say(f"Nothing due{who} on {run.today.isoformat()}.")
         return
     out.print(_due_table(rows, run.today, out.width))
 
@@ -280,7 +292,7 @@ _WITH_WHY = 140
 def _due_table(rows: list[Row], today: date, width: int) -> RichTable:
     overdue = sum(1 for r in rows if (r.computed.next_follow_up or today) < today)
     table = RichTable(
-        title=f"{len(rows)} follow-ups on {today:%a %d %b %Y}, {overdue} overdue",
+        title=f"{len(rows)} follow-ups on {fmt_day(today)}, {overdue} overdue",
         title_justify="left",
         box=None,
         header_style="bold",
@@ -303,11 +315,19 @@ def _due_table(rows: list[Row], today: date, width: int) -> RichTable:
         late = (today - (c.next_follow_up or today)).days
         when = "today" if late <= 0 else f"{late}d late"
         value = f"{p.value:,.0f}" if p.value is not None else ""
-        cells = [f"[{_STATUS_STYLE.get(c.status, '')}]{when}[/]", p.company, p.contact, p.phone]
-        cells += [c.assigned_to, c.step] if middle else []
-        cells += [value, c.why] if wide else [value]
+        # Text, not str: what people typed in the sheet ("ACME [UK]") is never markup.
+        cells = [
+            Text(when, style=_STATUS_STYLE.get(c.status, "")),
+            *_texts(p.company, p.contact, p.phone),
+        ]
+        cells += _texts(c.assigned_to, c.step) if middle else []
+        cells += _texts(value, c.why) if wide else _texts(value)
         table.add_row(*cells)
     return table
+
+
+def _texts(*values: str) -> list[Text]:
+    return [Text(value) for value in values]
 
 
 @app.command()
@@ -342,16 +362,16 @@ def check(
 
 def _print_check(label: str, pipeline: service.Pipeline, problems: list[Any]) -> None:
     config_note = f"{label}: {len(pipeline.rows)} prospects, headers in row "
-    out.print(f"{config_note}{pipeline.header.header_row}", highlight=False)
+    _say(f"{config_note}{pipeline.header.header_row}")
     if pipeline.header.unknown:
         left = ", ".join(repr(u) for u in pipeline.header.unknown)
-        out.print(f"  columns left alone: {left}", highlight=False)
+        _say(f"  columns left alone: {left}")
     for problem in problems:
-        out.print(f"  {problem.ref}: {problem.message}", highlight=False, soft_wrap=True)
+        _say(f"  {problem.ref}: {problem.message}")
     if problems:
-        out.print(f"{len(problems)} problems", highlight=False)
+        _say(f"{len(problems)} problems")
     else:
-        out.print("no problems found", highlight=False)
+        _say("no problems found")
 
 
 def main() -> None:

@@ -18,6 +18,12 @@ class SheetfollowError(Exception):
         return self.message
 
 
+class UsageError(SheetfollowError):
+    """The command asked for something it should not do as given (e.g. replace a file)."""
+
+    exit_code = ExitCode.USAGE
+
+
 class ConfigError(SheetfollowError):
     """sheetfollow.toml is wrong. The message names the file and the key."""
 

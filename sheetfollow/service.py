@@ -89,7 +89,19 @@ def load(
 
 def _compute_row(prospect: Prospect, owner: Owner | None, config: Config, today: date) -> Row:
     calendar = calendar_for(config.calendar, owner.country if owner else "")
-    computed = compute(prospect, rules=config.rules, calendar=calendar, today=today, owner=owner)
+    try:
+        computed = compute(
+            prospect, rules=config.rules, calendar=calendar, today=today, owner=owner
+        )
+    except (ValueError, OverflowError) as error:
+        # A date the calendar cannot work with (31-12-9999 as "never", say) must not stop
+        # the run: this row needs attention, the others go on.
+        ref = schema.cell_ref(config.tabs.prospects, prospect.row)
+        problem = Problem(ref, f"cannot work out a follow-up date ({error})")
+        prospect = replace(prospect, problems=(*prospect.problems, problem))
+        computed = compute(
+            prospect, rules=config.rules, calendar=calendar, today=today, owner=owner
+        )
     return Row(prospect, computed)
 
 

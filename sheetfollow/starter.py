@@ -28,7 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sheetfollow import vocab
 from sheetfollow.config import CONFIG_NAME, config_from_text
-from sheetfollow.errors import SheetfollowError
+from sheetfollow.errors import SheetError, SheetfollowError, UsageError
 from sheetfollow.fields import (
     ALL_FIELDS,
     DATE_FIELDS,
@@ -182,7 +182,12 @@ def init(
     if not overwrite:
         for target in (path, config):
             _refuse_existing(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SheetError(
+            f"cannot create the folder {path.parent}: {exc.strerror or exc}"
+        ) from None
     if example:
         write_example(path, today=today, overwrite=overwrite)
     else:
@@ -506,7 +511,7 @@ def _to_bytes(workbook: Any) -> bytes:
 
 def _refuse_existing(path: Path) -> None:
     if path.exists():
-        raise SheetfollowError(f"{path} already exists; not replacing it (use --overwrite)")
+        raise UsageError(f"{path} already exists; not replacing it (use --overwrite)")
 
 
 def _write_new(path: Path, data: bytes, *, overwrite: bool) -> None:
