@@ -1,0 +1,1327 @@
+"""Byte-level editing of the XML parts of an .xlsx package.
+
+The worksheet is never turned into a DOM: only the rows that change are parsed and re-emitted,
+every other byte is copied as it is. Small parts (workbook, relationships, styles, tables) are
+read with ElementTree but edited as text, so their untouched markup keeps its exact bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import math
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import NamedTuple
+
+from sheetfollow.backends.base import CellValue
+from sheetfollow.errors import SheetError
+
+REL_OFFICE_DOCUMENT = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+)
+REL_WORKSHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+REL_SHARED_STRINGS = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+)
+REL_STYLES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"
+REL_TABLE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/table"
+CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+
+#: Excel refuses longer cell text.
+MAX_CELL_TEXT = 32767
+
+#: A fresh, empty worksheet part, shaped like the ones Excel writes.
+NEW_WORKSHEET = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    b'<dimension ref="A1"/><sheetViews><sheetView workbookViewId="0"/></sheetViews>'
+    b'<sheetFormatPr defaultRowHeight="15"/><sheetData/>'
+    b'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+    b"</worksheet>"
+)
+
+
+class DamagedPart(SheetError):
+    """A part of the package is not what its schema says. The backend adds the file name."""
+
+
+# --------------------------------------------------------------------------- references
+
+
+@functools.lru_cache(maxsize=20_000)
+def column_letters(column: int) -> str:
+    """1 -> A, 28 -> AB."""
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+@functools.lru_cache(maxsize=20_000)
+def column_number(letters: str) -> int:
+    number = 0
+    for char in letters.upper():
+        number = number * 26 + ord(char) - 64
+    return number
+
+
+def cell_ref(row: int, column: int) -> str:
+    return f"{column_letters(column)}{row}"
+
+
+_REF_RE = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+
+
+def split_ref(ref: str) -> tuple[int, int]:
+    """'AB12' -> (12, 28)."""
+    match = _REF_RE.fullmatch(ref.strip())
+    if match is None:
+        raise DamagedPart(f"{ref!r} is not a cell reference")
+    return int(match.group(2)), column_number(match.group(1))
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangular range, 1-based and inclusive."""
+
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+
+    @classmethod
+    def parse(cls, ref: str) -> Box:
+        first, _, last = ref.partition(":")
+        r1, c1 = split_ref(first)
+        r2, c2 = split_ref(last) if last else (r1, c1)
+        return cls(min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2))
+
+    def __str__(self) -> str:
+        first = cell_ref(self.first_row, self.first_col)
+        last = cell_ref(self.last_row, self.last_col)
+        return first if first == last else f"{first}:{last}"
+
+    def union(self, other: Box) -> Box:
+        return Box(
+            min(self.first_row, other.first_row),
+            min(self.first_col, other.first_col),
+            max(self.last_row, other.last_row),
+            max(self.last_col, other.last_col),
+        )
+
+
+# --------------------------------------------------------------------------- text
+
+# XML 1.0 cannot carry these at all, not even as character references.
+_ILLEGAL_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Excel reads _xHHHH_ in cell text as an escaped character; a literal one needs its '_' escaped.
+_EXCEL_ESCAPE_RE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_EXCEL_UNESCAPE_RE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def clean_text(text: str) -> str:
+    """The text as it will be stored: line ends normalised, illegal characters dropped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _ILLEGAL_XML_RE.sub("", text)[:MAX_CELL_TEXT]
+
+
+def escape_text(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _EXCEL_ESCAPE_RE.sub(r"_x005F_\1", text)
+
+
+def escape_attr(text: str) -> str:
+    return (
+        _ILLEGAL_XML_RE.sub("", text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
+
+
+def unescape_text(raw: bytes) -> str:
+    """Element text as stored in the part -> the text Excel shows."""
+    text = raw.decode("utf-8")
+    if "&" in text:
+        text = html.unescape(text)
+    if "_x" in text:
+        text = _EXCEL_UNESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return text
+
+
+# --------------------------------------------------------------------------- small parts
+
+
+def parse_xml(part: str, data: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise DamagedPart(f"{part} is not valid XML ({exc})") from exc
+
+
+def local_name(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _attr(element: ET.Element, name: str) -> str | None:
+    """An attribute by local name, whatever its namespace."""
+    for key, value in element.attrib.items():
+        if local_name(key) == name:
+            return value
+    return None
+
+
+def rels_part_of(part: str) -> str:
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", name + ".rels")
+
+
+@dataclass(frozen=True)
+class Relationship:
+    rid: str
+    type: str
+    target: str  # the resolved part name, or the raw target for external links
+    external: bool
+
+
+def parse_rels(part: str, data: bytes | None) -> list[Relationship]:
+    """The relationships of the part whose .rels file is `data` (None: it has none)."""
+    if data is None:
+        return []
+    root = parse_xml(rels_part_of(part), data)
+    base = posixpath.dirname(part)
+    rels = []
+    for element in root:
+        if local_name(element.tag) != "Relationship":
+            continue
+        target = element.get("Target", "")
+        external = element.get("TargetMode") == "External"
+        if not external:
+            target = resolve_target(base, target)
+        rels.append(Relationship(element.get("Id", ""), element.get("Type", ""), target, external))
+    return rels
+
+
+def resolve_target(base: str, target: str) -> str:
+    if target.startswith("/"):
+        return posixpath.normpath(target.lstrip("/"))
+    return posixpath.normpath(posixpath.join(base, target))
+
+
+@dataclass(frozen=True)
+class SheetEntry:
+    name: str
+    sheet_id: int
+    rid: str
+    #: The worksheet part, or None when the tab is a chart sheet or something else.
+    part: str | None
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class WorkbookInfo:
+    part: str
+    sheets: tuple[SheetEntry, ...]
+    date1904: bool
+    shared_strings: str | None
+    styles: str | None
+    rels: tuple[Relationship, ...]
+
+    def find(self, tab: str) -> SheetEntry | None:
+        wanted = tab.casefold()
+        return next((s for s in self.sheets if s.name.casefold() == wanted), None)
+
+
+def find_workbook_part(root_rels: bytes | None) -> str:
+    for rel in parse_rels("", root_rels):
+        if rel.type == REL_OFFICE_DOCUMENT and not rel.external:
+            return rel.target
+    return "xl/workbook.xml"
+
+
+def read_workbook_info(part: str, workbook: bytes, rels_data: bytes | None) -> WorkbookInfo:
+    root = parse_xml(part, workbook)
+    rels = parse_rels(part, rels_data)
+    by_id = {rel.rid: rel for rel in rels}
+    date1904 = False
+    sheets = []
+    for element in root.iter():
+        name = local_name(element.tag)
+        if name == "workbookPr":
+            date1904 = element.get("date1904", "0").lower() in ("1", "true")
+        elif name == "sheet":
+            rid = _attr(element, "id") or ""
+            rel = by_id.get(rid)
+            is_sheet = rel is not None and rel.type == REL_WORKSHEET
+            sheets.append(
+                SheetEntry(
+                    name=element.get("name", ""),
+                    sheet_id=int(element.get("sheetId", "0")),
+                    rid=rid,
+                    part=rel.target if is_sheet and rel is not None else None,
+                    hidden=element.get("state", "visible") != "visible",
+                )
+            )
+    return WorkbookInfo(
+        part=part,
+        sheets=tuple(sheets),
+        date1904=date1904,
+        shared_strings=next((r.target for r in rels if r.type == REL_SHARED_STRINGS), None),
+        styles=next((r.target for r in rels if r.type == REL_STYLES), None),
+        rels=tuple(rels),
+    )
+
+
+# --------------------------------------------------------------------------- text edits
+
+_ATTR_TEMPLATE = rb"(\s%s\s*=\s*)(\"[^\"]*\"|'[^']*')"
+
+
+@functools.lru_cache(maxsize=64)
+def _attr_pattern(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(_ATTR_TEMPLATE % re.escape(name))
+
+
+def get_attr(tag: bytes, name: bytes) -> bytes | None:
+    match = _attr_pattern(name).search(tag)
+    return match.group(2)[1:-1] if match else None
+
+
+def set_attr(tag: bytes, name: bytes, value: bytes) -> bytes:
+    """Set an attribute on one start tag (b'<row r="1">'), keeping everything else as is."""
+    pattern = _attr_pattern(name)
+    if pattern.search(tag):
+        return pattern.sub(lambda m: m.group(1) + b'"' + value + b'"', tag, count=1)
+    end = len(tag) - (2 if tag.endswith(b"/>") else 1)
+    return tag[:end].rstrip() + b" " + name + b'="' + value + b'"' + tag[end:]
+
+
+def _start_tag(data: bytes, name: bytes, start: int = 0) -> re.Match[bytes] | None:
+    return re.compile(rb"<((?:[\w.-]+:)?)" + name + rb"(?=[\s/>])[^>]*>").search(data, start)
+
+
+def insert_before_close(data: bytes, parent: bytes, markup: bytes) -> bytes:
+    """Insert markup as the last child of the first `parent` element (expanding <p/>)."""
+    opening = _start_tag(data, parent)
+    if opening is None:
+        raise DamagedPart(f"<{parent.decode()}> is missing")
+    prefix = opening.group(1)
+    if opening.group(0).endswith(b"/>"):
+        tag = opening.group(0)[:-2].rstrip() + b">"
+        closing = b"</" + prefix + parent + b">"
+        return data[: opening.start()] + tag + markup + closing + data[opening.end() :]
+    close = data.find(b"</" + prefix + parent + b">", opening.end())
+    if close < 0:
+        raise DamagedPart(f"<{parent.decode()}> is not closed")
+    return data[:close] + markup + data[close:]
+
+
+def add_relationship(data: bytes, rid: str, rel_type: str, target: str) -> bytes:
+    markup = (
+        f'<Relationship Id="{escape_attr(rid)}" Type="{rel_type}" Target="{escape_attr(target)}"/>'
+    )
+    return insert_before_close(data, b"Relationships", markup.encode())
+
+
+def add_override(data: bytes, part: str, content_type: str) -> bytes:
+    markup = f'<Override PartName="/{escape_attr(part)}" ContentType="{content_type}"/>'
+    return insert_before_close(data, b"Types", markup.encode())
+
+
+def add_sheet_entry(data: bytes, name: str, sheet_id: int, rid: str, hidden: bool) -> bytes:
+    opening = _start_tag(data, b"sheets")
+    if opening is None:
+        raise DamagedPart("the workbook lists no sheets")
+    prefix = opening.group(1).decode()
+    state = ' state="hidden"' if hidden else ""
+    rel_prefix = _relationship_prefix(data)
+    markup = (
+        f'<{prefix}sheet name="{escape_attr(name)}" sheetId="{sheet_id}"{state} '
+        f'{rel_prefix}:id="{escape_attr(rid)}"/>'
+    )
+    return insert_before_close(data, b"sheets", markup.encode())
+
+
+def _relationship_prefix(workbook: bytes) -> str:
+    ns = rb"http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    match = re.search(rb'xmlns:([\w.-]+)="' + re.escape(ns) + b'"', workbook)
+    if match is None:
+        raise DamagedPart("the workbook does not declare the relationships namespace")
+    return match.group(1).decode()
+
+
+# Children of <workbook> that come after <calcPr> in the schema's sequence.
+_AFTER_CALC_PR = (
+    b"oleSize|customWorkbookViews|pivotCaches|smartTagPr|smartTagTypes|webPublishing|"
+    b"fileRecoveryPr|webPublishObjects|extLst"
+)
+
+
+def set_full_calc_on_load(data: bytes) -> bytes:
+    """Ask Excel to recompute every formula when it opens the workbook."""
+    calc = _start_tag(data, b"calcPr")
+    if calc is not None:
+        if get_attr(calc.group(0), b"fullCalcOnLoad") in (b"1", b"true"):
+            return data
+        tag = set_attr(calc.group(0), b"fullCalcOnLoad", b"1")
+        return data[: calc.start()] + tag + data[calc.end() :]
+    root = _start_tag(data, b"workbook")
+    if root is None:
+        raise DamagedPart("the workbook part has no <workbook> element")
+    prefix = root.group(1)
+    markup = b"<" + prefix + b'calcPr fullCalcOnLoad="1"/>'
+    later = re.compile(rb"<(?:[\w.-]+:)?(?:" + _AFTER_CALC_PR + rb")(?=[\s/>])")
+    follower = later.search(data, root.end())
+    if follower is not None:
+        return data[: follower.start()] + markup + data[follower.start() :]
+    close = data.rfind(b"</" + prefix + b"workbook>")
+    if close < 0:
+        raise DamagedPart("the workbook part is not closed")
+    return data[:close] + markup + data[close:]
+
+
+# --------------------------------------------------------------------------- styles
+
+# Built-in number formats that show a date (14-17, 22). 18-21 and 45-47 show only a time.
+_BUILTIN_DATE_FORMATS = frozenset({14, 15, 16, 17, 22})
+_FORMAT_NOISE_RE = re.compile(r'"[^"]*"|\\.|_.|\*.|\[[^\]]*\]|am/pm|a/p', re.IGNORECASE)
+_ELAPSED_RE = re.compile(r"\[(h+|m+|s+)\]", re.IGNORECASE)
+
+
+def is_date_format_code(code: str) -> bool:
+    """True when a custom number format shows a calendar date (not only a time)."""
+    text = _ELAPSED_RE.sub("h", code)
+    text = _FORMAT_NOISE_RE.sub("", text).lower()
+    if "d" in text or "y" in text:
+        return True
+    # Without days or years, 'm' is a month only when no hours or seconds surround it.
+    return "m" in text and "h" not in text and "s" not in text
+
+
+class StyleSheet:
+    """The cell formats of styles.xml, enough to tell and to find date formats."""
+
+    def __init__(self, part: str | None, data: bytes | None) -> None:
+        self.part = part
+        self.data = data
+        self.changed = False
+        self._formats: dict[int, str] = {}
+        self._xfs: list[dict[str, str]] = []
+        self._date_style: int | None = None
+        self._shows_date: dict[int, bool] = {}
+        if data is not None and part is not None:
+            self._read(parse_xml(part, data))
+
+    def _read(self, root: ET.Element) -> None:
+        for element in root:
+            name = local_name(element.tag)
+            if name == "numFmts":
+                for fmt in element:
+                    self._formats[int(fmt.get("numFmtId", "0"))] = fmt.get("formatCode", "")
+            elif name == "cellXfs":
+                for xf in element:
+                    attrs = dict(xf.attrib)
+                    attrs["_children"] = "1" if len(xf) else ""
+                    self._xfs.append(attrs)
+
+    def shows_date(self, style: int) -> bool:
+        known = self._shows_date.get(style)
+        if known is None:
+            known = self._shows_date[style] = self._format_shows_date(style)
+        return known
+
+    def _format_shows_date(self, style: int) -> bool:
+        if not 0 <= style < len(self._xfs):
+            return False
+        fmt = int(self._xfs[style].get("numFmtId", "0"))
+        code = self._formats.get(fmt)
+        if code is None:
+            return fmt in _BUILTIN_DATE_FORMATS
+        return is_date_format_code(code)
+
+    def date_style(self) -> int:
+        """A cell format that shows a date; added to styles.xml only when none exists."""
+        if self._date_style is None:
+            self._date_style = self._find_date_style()
+            if self._date_style is None:
+                self._date_style = self._add_date_style()
+        return self._date_style
+
+    def _find_date_style(self) -> int | None:
+        base = self._xfs[0] if self._xfs else {}
+
+        def plain(xf: dict[str, str]) -> bool:
+            same = all(
+                xf.get(key, "0") == base.get(key, "0") for key in ("fontId", "fillId", "borderId")
+            )
+            return same and not xf["_children"]
+
+        candidates = [i for i in range(len(self._xfs)) if self.shows_date(i)]
+        if not candidates:
+            return None
+        return min(
+            candidates,
+            key=lambda i: (not plain(self._xfs[i]), self._xfs[i].get("numFmtId") != "14", i),
+        )
+
+    def _add_date_style(self) -> int:
+        if self.data is None:
+            raise DamagedPart("the workbook has no styles part, so a date cannot be formatted")
+        base = self._xfs[0] if self._xfs else {}
+        # The workbook's default font, fill and border: a date that looks like other cells.
+        looks = {key: base.get(key, "0") for key in ("fontId", "fillId", "borderId")}
+        opening = _start_tag(self.data, b"cellXfs")
+        if opening is None:
+            raise DamagedPart(f"{self.part} has no <cellXfs>")
+        xf = (
+            f'<{opening.group(1).decode()}xf numFmtId="14" fontId="{looks["fontId"]}" '
+            f'fillId="{looks["fillId"]}" borderId="{looks["borderId"]}" xfId="0" '
+            'applyNumberFormat="1"/>'
+        )
+        data = insert_before_close(self.data, b"cellXfs", xf.encode())
+        opening = _start_tag(data, b"cellXfs")
+        assert opening is not None
+        count = str(len(self._xfs) + 1).encode()
+        tag = set_attr(opening.group(0), b"count", count)
+        self.data = data[: opening.start()] + tag + data[opening.end() :]
+        self.changed = True
+        self._xfs.append({"numFmtId": "14", "_children": "", **looks})
+        self._shows_date.clear()
+        return len(self._xfs) - 1
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    part: str
+    name: str
+    box: Box
+    header_rows: int
+    totals_rows: int
+    columns: tuple[str, ...]
+    max_id: int
+
+    @property
+    def header_row(self) -> int | None:
+        return self.box.first_row if self.header_rows else None
+
+    @property
+    def totals_row(self) -> int | None:
+        return self.box.last_row if self.totals_rows else None
+
+
+def read_table(part: str, data: bytes) -> TableInfo:
+    root = parse_xml(part, data)
+    names: list[str] = []
+    max_id = 0
+    for element in root.iter():
+        if local_name(element.tag) == "tableColumn":
+            names.append(element.get("name", ""))
+            max_id = max(max_id, int(element.get("id", "0")))
+    return TableInfo(
+        part=part,
+        name=root.get("displayName") or root.get("name") or part,
+        box=Box.parse(root.get("ref", "A1")),
+        header_rows=int(root.get("headerRowCount", "1")),
+        totals_rows=int(root.get("totalsRowCount", "0")),
+        columns=tuple(names),
+        max_id=max_id,
+    )
+
+
+def extend_table(data: bytes, table: TableInfo, box: Box, new_columns: list[str]) -> bytes:
+    """Grow a table part to `box`, naming the columns it gains."""
+    root = _start_tag(data, b"table")
+    if root is None:
+        raise DamagedPart(f"{table.part} has no <table>")
+    tag = set_attr(root.group(0), b"ref", str(box).encode())
+    data = data[: root.start()] + tag + data[root.end() :]
+    data = _extend_auto_filter(data, table.box, box)
+    if not new_columns:
+        return data
+    columns = _start_tag(data, b"tableColumns")
+    if columns is None:
+        raise DamagedPart(f"{table.part} has no <tableColumns>")
+    markup = b"".join(
+        b'<%stableColumn id="%d" name="%s"/>'
+        % (columns.group(1), table.max_id + offset, escape_attr(name).encode())
+        for offset, name in enumerate(new_columns, start=1)
+    )
+    data = insert_before_close(data, b"tableColumns", markup)
+    columns = _start_tag(data, b"tableColumns")
+    assert columns is not None
+    count = str(len(table.columns) + len(new_columns)).encode()
+    tag = set_attr(columns.group(0), b"count", count)
+    return data[: columns.start()] + tag + data[columns.end() :]
+
+
+def _extend_auto_filter(data: bytes, old: Box, new: Box) -> bytes:
+    found = _start_tag(data, b"autoFilter")
+    if found is None:
+        return data
+    ref = get_attr(found.group(0), b"ref")
+    if ref is None:
+        return data
+    current = Box.parse(ref.decode())
+    grown = Box(
+        current.first_row,
+        current.first_col,
+        current.last_row + (new.last_row - old.last_row),
+        current.last_col + (new.last_col - old.last_col),
+    )
+    tag = set_attr(found.group(0), b"ref", str(grown).encode())
+    return data[: found.start()] + tag + data[found.end() :]
+
+
+# --------------------------------------------------------------------------- shared strings
+
+
+class SharedStrings:
+    """Shared strings decoded on demand: most writes never need them."""
+
+    _SI_RE = re.compile(rb"<(?:[\w.-]+:)?si(?=[\s/>])[^>]*?(?:/>|>(.*?)</(?:[\w.-]+:)?si>)", re.S)
+
+    def __init__(self, load: Callable[[], bytes | None]) -> None:
+        self._load = load
+        self._items: list[bytes] | None = None
+        self._decoded: dict[int, str] = {}
+
+    def __getitem__(self, index: int) -> str:
+        if self._items is None:
+            source = self._load() or b""
+            self._items = [m.group(1) or b"" for m in self._SI_RE.finditer(source)]
+        if not 0 <= index < len(self._items):
+            raise DamagedPart(f"shared string {index} does not exist")
+        text = self._decoded.get(index)
+        if text is None:
+            text = self._decoded[index] = rich_text(self._items[index])
+        return text
+
+
+_PHONETIC_RE = re.compile(rb"<(?:[\w.-]+:)?rPh(?=[\s/>]).*?</(?:[\w.-]+:)?rPh>", re.S)
+_T_RE = re.compile(rb"<(?:[\w.-]+:)?t(?=[\s/>])[^>]*?(?:/>|>(.*?)</(?:[\w.-]+:)?t>)", re.S)
+
+
+def rich_text(inner: bytes) -> str:
+    """The text of an <si> or <is>: all runs, without phonetic guides."""
+    if b"rPh" in inner:
+        inner = _PHONETIC_RE.sub(b"", inner)
+    return "".join(unescape_text(m.group(1) or b"") for m in _T_RE.finditer(inner))
+
+
+# --------------------------------------------------------------------------- the worksheet
+
+
+@dataclass(frozen=True)
+class SheetLayout:
+    """Where <sheetData> sits in a worksheet part."""
+
+    prefix: bytes  # b"" or b"x:"
+    tag_start: int
+    tag_end: int
+    content_start: int
+    content_end: int
+    self_closing: bool
+
+
+def locate_sheet_data(data: bytes) -> SheetLayout:
+    opening = re.compile(rb"<((?:[\w.-]+:)?)sheetData(?=[\s/>])[^>]*?(/?)>").search(data)
+    if opening is None:
+        raise DamagedPart("the worksheet has no <sheetData>")
+    prefix = opening.group(1)
+    if opening.group(2):
+        return SheetLayout(
+            prefix, opening.start(), opening.end(), opening.end(), opening.end(), True
+        )
+    close = data.find(b"</" + prefix + b"sheetData>", opening.end())
+    if close < 0:
+        raise DamagedPart("the worksheet's <sheetData> is not closed")
+    return SheetLayout(prefix, opening.start(), opening.end(), opening.end(), close, False)
+
+
+class RowSpan(NamedTuple):
+    number: int
+    start: int
+    tag_end: int
+    close_start: int  # where </row> starts; == tag_end for a self-closing row
+    end: int
+    tag: bytes
+
+    @property
+    def self_closing(self) -> bool:
+        return self.close_start == self.tag_end
+
+
+_R_ATTR_RE = re.compile(rb"\sr\s*=\s*[\"']([A-Za-z]*)(\d+)[\"']")
+
+
+@dataclass(frozen=True)
+class Markup:
+    """Compiled patterns for the sheet's element names (with its namespace prefix, if any)."""
+
+    prefix: bytes
+    row_start: re.Pattern[bytes]
+    row_close: bytes
+    cell_start: re.Pattern[bytes]
+    cell_open: bytes
+    cell_close: bytes
+    value_mark: re.Pattern[bytes]
+    formula: re.Pattern[bytes]
+    value: re.Pattern[bytes]
+    inline: re.Pattern[bytes]
+    #: A cell in the exact shape Excel (and this module) writes, parsed in one match.
+    plain_cell: re.Pattern[bytes]
+    plain_head: bytes
+
+
+# A cell as Excel writes it (r, s, t in that order; a value or a plain inline string, no
+# formula), with "@" standing for the namespace prefix. Groups: the start tag's attributes,
+# column letters, style, type, <v> text, <t> text.
+_PLAIN_CELL = (
+    rb'(<@c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?)(?:/>|>'
+    rb'(?:<@v>([^<]*)</@v>|<@is><@t(?: xml:space="preserve")?>([^<]*)</@t></@is>)?</@c>)'
+)
+
+
+@functools.lru_cache(maxsize=8)
+def markup(prefix: bytes) -> Markup:
+    p = re.escape(prefix)
+    return Markup(
+        prefix=prefix,
+        row_start=re.compile(rb"<" + p + rb"row(?=[\s/>])[^>]*?(/?)>"),
+        row_close=b"</" + prefix + b"row>",
+        cell_start=re.compile(rb"<" + p + rb"c(?=[\s/>])[^>]*?(/?)>"),
+        cell_open=b"<" + prefix + b"c",
+        cell_close=b"</" + prefix + b"c>",
+        value_mark=re.compile(rb"<" + p + rb"(?:v|is|f)(?=[\s/>])"),
+        formula=re.compile(rb"<" + p + rb"f(?=[\s/>])"),
+        value=re.compile(rb"<" + p + rb"v(?:\s[^>]*)?>(.*?)</" + p + rb"v>", re.S),
+        inline=re.compile(rb"<" + p + rb"is(?:\s[^>]*)?>(.*?)</" + p + rb"is>", re.S),
+        plain_cell=re.compile(_PLAIN_CELL.replace(b"@", p)),
+        plain_head=b"<" + prefix + b'c r="',
+    )
+
+
+def iter_rows(data: bytes, layout: SheetLayout) -> Iterator[RowSpan]:
+    """Every <row> in sheetData; rows without r= are numbered by position."""
+    names = markup(layout.prefix)
+    start_re, close = names.row_start, names.row_close
+    pos, index = layout.content_start, 0
+    while True:
+        match = start_re.search(data, pos, layout.content_end)
+        if match is None:
+            return
+        tag = match.group(0)
+        number = _R_ATTR_RE.search(tag)
+        index = int(number.group(2)) if number else index + 1
+        if match.group(1):
+            end = close_start = match.end()
+        else:
+            close_start = data.find(close, match.end(), layout.content_end)
+            if close_start < 0:
+                raise DamagedPart(f"row {index} is not closed")
+            end = close_start + len(close)
+        yield RowSpan(index, match.start(), match.end(), close_start, end, tag)
+        pos = end
+
+
+def last_used_row(data: bytes, layout: SheetLayout) -> int:
+    """The last row with a value or a formula in any cell (0 when there is none)."""
+    mark = markup(layout.prefix).value_mark
+    last = 0
+    for row in iter_rows(data, layout):
+        if not row.self_closing and mark.search(data, row.tag_end, row.close_start):
+            last = row.number
+    return last
+
+
+class CellSpan(NamedTuple):
+    column: int
+    start: int
+    tag_end: int
+    close_start: int  # == tag_end for a self-closing cell
+    end: int
+    tag: bytes
+    #: (style, type, stored text) when the cell is plain: no formula, no rich text.
+    plain: tuple[int, bytes, bytes | None] | None = None
+
+    def attr(self, name: bytes) -> bytes | None:
+        return get_attr(self.tag, name)
+
+    @property
+    def style(self) -> int:
+        if self.plain is not None:
+            return self.plain[0]
+        value = self.attr(b"s") if b"s=" in self.tag else None
+        return int(value) if value else 0
+
+
+def _plain_cell(data: bytes, start: int, limit: int, names: Markup) -> CellSpan | None:
+    match = names.plain_cell.match(data, start, limit)
+    if match is None:
+        return None
+    _, letters, style, kind, value, text = match.groups()
+    tag_end = match.end(1) + (2 if data[match.end(1)] == 47 else 1)  # 47 is "/"
+    end = match.end()
+    close_start = tag_end if tag_end == end else end - len(names.cell_close)
+    plain = (int(style) if style else 0, kind or b"n", text if kind == b"inlineStr" else value)
+    column = column_number(letters.decode())
+    return CellSpan(column, start, tag_end, close_start, end, data[start:tag_end], plain)
+
+
+def _cell_at(data: bytes, start: int, limit: int, names: Markup, column: int) -> CellSpan:
+    """The cell whose start tag begins at `start` (checked by the caller)."""
+    match = names.cell_start.match(data, start, limit)
+    if match is None:
+        raise DamagedPart(f"a cell in column {column_letters(column)} is malformed")
+    if match.group(1):
+        return CellSpan(column, start, match.end(), match.end(), match.end(), match.group(0))
+    close_start = data.find(names.cell_close, match.end(), limit)
+    if close_start < 0:
+        raise DamagedPart(f"a cell in column {column_letters(column)} is not closed")
+    end = close_start + len(names.cell_close)
+    return CellSpan(column, start, match.end(), close_start, end, match.group(0))
+
+
+def iter_cells(data: bytes, row: RowSpan, prefix: bytes) -> Iterator[CellSpan]:
+    names = markup(prefix)
+    pos, column = row.tag_end, 0
+    while True:
+        match = names.cell_start.search(data, pos, row.close_start)
+        if match is None:
+            return
+        ref = _R_ATTR_RE.search(match.group(0))
+        column = column_number(ref.group(1).decode()) if ref else column + 1
+        cell = _cell_at(data, match.start(), row.close_start, names, column)
+        yield cell
+        pos = cell.end
+
+
+def _is_cell_start(data: bytes, at: int, names: Markup) -> bool:
+    after = data[at + len(names.cell_open) : at + len(names.cell_open) + 1]
+    return data.startswith(names.cell_open, at) and after in (b" ", b"\t", b"\n", b"\r", b">", b"/")
+
+
+def last_cell(data: bytes, row: RowSpan, names: Markup) -> CellSpan | None:
+    """The row's last cell when it carries r= (None otherwise: the caller parses the row)."""
+    at = data.rfind(names.plain_head, row.tag_end, row.close_start)
+    if at >= 0:
+        cell = _plain_cell(data, at, row.close_start, names)
+        if cell is not None and data.find(names.cell_open, cell.end, row.close_start) < 0:
+            return cell
+    end = row.close_start
+    while True:
+        at = data.rfind(names.cell_open, row.tag_end, end)
+        if at < 0:
+            return None
+        if _is_cell_start(data, at, names):
+            break
+        end = at  # '<color' inside rich text, not a cell
+    tag_end = data.find(b">", at, row.close_start)
+    ref = _R_ATTR_RE.search(data, at, tag_end + 1)
+    if ref is None:
+        return None
+    return _cell_at(data, at, row.close_start, names, column_number(ref.group(1).decode()))
+
+
+def find_cell(data: bytes, row: RowSpan, ref: str, names: Markup) -> CellSpan | None:
+    """The cell with r="ref" in this row, found without parsing the others."""
+    at = data.find(names.plain_head + ref.encode() + b'"', row.tag_end, row.close_start)
+    if at >= 0:
+        cell = _plain_cell(data, at, row.close_start, names)
+        if cell is not None:
+            return cell
+    needle = b' r="' + ref.encode() + b'"'
+    hit = data.find(needle, row.tag_end, row.close_start)
+    while hit >= 0:
+        at = data.rfind(b"<", row.tag_end, hit)
+        inside_tag = at >= 0 and data.find(b">", at, hit) < 0
+        if inside_tag and _is_cell_start(data, at, names):
+            return _cell_at(data, at, row.close_start, names, split_ref(ref)[1])
+        hit = data.find(needle, hit + 1, row.close_start)
+    return None
+
+
+@dataclass
+class SheetContext:
+    """What a sheet rewrite needs from the rest of the package."""
+
+    tab: str
+    epoch: date
+    styles: StyleSheet
+    shared_strings: SharedStrings
+    #: (row, first column, last column, table name) of tables' totals rows.
+    totals_rows: list[tuple[int, int, int, str]] = field(default_factory=list)
+
+
+@dataclass
+class SheetRewrite:
+    """The new worksheet part as pieces of the old one plus new bytes."""
+
+    chunks: list[bytes | memoryview]
+    cells_written: int
+    skipped: list[str]
+
+    @property
+    def size(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+_MISSING = object()
+
+
+def serial(value: date, epoch: date) -> float | int:
+    """A date as a spreadsheet serial number in the workbook's date system."""
+    if isinstance(value, datetime):
+        base = datetime(epoch.year, epoch.month, epoch.day, tzinfo=value.tzinfo)
+        delta = value - base
+        whole = delta.days
+        seconds = delta.seconds + delta.microseconds / 1e6
+        return whole if seconds == 0 else whole + seconds / 86400
+    return (value - epoch).days
+
+
+class _RowEditor:
+    """Rewrites rows of one sheet: only the cells asked for, everything else byte for byte."""
+
+    def __init__(
+        self,
+        data: bytes,
+        layout: SheetLayout,
+        ctx: SheetContext,
+        header_cells: frozenset[tuple[int, int]],
+        column_styles: Mapping[int, int],
+    ) -> None:
+        self.data = data
+        self.prefix = layout.prefix
+        self.ctx = ctx
+        self.header_cells = header_cells
+        self.column_styles = column_styles
+        self.cells_written = 0
+        self.skipped: list[str] = []
+        self.names = markup(self.prefix)
+
+    # -- rows
+
+    def new_row(self, index: int, writes: Mapping[int, CellValue]) -> bytes | None:
+        cells = [
+            self._new_cell(index, column, value, None, None)
+            for column, value in sorted(writes.items())
+            if not _is_empty(value) and not self._protected(index, column)
+        ]
+        body = b"".join(cells)
+        if not body:
+            return None
+        p = self.prefix
+        return b'<%srow r="%d">%s</%srow>' % (p, index, body, p)
+
+    def rewrite_row(self, row: RowSpan, writes: Mapping[int, CellValue]) -> bytes | None:
+        # This runs for every written row of a sheet that may hold 200,000 of them: it keeps
+        # to a few calls per cell.
+        data, index = self.data, row.number
+        cells = self._cells(row, writes)
+        row_style = self._row_style(row.tag) if b"customFormat" in row.tag else None
+        pending = sorted(writes.items())
+        count = len(pending)
+        pieces: list[bytes] = []
+        pos = row.tag_end
+        left: CellSpan | None = None
+        wi = 0
+        for cell in cells:
+            while wi < count and pending[wi][0] < cell.column:
+                column, value = pending[wi]
+                wi += 1
+                new = self._insert(index, column, value, left, row_style)
+                if new:
+                    pieces += (data[pos : cell.start], new)
+                    pos = cell.start
+            if wi < count and pending[wi][0] == cell.column:
+                replaced = self._replace(index, cell, pending[wi][1])
+                wi += 1
+                if replaced is not None:
+                    pieces += (data[pos : cell.start], replaced)
+                    pos = cell.end
+            left = cell
+        tail_at = cells[-1].end if cells else row.tag_end
+        for column, value in pending[wi:]:
+            new = self._insert(index, column, value, left, row_style)
+            if new:
+                pieces += (data[pos:tail_at], new)
+                pos = tail_at
+        if not pieces:
+            return None
+        pieces.append(data[pos : row.close_start])
+        return (
+            self._row_tag(row, pending[0][0], pending[-1][0])
+            + b"".join(pieces)
+            + (self.names.row_close)
+        )
+
+    def _cells(self, row: RowSpan, writes: Mapping[int, CellValue]) -> list[CellSpan]:
+        """The cells that matter for these writes: the written ones and the last one.
+
+        Finding them by their r= saves parsing every cell of every row; a row that does not
+        allow that (cells without r=, a cell to insert between others) is parsed in full.
+        """
+        if row.self_closing:
+            return []
+        data, names = self.data, self.names
+        last = last_cell(data, row, names)
+        if last is None:
+            return list(iter_cells(data, row, self.prefix))
+        found = [last]
+        for column in writes:
+            if column >= last.column:
+                continue
+            cell = find_cell(data, row, cell_ref(row.number, column), names)
+            if cell is None:
+                return list(iter_cells(data, row, self.prefix))
+            found.append(cell)
+        return sorted(found, key=lambda cell: cell.column)
+
+    def _row_tag(self, row: RowSpan, low: int, high: int) -> bytes:
+        """The row's start tag, with r= when it had none and spans= widened to the writes."""
+        tag = row.tag
+        if tag.endswith(b"/>"):
+            tag = tag[:-2].rstrip() + b">"
+        if b' r="' not in tag and _R_ATTR_RE.search(tag) is None:
+            tag = set_attr(tag, b"r", b"%d" % row.number)
+        at = tag.find(b' spans="')
+        if at < 0:
+            return tag
+        end = tag.find(b'"', at + 8)
+        # spans may list several ranges ("1:3 7:9"); one range over all of them stays true.
+        bounds = tag[at + 8 : end].replace(b" ", b":").split(b":")
+        if not all(bound.isdigit() for bound in bounds):
+            return tag
+        first, last = min(map(int, bounds)), max(map(int, bounds))
+        if low < first or high > last:
+            spans = b"%d:%d" % (min(low, first), max(high, last))
+            tag = tag[: at + 8] + spans + tag[end:]
+        return tag
+
+    def _row_style(self, tag: bytes) -> int | None:
+        if get_attr(tag, b"customFormat") in (b"1", b"true"):
+            style = get_attr(tag, b"s")
+            return int(style) if style else 0
+        return None
+
+    # -- cells
+
+    def _protected(self, row: int, column: int) -> bool:
+        if not self.ctx.totals_rows:
+            return False
+        for totals_row, first, last, table in self.ctx.totals_rows:
+            if row == totals_row and first <= column <= last:
+                self.skipped.append(
+                    f"{self._where(row, column)} is in the totals row of table {table}; "
+                    "left as it is"
+                )
+                return True
+        return False
+
+    def _where(self, row: int, column: int) -> str:
+        return f"{self.ctx.tab}!{cell_ref(row, column)}"
+
+    def _insert(
+        self,
+        row: int,
+        column: int,
+        value: CellValue,
+        left: CellSpan | None,
+        row_style: int | None,
+    ) -> bytes | None:
+        if value is None or value == "" or self._protected(row, column):
+            return None
+        return self._new_cell(row, column, value, left, row_style)
+
+    def _new_cell(
+        self,
+        row: int,
+        column: int,
+        value: CellValue,
+        left: CellSpan | None,
+        row_style: int | None,
+    ) -> bytes:
+        # A new header looks like the header before it; a new data cell takes the style a
+        # person typing there would get from the row or the column.
+        if left is not None and self.header_cells and (row, column) in self.header_cells:
+            style = left.style
+            if self.ctx.styles.shows_date(style):
+                style = 0
+        elif row_style is not None:
+            style = row_style
+        else:
+            style = self.column_styles.get(column, 0)
+        return self._emit(row, column, value, style)
+
+    def _replace(self, row: int, cell: CellSpan, value: CellValue) -> bytes | None:
+        plain = cell.plain is not None or cell.tag_end == cell.end
+        if not plain and self.names.formula.search(self.data, cell.tag_end, cell.close_start):
+            self.skipped.append(f"{self._where(row, cell.column)} holds a formula; left as it is")
+            return None
+        if self._protected(row, cell.column):
+            return None
+        style = cell.style
+        if self._same(cell, value, style):
+            return None
+        if _is_empty(value):
+            self.cells_written += 1
+            if cell.attr(b"s") is None:
+                return b""
+            return b'<%sc r="%s" s="%d"/>' % (self.prefix, _ref(row, cell.column), style)
+        return self._emit(row, cell.column, value, style)
+
+    def _emit(self, row: int, column: int, value: CellValue, style: int) -> bytes:
+        p = self.prefix
+        self.cells_written += 1
+        kind = type(value)
+        if kind is str:
+            assert isinstance(value, str)
+            return b'<%sc r="%s"%s t="inlineStr">%s</%sc>' % (
+                p, _ref(row, column), _style_attr(style), _inline_string(p, value), p,
+            )  # fmt: skip
+        if kind is bool:
+            return b'<%sc r="%s"%s t="b"><%sv>%d</%sv></%sc>' % (
+                p, _ref(row, column), _style_attr(style), p, bool(value), p, p,
+            )  # fmt: skip
+        if isinstance(value, date):
+            if not self.ctx.styles.shows_date(style):
+                style = self.ctx.styles.date_style()
+            number = _number(serial(value, self.ctx.epoch))
+        elif isinstance(value, (int, float)):
+            number = _number(value)
+        else:
+            # A str subclass, such as a (str, Enum) member, is written as its own text.
+            self.cells_written -= 1
+            return self._emit(row, column, str.__str__(value), style)
+        if number is None:
+            raise SheetError(f"{self._where(row, column)}: {value} cannot be stored in a cell")
+        return b'<%sc r="%s"%s><%sv>%s</%sv></%sc>' % (
+            p, _ref(row, column), _style_attr(style), p, number, p, p,
+        )  # fmt: skip
+
+    def _same(self, cell: CellSpan, value: CellValue, style: int) -> bool:
+        current = self._current(cell)
+        if _is_empty(value):
+            return current is None or current == ""
+        if isinstance(value, str):
+            return isinstance(current, str) and current == _clean_cached(str.__str__(value))
+        if isinstance(value, bool):
+            return isinstance(current, bool) and current == value
+        if isinstance(value, date):
+            if not self.ctx.styles.shows_date(style):
+                return False
+            wanted: float = serial(value, self.ctx.epoch)
+        else:
+            assert value is not None
+            wanted = value
+        return isinstance(current, float) and current == wanted
+
+    def _current(self, cell: CellSpan) -> object:
+        """The cell's value: str, float, bool, None, or _MISSING for errors and the like."""
+        if cell.plain is not None:
+            _, kind, raw = cell.plain
+            if raw is None:
+                return None
+            return unescape_text(raw) if kind == b"inlineStr" else self._decode(kind, raw)
+        if cell.tag_end == cell.end:
+            return None
+        data = self.data
+        kind = (cell.attr(b"t") if b"t=" in cell.tag else None) or b"n"
+        if kind == b"inlineStr":
+            match = self.names.inline.search(data, cell.tag_end, cell.close_start)
+            return rich_text(match.group(1)) if match else None
+        match = self.names.value.search(data, cell.tag_end, cell.close_start)
+        return None if match is None else self._decode(kind, match.group(1))
+
+    def _decode(self, kind: bytes, raw: bytes) -> object:
+        if kind == b"s":
+            return self.ctx.shared_strings[int(raw)]
+        if kind == b"str":
+            return unescape_text(raw)
+        if kind == b"b":
+            return raw.strip() in (b"1", b"true")
+        if kind == b"n":
+            try:
+                return float(raw)
+            except ValueError:
+                return _MISSING
+        return _MISSING
+
+
+def _is_empty(value: CellValue) -> bool:
+    return value is None or value == ""
+
+
+def _style_attr(style: int) -> bytes:
+    return b' s="%d"' % style if style else b""
+
+
+def _number(value: float | int) -> bytes | None:
+    """A number as stored in <v>; None for NaN and infinities, which a cell cannot hold."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if value.is_integer() and abs(value) < 1e15:
+            return b"%d" % int(value)
+        return repr(value).encode()
+    return b"%d" % value
+
+
+@functools.lru_cache(maxsize=20_000)
+def _letters(column: int) -> bytes:
+    return column_letters(column).encode()
+
+
+def _ref(row: int, column: int) -> bytes:
+    return b"%s%d" % (_letters(column), row)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _clean_cached(text: str) -> str:
+    return clean_text(text)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _inline_string(prefix: bytes, value: str) -> bytes:
+    """<is><t>text</t></is> for a value; statuses and steps repeat, so this is cached."""
+    text = escape_text(_clean_cached(value))
+    space = b' xml:space="preserve"' if text != text.strip() else b""
+    return b"<%sis><%st%s>%s</%st></%sis>" % (
+        prefix, prefix, space, text.encode(), prefix, prefix,
+    )  # fmt: skip
+
+
+_COL_RE = re.compile(rb"<(?:[\w.-]+:)?col(?=[\s/>])[^>]*>")
+_DIMENSION_RE = re.compile(rb"<(?:[\w.-]+:)?dimension(?=[\s/>])[^>]*>")
+
+
+def _column_styles(head: bytes) -> dict[int, int]:
+    styles: dict[int, int] = {}
+    for match in _COL_RE.finditer(head):
+        tag = match.group(0)
+        low, high, style = get_attr(tag, b"min"), get_attr(tag, b"max"), get_attr(tag, b"style")
+        if low and high and style and style != b"0":
+            # A style over the whole sheet's width (min=1 max=16384) is rare and harmless.
+            for column in range(int(low), min(int(high), 16384) + 1):
+                styles[column] = int(style)
+    return styles
+
+
+def rewrite_sheet(
+    data: bytes,
+    writes: Mapping[tuple[int, int], CellValue],
+    ctx: SheetContext,
+    header_cells: frozenset[tuple[int, int]] = frozenset(),
+) -> SheetRewrite:
+    """Apply cell writes to a worksheet part. Untouched rows keep their exact bytes."""
+    layout = locate_sheet_data(data)
+    by_row: dict[int, dict[int, CellValue]] = {}
+    for (row_index, column), value in writes.items():
+        cells = by_row.get(row_index)
+        if cells is None:
+            cells = by_row[row_index] = {}
+        cells[column] = value
+    targets = sorted(by_row)
+    head = data[: layout.tag_start]
+    editor = _RowEditor(data, layout, ctx, header_cells, _column_styles(head))
+    view = memoryview(data)
+    body: list[bytes | memoryview] = []
+    pos, ti = layout.content_start, 0
+    if targets:
+        for row in iter_rows(data, layout):
+            while ti < len(targets) and targets[ti] < row.number:
+                new = editor.new_row(targets[ti], by_row[targets[ti]])
+                if new:
+                    body += [view[pos : row.start], new]
+                    pos = row.start
+                ti += 1
+            if ti < len(targets) and targets[ti] == row.number:
+                new = editor.rewrite_row(row, by_row[row.number])
+                if new is not None:
+                    body += [view[pos : row.start], new]
+                    pos = row.end
+                ti += 1
+            if ti == len(targets):
+                break
+    body.append(view[pos : layout.content_end])
+    for index in targets[ti:]:
+        new = editor.new_row(index, by_row[index])
+        if new:
+            body.append(new)
+    if editor.cells_written == 0:
+        return SheetRewrite([view], 0, editor.skipped)
+    return SheetRewrite(
+        _frame(data, layout, head, _written_box(writes)) + body + _tail(data, layout),
+        editor.cells_written,
+        editor.skipped,
+    )
+
+
+def _written_box(writes: Mapping[tuple[int, int], CellValue]) -> Box | None:
+    """The range of cells given a value (cells emptied or left alone are inside it already)."""
+    top = left = 1 << 30
+    bottom = right = 0
+    for (row, column), value in writes.items():
+        if value is not None and value != "":
+            top, bottom = min(top, row), max(bottom, row)
+            left, right = min(left, column), max(right, column)
+    return Box(top, left, bottom, right) if bottom else None
+
+
+def _frame(
+    data: bytes, layout: SheetLayout, head: bytes, box: Box | None
+) -> list[bytes | memoryview]:
+    if box is not None:
+        head = _grow_dimension(head, box)
+    opening = data[layout.tag_start : layout.tag_end]
+    if layout.self_closing:
+        opening = opening[:-2].rstrip() + b">"
+    return [head, opening]
+
+
+def _tail(data: bytes, layout: SheetLayout) -> list[bytes | memoryview]:
+    view = memoryview(data)
+    if layout.self_closing:
+        return [b"</" + layout.prefix + b"sheetData>", view[layout.tag_end :]]
+    return [view[layout.content_end :]]
+
+
+def _grow_dimension(head: bytes, box: Box) -> bytes:
+    match = _DIMENSION_RE.search(head)
+    if match is None:
+        return head
+    ref = get_attr(match.group(0), b"ref")
+    try:
+        current = Box.parse(ref.decode()) if ref else None
+    except DamagedPart:
+        current = None
+    grown = box if current is None else current.union(box)
+    if current is not None and grown == current:
+        return head
+    tag = set_attr(match.group(0), b"ref", str(grown).encode())
+    return head[: match.start()] + tag + head[match.end() :]
+
+
+def has_formula(worksheet: bytes) -> bool:
+    """True when any cell of the worksheet holds a formula."""
+    try:
+        prefix = locate_sheet_data(worksheet).prefix
+    except DamagedPart:
+        return False
+    # Plain substring searches: this may scan a part of a hundred megabytes.
+    return b"<%sf>" % prefix in worksheet or b"<%sf " % prefix in worksheet
