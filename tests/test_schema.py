@@ -36,7 +36,7 @@ from sheetfollow.schema import (
     parse_prospects,
 )
 
-CORPUS = Path("/work/shared/corpus/xlsx")
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus" / "xlsx"
 TODAY = date(2026, 5, 1)
 EN = vocab.PROSPECT_HEADERS["en"]
 

@@ -29,8 +29,8 @@ from xlsx_fixtures import (
 from sheetfollow.backends.base import CellWrite, TabChanges
 from sheetfollow.backends.xlsx import XlsxBackend
 
-CORPUS = Path("/work/shared/corpus/xlsx")
-CORPUS_FILES = sorted(CORPUS.glob("*.xls[xm]")) if CORPUS.is_dir() else []
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "xlsx"
+CORPUS_FILES = sorted(CORPUS.glob("*.xls[xm]"))
 STEP, WHY = len(PROSPECT_HEADERS) + 1, len(PROSPECT_HEADERS) + 2
 ROWS = 12
 
@@ -199,3 +199,8 @@ def test_same_instance_can_write_twice(tmp_path: Path) -> None:
     assert result.cells_written == 1
     table = backend.read_tab("Prospects")
     assert table is not None and table.rows[1][STATUS_COLUMN - 1] == "dead"
+
+
+def test_every_corpus_workbook_is_covered() -> None:
+    # A missing corpus must fail loudly, not quietly run zero losslessness cases.
+    assert len(CORPUS_FILES) == 9

@@ -20,7 +20,7 @@ from sheetfollow.backends.base import EPOCH_1900, EPOCH_1904
 from sheetfollow.backends.xlsx import XlsxBackend
 from sheetfollow.errors import SheetError
 
-CORPUS = Path("/work/shared/corpus/xlsx")
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "xlsx"
 
 
 def test_reads_a_tab_by_name_case_insensitively(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from sheetfollow.errors import SheetError
 from sheetfollow.models import Status
 
 NS = {"m": MAIN_NS}
-CORPUS = Path("/work/shared/corpus/xlsx")
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "xlsx"
 
 
 def calamine_grid(path: Path, tab: str) -> list[list[object]]:
