@@ -31,7 +31,11 @@ class BusinessCalendar:
             raise ValueError("a week needs at least one working day")
         self.days_off = frozenset(days_off)
         self._holidays: holidays.HolidayBase | None = (
-            holidays.country_holidays(self.country, subdiv=subdivision or None)
+            # Names in English whatever the machine's locale, so Why texts do not change
+            # with the environment cron happens to run in.
+            holidays.country_holidays(
+                self.country, subdiv=subdivision or None, language="en_US"
+            )
             if self.country
             else None
         )
