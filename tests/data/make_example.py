@@ -547,9 +547,9 @@ class Generator:
     def customer(self) -> Prospect:
         p = self.prospect(Stage.CUSTOMER, A)
         last = workdays_before(A, self.rng.randrange(20, 220))
+        # The check-in call after the delivery was made: a customer's last touch is a call.
         outcomes = [Outcome.REACHED, Outcome.QUOTE_SENT, Outcome.WON, Outcome.DELIVERED]
-        if self.rng.random() < 0.6:
-            outcomes.append(Outcome.REACHED)  # an account call since the delivery
+        outcomes.append(Outcome.REACHED)
         self.conversation(p, outcomes, last, 12)
         p.attempts = 0
         p.notes = self.rng.choice(("Repeat orders every quarter", "Key account", "", ""))
