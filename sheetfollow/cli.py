@@ -22,6 +22,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from sheetfollow import __version__, service
+from sheetfollow.backends.base import Backend
 from sheetfollow.config import Config, load_config, today_in
 from sheetfollow.errors import SheetfollowError
 from sheetfollow.exit_codes import ExitCode
@@ -122,6 +123,13 @@ def _run(ctx: typer.Context, sheet: str | None, config: Path | None, today: str 
     return _Run(cfg, sheet or g.sheet, _parse_today(when) if when else today_in(cfg))
 
 
+def _open(
+    ctx: typer.Context, sheet: str | None, config: Path | None, today: str | None
+) -> tuple[_Run, Backend]:
+    run = _run(ctx, sheet, config, today)
+    return run, service.open_backend(run.sheet, run.config)
+
+
 def _parse_today(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -214,8 +222,7 @@ def refresh(
     today: TodayOpt = None,
 ) -> None:
     """Recompute Next follow-up, Status, Step, Why and Assigned to, and write them back."""
-    run = _run(ctx, sheet, config, today)
-    backend = service.open_backend(run.sheet, run.config)
+    run, backend = _open(ctx, sheet, config, today)
     with _progress("computing") as progress:
         summary = service.refresh(
             backend, run.config, run.today, dry_run=dry_run, force=force, progress=progress
@@ -260,8 +267,7 @@ def due(
     today: TodayOpt = None,
 ) -> None:
     """Today's follow-ups: overdue first, then by value."""
-    run = _run(ctx, sheet, config, today)
-    backend = service.open_backend(run.sheet, run.config)
+    run, backend = _open(ctx, sheet, config, today)
     pipeline = service.load(backend, run.config, run.today)
     rows = service.due_rows(pipeline, run.today, owner)
     if json_:
@@ -339,8 +345,7 @@ def check(
     today: TodayOpt = None,
 ) -> None:
     """Validate the config, the headers and every row. Exit 5 when there are problems."""
-    run = _run(ctx, sheet, config, today)
-    backend = service.open_backend(run.sheet, run.config)
+    run, backend = _open(ctx, sheet, config, today)
     pipeline = service.load(backend, run.config, run.today)
     problems = service.check(pipeline)
     if json_:

@@ -77,7 +77,7 @@ def load(
             if any(_blank(v) is False for v in _owned_cells(values, header)):
                 pipeline.empty_rows.append(number)
         else:
-            owner = _owner_of(prospect, owners, header)
+            owner = _owner_of(prospect, owners)
             prospect = _with_owner_problems(prospect, owners, header)
             pipeline.rows.append(_compute_row(prospect, owner, config, today))
         if progress is not None and index % 1000 == 0:
@@ -114,9 +114,7 @@ def _read_owners(
     return schema.parse_owners(table, source=backend.label)
 
 
-def _owner_of(
-    prospect: Prospect, owners: Mapping[str, Owner] | None, header: schema.HeaderMap
-) -> Owner | None:
+def _owner_of(prospect: Prospect, owners: Mapping[str, Owner] | None) -> Owner | None:
     if owners is None or not prospect.owner:
         return None
     return owners.get(vocab.normalise(prospect.owner))

@@ -43,6 +43,7 @@ from sheetfollow.config import Config, load_config
 from sheetfollow.fields import OWNED_FIELDS
 from sheetfollow.models import Outcome, Owner, Prospect, Stage
 from sheetfollow.rules import compute
+from sheetfollow.schema import col_letter
 
 OWNED_HEADERS = [header_text(name) for name in OWNED_FIELDS]
 
@@ -466,18 +467,10 @@ def test_missing_owned_columns_are_added_after_the_last_used_column(
         workbook = load_workbook(path)
         table = workbook["Prospects"].tables["Pipeline"]
         last_row = header_row + len(TEAM_ROWS)
-        assert table.ref == f"A{header_row}:{column_letter(width + 5)}{last_row}"
+        assert table.ref == f"A{header_row}:{col_letter(width + 5)}{last_row}"
         assert [c.name for c in table.tableColumns][width:] == OWNED_HEADERS
         workbook.close()
     assert refresh(team).cells_changed == 0
-
-
-def column_letter(n: int) -> str:
-    letters = ""
-    while n:
-        n, rest = divmod(n - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 def test_a_missing_id_column_is_added_and_filled(tmp_path: Path) -> None:
