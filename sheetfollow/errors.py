@@ -42,6 +42,17 @@ class BusyError(SheetfollowError):
     exit_code = ExitCode.BUSY
 
 
+class NoMatchError(SheetfollowError):
+    """A name, ID or email that matches no prospect, or several. Nothing was changed."""
+
+    exit_code = ExitCode.NO_MATCH
+
+    def __init__(self, message: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        #: One line per candidate ("P-0012  Acme B.V.  Jan de Vries"), for the CLI to list.
+        self.candidates = candidates
+
+
 class RemoteError(SheetfollowError):
     """A remote service failed or refused."""
 

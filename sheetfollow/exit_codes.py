@@ -25,3 +25,5 @@ class ExitCode(enum.IntEnum):
     DELIVERY = 7
     #: A remote service (Google Sheets, SMTP) failed or refused us.
     REMOTE = 8
+    #: `mark` could not tell which prospect was meant: no match, or several (listed).
+    NO_MATCH = 9

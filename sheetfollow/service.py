@@ -247,7 +247,7 @@ def plan_refresh(pipeline: Pipeline, config: Config) -> tuple[TabChanges, int]:
             changes.new_headers[next_column] = names[name]
             next_column += 1
     changes.id_column = columns["id"]
-    ids = _IdMaker(config.id_prefix, (row.prospect.id for row in pipeline.rows))
+    ids = IdMaker(config.id_prefix, (row.prospect.id for row in pipeline.rows))
     ids_filled = 0
     for row in pipeline.rows:
         values = pipeline.table.rows[row.prospect.row - 1]
@@ -292,7 +292,7 @@ def _same(current: RawValue, wanted: CellValue, epoch: date) -> bool:
     return isinstance(current, str) and current == wanted
 
 
-class _IdMaker:
+class IdMaker:
     """New IDs continue the highest number already used with the configured prefix."""
 
     def __init__(self, prefix: str, existing: Iterable[str]) -> None:
