@@ -143,6 +143,7 @@ MEANING = {
     ExitCode.BUSY: "nothing written",
     ExitCode.DELIVERY: "email",
     ExitCode.REMOTE: "remote",
+    ExitCode.NO_MATCH: "which prospect",
 }
 
 
