@@ -379,6 +379,195 @@ def _print_check(label: str, pipeline: service.Pipeline, problems: list[Any]) ->
         _say("no problems found")
 
 
+@app.command("stats")
+def stats_command(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help="Start of the period (YYYY-MM-DD); it ends today. Default: 30 days ago. "
+            "The funnel counts the prospects first called in the period.",
+        ),
+    ] = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", metavar="owner|segment", help="Group the table by owner or by segment."
+        ),
+    ] = "owner",
+    json_: JsonOpt = False,
+    csv_: Annotated[
+        bool, typer.Option("--csv", help="Print CSV: the funnel, a blank line, the table.")
+    ] = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Funnel per calling round; per owner or segment: touches, due, overdue, died, won.
+
+    Round k counts the prospects whose first k-1 touches in the Log went unanswered and who
+    had a k-th: how many were reached then, became interested and were won. Touches count
+    for the prospect's owner, whoever made them. Due and overdue are the call list now.
+    """
+    from sheetfollow import stats
+    from sheetfollow.log import read_log
+
+    if json_ and csv_:
+        raise typer.BadParameter("choose --json or --csv, not both", param_hint="--csv")
+    if by not in stats.GROUP_BY:
+        raise typer.BadParameter(f"choose {' or '.join(stats.GROUP_BY)}", param_hint="--by")
+    start = _parse_since(since) if since else None
+    run, backend = _open(ctx, sheet, config, today)
+    pipeline = service.load(backend, run.config, run.today)
+    report = stats.build(
+        read_log(backend, run.config),
+        pipeline.rows,
+        today=run.today,
+        since=start,
+        by=by,
+        rules=run.config.rules,
+        owners=pipeline.owners,
+    )
+    if json_:
+        out.print_json(json.dumps(report.as_dict()))
+    elif csv_:
+        # Names in the table are people's text: no markup, no :emoji: codes.
+        out.print(stats.to_csv(report), markup=False, emoji=False, highlight=False, end="")
+    else:
+        out.print(stats.render(report, out.width))
+
+
+def _parse_since(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        message = f"{text!r} is not a date like 2026-02-01"
+        raise typer.BadParameter(message, param_hint="--since") from None
+
+
+@app.command("mark")
+def mark_command(
+    ctx: typer.Context,
+    who: Annotated[
+        str, typer.Argument(help="The prospect: an ID, an email address, or a company or contact.")
+    ],
+    outcome: Annotated[
+        str,
+        typer.Argument(
+            help="What happened: reached, no-answer, voicemail, interested, call-back, "
+            "quote-sent, not-interested, won, delivered or lost (also in nl, de, da, es)."
+        ),
+    ],
+    note: Annotated[str, typer.Option("--note", metavar="TEXT", help="A note for the Log.")] = "",
+    channel: Annotated[
+        str | None, typer.Option("--channel", metavar="phone|email|visit", help="How it went.")
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option("--on", metavar="DATE", help="Follow up on this date (2026-12-31)."),
+    ] = None,
+    in_: Annotated[
+        str | None,
+        typer.Option("--in", metavar="3d|2w|3m", help="Follow up this long after the touch."),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", metavar="NAME", help="Who made the touch. Default: Assigned to."),
+    ] = None,
+    date_: Annotated[
+        str | None,
+        typer.Option("--date", metavar="DATE", help="The day of the touch. Default: today."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write even though Excel seems to have the file open.")
+    ] = False,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Record a touch: update the prospect's row, append it to the Log, recompute the row."""
+    from sheetfollow import mark
+    from sheetfollow.errors import NoMatchError
+
+    request = mark.MarkRequest(
+        who, outcome, note=note, channel=channel, on=on, within=in_, by=by, day=date_
+    )
+    run, backend = _open(ctx, sheet, config, today)
+    try:
+        result = mark.mark(backend, run.config, run.today, request, force=force)
+    except NoMatchError as error:
+        if json_:
+            found = {"error": str(error), "candidates": list(error.candidates)}
+            out.print_json(json.dumps(found))
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        for line in error.candidates:
+            err.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(int(error.exit_code)) from None
+    if json_:
+        out.print_json(json.dumps(result.as_dict(run.today)))
+        return
+    _say(result.summary())
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A CSV (any delimiter; UTF-8 or Windows-1252), e.g. a HubSpot, Pipedrive or "
+            "Salesforce export, or an .xlsx/.xlsm whose first tab holds the prospects."
+        ),
+    ],
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            "--owner",
+            "-o",
+            help="Owner of lines without one. Default: the owners of the Owners tab in turn.",
+        ),
+    ] = None,
+    segment: Annotated[
+        str | None, typer.Option("--segment", help="Segment of lines without one.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be added; write nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write even though Excel seems to have the file open.")
+    ] = False,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Add new prospects from a CSV or Excel file; skip duplicates and those who said no."""
+    from sheetfollow import importer
+
+    run, backend = _open(ctx, sheet, config, today)
+    with _progress("importing") as progress:
+        report = importer.import_file(
+            backend,
+            run.config,
+            file,
+            run.today,
+            owner=owner,
+            segment=segment,
+            by=importer.os_user(),
+            dry_run=dry_run,
+            force=force,
+            progress=progress,
+        )
+    if json_:
+        out.print_json(json.dumps(report.as_dict()))
+        return
+    for line in report.text():
+        _say(line)
+
+
 def main() -> None:
     """Console-script entry point."""
     sys.exit(app())

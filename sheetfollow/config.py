@@ -92,6 +92,15 @@ class Tabs:
 
 
 @dataclass(frozen=True)
+class ImportConfig:
+    #: Country whose phone numbers may be written without their +code ("020-1234567" in
+    #: NL) in imported files and the sheet; "" = the [calendar] country.
+    default_country: str = ""
+    #: Owners that imported rows without one go to in turn; () = the Owners tab's owners.
+    owners: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     #: Where this config came from; None for built-in defaults.
     path: Path | None = None
@@ -110,6 +119,8 @@ class Config:
     id_prefix: str = "P-"
     #: How many previous versions of an Excel workbook to keep.
     backups: int = 3
+    #: [import]: the key is a Python keyword, hence the plural.
+    imports: ImportConfig = field(default_factory=ImportConfig)
 
 
 # --- Loading -------------------------------------------------------------------------------
@@ -530,6 +541,28 @@ def _check_calendar(reader: _Reader, key: str, calendar: CalendarConfig) -> Cale
     return calendar
 
 
+def _phone_country(reader: _Reader, key: str, value: Any) -> str:
+    import phonenumbers  # only when the key is set: its tables take a while to load
+
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code is None or (code and code not in phonenumbers.SUPPORTED_REGIONS):
+        raise _Invalid("a country code such as 'NL', 'DE' or 'GB', or \"\"")
+    return code
+
+
+def _names(reader: _Reader, key: str, value: Any) -> tuple[str, ...]:
+    expected = 'a list of owner names such as ["Anna", "Bob"]'
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _Invalid(expected)
+    names = tuple(v.strip() for v in value)
+    if len({normalise(name) for name in names}) < len(names):
+        raise reader.error(key, "names an owner twice")
+    return names
+
+
+_IMPORT_KEYS: dict[str, Parse] = {"default_country": _phone_country, "owners": _names}
+
+
 @dataclass(frozen=True)
 class Key:
     """One top-level key or [section] of sheetfollow.toml."""
@@ -553,6 +586,7 @@ KEYS: dict[str, Key] = {
     "rules": Key(_section(Rules, _RULE_KEYS, _check_rules)),
     "cadence": Key(_cadences, target="rules.cadences"),
     "calendar": Key(_section(CalendarConfig, _CALENDAR_KEYS, _check_calendar)),
+    "import": Key(_section(ImportConfig, _IMPORT_KEYS), target="imports"),
 }
 
 

@@ -77,9 +77,9 @@ def load(
             if any(_blank(v) is False for v in _owned_cells(values, header)):
                 pipeline.empty_rows.append(number)
         else:
-            owner = _owner_of(prospect, owners)
-            prospect = _with_owner_problems(prospect, owners, header)
-            pipeline.rows.append(_compute_row(prospect, owner, config, today))
+            owner = owner_of(prospect, owners)
+            prospect = with_owner_problems(prospect, owners, header)
+            pipeline.rows.append(compute_row(prospect, owner, config, today))
         if progress is not None and index % 1000 == 0:
             progress(index, total)
     if progress is not None:
@@ -87,7 +87,8 @@ def load(
     return pipeline
 
 
-def _compute_row(prospect: Prospect, owner: Owner | None, config: Config, today: date) -> Row:
+def compute_row(prospect: Prospect, owner: Owner | None, config: Config, today: date) -> Row:
+    """One row computed as refresh computes it: the owner's calendar, no row can stop a run."""
     calendar = calendar_for(config.calendar, owner.country if owner else "")
     try:
         computed = compute(
@@ -114,13 +115,14 @@ def _read_owners(
     return schema.parse_owners(table, source=backend.label)
 
 
-def _owner_of(prospect: Prospect, owners: Mapping[str, Owner] | None) -> Owner | None:
+def owner_of(prospect: Prospect, owners: Mapping[str, Owner] | None) -> Owner | None:
+    """The row's owner from the Owners tab, if there is one."""
     if owners is None or not prospect.owner:
         return None
     return owners.get(vocab.normalise(prospect.owner))
 
 
-def _with_owner_problems(
+def with_owner_problems(
     prospect: Prospect, owners: Mapping[str, Owner] | None, header: schema.HeaderMap
 ) -> Prospect:
     """With an Owners tab, every row's owner must be in it, with an email address."""

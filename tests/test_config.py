@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sheetfollow.config import (
     _CALENDAR_KEYS,
+    _IMPORT_KEYS,
     _RULE_KEYS,
     _TAB_KEYS,
     CONFIG_NAME,
@@ -24,6 +25,7 @@ from sheetfollow.config import (
     Cadence,
     CalendarConfig,
     Config,
+    ImportConfig,
     Rules,
     Tabs,
     config_from_text,
@@ -143,11 +145,11 @@ def _set_or_shown(key: str, text: str) -> bool:
 
 def test_the_template_documents_every_key() -> None:
     text = TEMPLATE.read_text(encoding="utf-8")
-    sections = {"tabs", "headers", "rules", "cadence", "calendar"}
+    sections = {"tabs", "headers", "rules", "cadence", "calendar", "import"}
     assert sections <= set(KEYS)
     for key in KEYS:
         assert f"\n[{key}]\n" in text if key in sections else _set_or_shown(key, text), key
-    for table in (_TAB_KEYS, _RULE_KEYS, _CALENDAR_KEYS):
+    for table in (_TAB_KEYS, _RULE_KEYS, _CALENDAR_KEYS, _IMPORT_KEYS):
         missing = [key for key in table if not _set_or_shown(key, text)]
         assert not missing, f"undocumented in the template: {missing}"
     # [headers] takes field names: the comment lists them all.
@@ -166,6 +168,7 @@ def test_every_config_field_has_a_key() -> None:
     assert names(Rules) - {"cadences"} == set(_RULE_KEYS)
     assert "rules.cadences" in targets
     assert names(CalendarConfig) == set(_CALENDAR_KEYS)
+    assert names(ImportConfig) == set(_IMPORT_KEYS)
 
 
 # --- Keys and values --------------------------------------------------------------------------

@@ -80,6 +80,8 @@ class _Package:
             workbook, self.read(workbook), self.read_optional(xml.rels_part_of(workbook))
         )
         self._calamine: Any = None
+        #: Tabs already read from these bytes, by name.
+        self.grids: dict[str, list[list[RawValue]]] = {}
 
     def read(self, name: str) -> bytes:
         try:
@@ -151,6 +153,14 @@ class XlsxBackend:
         )
 
     def _grid(self, package: _Package, name: str) -> list[list[RawValue]]:
+        # A package is the bytes of one version of the file, so its grids never go stale;
+        # the ID re-check before a write reuses the grid read moments before (a 30,000-row
+        # tab takes half a second to read).
+        if name not in package.grids:
+            package.grids[name] = self._read_grid(package, name)
+        return package.grids[name]
+
+    def _read_grid(self, package: _Package, name: str) -> list[list[RawValue]]:
         try:
             sheet = package.calamine().get_sheet_by_name(name)
             grid = sheet.to_python(skip_empty_area=False)
