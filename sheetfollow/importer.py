@@ -819,7 +819,8 @@ class ImportReport:
         verb = "would be added" if self.dry_run else "added"
         lines = [
             f"{self.file}: {self.lines} lines · {len(self.added)} {verb} · "
-            f"{len(self.duplicates)} duplicates · {len(self.suppressed)} suppressed · "
+            f"{len(self.duplicates)} duplicate{'' if len(self.duplicates) == 1 else 's'} · "
+            f"{len(self.suppressed)} suppressed · "
             f"{len(self.rejected)} rejected"
         ]
         lines += _section(f"{verb}:", [_added_text(a) for a in self.added])
