@@ -99,6 +99,9 @@ TodayOpt = Annotated[
     typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD), for reproducible runs."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Write even though Excel seems to have the file open.")
+]
 
 
 @dataclass
@@ -213,9 +216,7 @@ def refresh(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Write even though Excel seems to have the file open.")
-    ] = False,
+    force: ForceOpt = False,
     json_: JsonOpt = False,
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
@@ -480,9 +481,7 @@ def mark_command(
         str | None,
         typer.Option("--date", metavar="DATE", help="The day of the touch. Default: today."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Write even though Excel seems to have the file open.")
-    ] = False,
+    force: ForceOpt = False,
     json_: JsonOpt = False,
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
@@ -536,9 +535,7 @@ def import_(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would be added; write nothing.")
     ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Write even though Excel seems to have the file open.")
-    ] = False,
+    force: ForceOpt = False,
     json_: JsonOpt = False,
     sheet: SheetOpt = None,
     config: ConfigOpt = None,

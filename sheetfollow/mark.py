@@ -524,7 +524,7 @@ def mark(
     """Record a touch: update the prospect's row, append it to the Log and recompute the
     row, all in one write. Raises NoMatchError (nothing written) when WHO is unclear."""
     touch = read_touch(request, today)
-    table = _prospects(backend, config)
+    table = service.prospects_table(backend, config)
     header = schema.map_headers(table, overrides=config.headers, source=backend.label)
     owners = _owners(backend, config)
     number = _the_row(table, header, request.who, owners, config, today)
@@ -570,17 +570,6 @@ def _log_entry(row: Row, touch: Touch, when: datetime) -> LogEntry:
         note=touch.note,
         next_follow_up=c.next_follow_up,
     )
-
-
-def _prospects(backend: Backend, config: Config) -> Table:
-    table = backend.read_tab(config.tabs.prospects)
-    if table is None:
-        tabs = ", ".join(backend.tab_names()) or "none"
-        raise SheetError(
-            f"{backend.label}: no tab named {config.tabs.prospects!r} (tabs: {tabs}); "
-            "set [tabs] prospects in sheetfollow.toml"
-        )
-    return table
 
 
 def _owners(backend: Backend, config: Config) -> Mapping[str, Owner] | None:

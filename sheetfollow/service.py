@@ -59,13 +59,7 @@ def load(
     progress: Progress | None = None,
 ) -> Pipeline:
     """Read the Prospects (and Owners) tab and compute every row."""
-    table = backend.read_tab(config.tabs.prospects)
-    if table is None:
-        tabs = ", ".join(backend.tab_names()) or "none"
-        raise SheetError(
-            f"{backend.label}: no tab named {config.tabs.prospects!r} (tabs: {tabs}); "
-            "set [tabs] prospects in sheetfollow.toml"
-        )
+    table = prospects_table(backend, config)
     header = schema.map_headers(table, overrides=config.headers, source=backend.label)
     owners, owner_problems = _read_owners(backend, config)
     pipeline = Pipeline(table, header, [], owners, list(owner_problems))
@@ -85,6 +79,18 @@ def load(
     if progress is not None:
         progress(total, total)
     return pipeline
+
+
+def prospects_table(backend: Backend, config: Config) -> Table:
+    """The Prospects tab, or a SheetError that says which tabs there are."""
+    table = backend.read_tab(config.tabs.prospects)
+    if table is None:
+        tabs = ", ".join(backend.tab_names()) or "none"
+        raise SheetError(
+            f"{backend.label}: no tab named {config.tabs.prospects!r} (tabs: {tabs}); "
+            "set [tabs] prospects in sheetfollow.toml"
+        )
+    return table
 
 
 def compute_row(prospect: Prospect, owner: Owner | None, config: Config, today: date) -> Row:
