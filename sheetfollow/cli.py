@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,6 +29,9 @@ from sheetfollow.exit_codes import ExitCode
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.models import Row, Status
 from sheetfollow.rules import fmt_day
+
+if TYPE_CHECKING:
+    from sheetfollow.notifier import NotifyReport
 
 out = Console()
 err = Console(stderr=True)
@@ -337,15 +340,126 @@ def _texts(*values: str) -> list[Text]:
     return [Text(value) for value in values]
 
 
+ResendOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Send again to those who already got today's email."),
+]
+OwnerOnlyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--owner",
+        "-o",
+        metavar="NAME",
+        help="Only the email of this owner, delegate or manager (name or address).",
+    ),
+]
+OutboxOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--outbox",
+        metavar="DIR",
+        help="Write every email as an .eml file to DIR instead of sending it.",
+    ),
+]
+NotifyDryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show who would get which email; send and write nothing.")
+]
+
+
+@app.command("notify")
+def notify_command(
+    ctx: typer.Context,
+    dry_run: NotifyDryRunOpt = False,
+    force: ResendOpt = False,
+    owner: OwnerOnlyOpt = None,
+    outbox: OutboxOpt = None,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Email each owner today's call list and each manager the digest, once a day.
+
+    Exit 7 when some emails failed (they are retried on the next run), 8 when the mail
+    server cannot be used, 6 when what went out could not be recorded in the workbook.
+    """
+    from sheetfollow import notifier
+
+    run, backend = _open(ctx, sheet, config, today)
+    report = notifier.notify(
+        backend, run.config, run.today, dry_run=dry_run, owner=owner, outbox=outbox, force=force
+    )
+    if json_:
+        out.print_json(json.dumps(report.as_dict()))
+    else:
+        for line in report.lines():
+            _say(line)
+    _end_notify(report)
+
+
+@app.command("run")
+def run_command(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show what would change and who would get which email; write and send nothing.",
+        ),
+    ] = False,
+    force: ResendOpt = False,
+    outbox: OutboxOpt = None,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Refresh, then notify: the line for cron. Exit codes as for notify."""
+    from sheetfollow import notifier
+
+    run, backend = _open(ctx, sheet, config, today)
+    report = notifier.run(
+        backend, run.config, run.today, dry_run=dry_run, outbox=outbox, force=force
+    )
+    if json_:
+        out.print_json(json.dumps(report.as_dict()))
+    else:
+        _print_summary(report.refresh)
+        for line in report.notify.lines():
+            _say(line)
+    _end_notify(report.notify)
+
+
+def _end_notify(report: NotifyReport) -> None:
+    """Exit with the report's code; first a loud line when the mail server could not be
+    used or what went out could not be recorded."""
+    problem = report.unrecorded or report.server_error
+    if problem:
+        err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    if report.exit_code:
+        raise typer.Exit(int(report.exit_code))
+
+
 @app.command()
 def check(
     ctx: typer.Context,
+    smtp: Annotated[
+        bool,
+        typer.Option(
+            "--smtp",
+            help="Check the mail server instead of the sheet: find it, connect, start TLS and "
+            "log in, sending nothing. Exit 8 when a step fails.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
 ) -> None:
     """Validate the config, the headers and every row. Exit 5 when there are problems."""
+    if smtp:
+        _check_smtp(_run(ctx, sheet, config, today).config, json_)
+        return
     run, backend = _open(ctx, sheet, config, today)
     pipeline = service.load(backend, run.config, run.today)
     problems = service.check(pipeline)
@@ -364,6 +478,31 @@ def check(
         _print_check(backend.label, pipeline, problems)
     if problems:
         raise typer.Exit(int(ExitCode.PROBLEMS))
+
+
+def _check_smtp(config: Config, json_: bool) -> None:
+    from sheetfollow.notify import smtp
+
+    settings = smtp.settings_from(config, os.environ)
+    if settings is None:
+        text = "no mail server set ([smtp] host): emails are written to the outbox folder"
+        if json_:
+            out.print_json(json.dumps({"server": None, "ok": True, "steps": [], "note": text}))
+        else:
+            _say(text)
+        return
+    steps = smtp.check(settings)
+    ok = all(step.ok for step in steps) and len(steps) == len(smtp.STEPS)
+    if json_:
+        found = [{"step": s.name, "ok": s.ok, "text": s.text} for s in steps]
+        out.print_json(json.dumps({"server": settings.server, "ok": ok, "steps": found}))
+    else:
+        _say(f"{settings.server} ({settings.security})")
+        for step in steps:
+            _say(f"  {'ok  ' if step.ok else 'FAIL'}  {step.name}: {step.text}")
+        _say("the mail server works" if ok else "the mail server cannot be used")
+    if not ok:
+        raise typer.Exit(int(ExitCode.REMOTE))
 
 
 def _print_check(label: str, pipeline: service.Pipeline, problems: list[Any]) -> None:

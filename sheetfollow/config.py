@@ -100,6 +100,48 @@ class ImportConfig:
     owners: tuple[str, ...] = ()
 
 
+#: How the connection to the mail server is protected.
+SMTP_SECURITY: tuple[str, ...] = ("starttls", "tls", "none")
+#: The usual port for each kind of security.
+SMTP_PORTS: Mapping[str, int] = MappingProxyType({"starttls": 587, "tls": 465, "none": 25})
+#: Hosts an unencrypted connection is allowed to: nothing leaves this machine.
+LOCAL_HOSTS: frozenset[str] = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """[smtp]. The password is never part of the config: it is read when mail is sent."""
+
+    #: The mail server; "" writes every email to the outbox folder instead.
+    host: str = ""
+    #: None: the usual port for `security` (587 for starttls, 465 for tls, 25 for none).
+    port: int | None = None
+    #: "starttls", "tls" (implicit TLS) or "none" (only for a server on this machine).
+    security: str = "starttls"
+    username: str = ""
+    #: The environment variable that holds the password ...
+    password_env: str = "SHEETFOLLOW_SMTP_PASSWORD"
+    #: ... or a file only its owner can read that holds it (absolute path, or "").
+    password_file: str = ""
+    #: CA certificate(s) to trust for a server with a private certificate ("" = the system's).
+    ca_file: str = ""
+    #: The From address: the key is `from`, a Python keyword.
+    sender: str = ""
+    #: Seconds to wait for the server before giving up.
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    #: An address that gets the manager digest, besides the Managers of the Owners tab.
+    manager: str = ""
+    #: Folder for .eml files when there is no mail server (absolute path, or "" = an outbox
+    #: folder next to the workbook).
+    outbox: str = ""
+    #: How many days ahead an owner's email lists what is coming.
+    coming_days: int = 3
+
+
 @dataclass(frozen=True)
 class Config:
     #: Where this config came from; None for built-in defaults.
@@ -121,6 +163,8 @@ class Config:
     backups: int = 3
     #: [import]: the key is a Python keyword, hence the plural.
     imports: ImportConfig = field(default_factory=ImportConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
 
 
 # --- Loading -------------------------------------------------------------------------------
@@ -458,15 +502,21 @@ def _headers(reader: _Reader, key: str, value: Any) -> Mapping[str, str]:
 
 
 def _section(
-    cls: Callable[..., Any], keys: Mapping[str, Parse], check: Parse | None = None
+    cls: Callable[..., Any],
+    keys: Mapping[str, Parse],
+    check: Parse | None = None,
+    fields_of: Mapping[str, str] | None = None,
 ) -> Parse:
-    """A [table] whose keys are the fields of a dataclass; `check` sees the built object."""
+    """A [table] whose keys are the fields of a dataclass; `check` sees the built object.
+    `fields_of` names the field of a key that cannot be a field name (`from`)."""
+    renamed = fields_of or {}
 
     def parse(reader: _Reader, key: str, value: Any) -> Any:
         table = reader.table(key, value)
         reader.reject_unknown(key, table, keys)
         kwargs = {
-            name: reader.parse(_dotted(key, name), raw, keys[name]) for name, raw in table.items()
+            renamed.get(name, name): reader.parse(_dotted(key, name), raw, keys[name])
+            for name, raw in table.items()
         }
         built = cls(**kwargs)
         return check(reader, key, built) if check else built
@@ -563,6 +613,117 @@ def _names(reader: _Reader, key: str, value: Any) -> tuple[str, ...]:
 _IMPORT_KEYS: dict[str, Parse] = {"default_country": _phone_country, "owners": _names}
 
 
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?")
+
+
+def _host(reader: _Reader, key: str, value: Any) -> str:
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or (text and not _HOST.fullmatch(text)) or len(text or "") > 253:
+        raise _Invalid("a host name such as 'smtp.example.com', or \"\"")
+    return text.strip("[]")
+
+
+def _choice(choices: Iterable[str]) -> Parse:
+    known = tuple(choices)
+
+    def parse(reader: _Reader, key: str, value: Any) -> str:
+        word = value.strip().lower() if isinstance(value, str) else None
+        if word not in known:
+            raise _Invalid(f"one of {', '.join(repr(c) for c in known)}")
+        return word
+
+    return parse
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(reader: _Reader, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value.strip()):
+        raise _Invalid("the name of an environment variable, such as 'SMTP_PASSWORD'")
+    return value.strip()
+
+
+def _path(reader: _Reader, key: str, value: Any) -> str:
+    """A file or folder; relative to the config file's folder, like `sheet`."""
+    if not isinstance(value, str):
+        raise _Invalid("a path, or \"\"")
+    text = value.strip()
+    if not text:
+        return ""
+    path = Path(text).expanduser()
+    return str(path if path.is_absolute() else reader.base / path)
+
+
+#: An address as written in a From or To header: "a@b.c" or "Name <a@b.c>".
+_ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:.]+")
+
+
+def is_address(text: str) -> bool:
+    """An email address (without a display name)."""
+    return _ADDRESS.fullmatch(text.strip()) is not None
+
+
+def _address(named: bool) -> Parse:
+    def parse(reader: _Reader, key: str, value: Any) -> str:
+        text = value.strip() if isinstance(value, str) else None
+        if text is None:
+            raise _Invalid("an email address")
+        found = re.fullmatch(r"(.*)<([^<>]*)>", text) if named else None
+        bare = found[2].strip() if found else text
+        if text and (not is_address(bare) or any(not ch.isprintable() for ch in text)):
+            expected = "an email address such as 'Sales <sales@example.com>'" if named else (
+                "an email address such as 'sarah@example.com'"
+            )
+            raise _Invalid(expected)
+        return text
+
+    return parse
+
+
+def _seconds(reader: _Reader, key: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 1 <= value <= 600
+    ):
+        raise _Invalid("a number of seconds from 1 to 600")
+    return float(value)
+
+
+_SMTP_KEYS: dict[str, Parse] = {
+    "host": _host,
+    "port": _whole(1, 65535),
+    "security": _choice(SMTP_SECURITY),
+    "username": _text(254),
+    "password_env": _env_name,
+    "password_file": _path,
+    "ca_file": _path,
+    "from": _address(named=True),
+    "timeout": _seconds,
+}
+#: Keys of [smtp] whose field has another name.
+_SMTP_FIELDS: Mapping[str, str] = MappingProxyType({"from": "sender"})
+
+
+def _check_smtp(reader: _Reader, key: str, smtp: SmtpConfig) -> SmtpConfig:
+    if smtp.security == "none" and smtp.host and smtp.host.lower() not in LOCAL_HOSTS:
+        raise reader.error(
+            _dotted(key, "security"),
+            f"= 'none' sends mail and password unencrypted; it is only allowed for a server "
+            f"on this machine (localhost), not {smtp.host!r}: use 'starttls' or 'tls'",
+        )
+    return smtp
+
+
+_EMAIL_KEYS: dict[str, Parse] = {
+    "manager": _address(named=False),
+    "outbox": _path,
+    "coming_days": _whole(0, 31),
+}
+
+
 @dataclass(frozen=True)
 class Key:
     """One top-level key or [section] of sheetfollow.toml."""
@@ -587,6 +748,8 @@ KEYS: dict[str, Key] = {
     "cadence": Key(_cadences, target="rules.cadences"),
     "calendar": Key(_section(CalendarConfig, _CALENDAR_KEYS, _check_calendar)),
     "import": Key(_section(ImportConfig, _IMPORT_KEYS), target="imports"),
+    "smtp": Key(_section(SmtpConfig, _SMTP_KEYS, _check_smtp, _SMTP_FIELDS)),
+    "email": Key(_section(EmailConfig, _EMAIL_KEYS)),
 }
 
 

@@ -145,7 +145,7 @@ def _set_or_shown(key: str, text: str) -> bool:
 
 def test_the_template_documents_every_key() -> None:
     text = TEMPLATE.read_text(encoding="utf-8")
-    sections = {"tabs", "headers", "rules", "cadence", "calendar", "import"}
+    sections = {"tabs", "headers", "rules", "cadence", "calendar", "import", "smtp", "email"}
     assert sections <= set(KEYS)
     for key in KEYS:
         assert f"\n[{key}]\n" in text if key in sections else _set_or_shown(key, text), key
@@ -182,8 +182,8 @@ def test_unknown_keys_suggest_the_right_one(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_without_a_near_miss_list_the_known_ones(tmp_path: Path) -> None:
-    message = error(tmp_path, "[smtp]\nhost = 'mail'\n")
-    assert message.startswith("sheetfollow.toml: unknown key 'smtp' (known keys: sheet,")
+    message = error(tmp_path, "[slack]\nchannel = 'sales'\n")
+    assert message.startswith("sheetfollow.toml: unknown key 'slack' (known keys: sheet,")
 
 
 def test_wrong_types_name_file_key_and_value(tmp_path: Path) -> None:

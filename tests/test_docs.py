@@ -193,7 +193,7 @@ def check_call(argv: list[str]) -> None:
 def test_the_readme_first_command_uses_only_real_commands_and_options() -> None:
     first = sh_blocks(README)[0]
     calls = sheetfollow_calls(first)
-    assert [call[0] for call in calls] == ["init", "refresh", "due"]
+    assert [call[0] for call in calls] == ["init", "run"]
     for call in calls:
         check_call(call)
 

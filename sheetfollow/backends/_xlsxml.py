@@ -336,26 +336,23 @@ def add_override(data: bytes, part: str, content_type: str) -> bytes:
     return insert_before_close(data, b"Types", markup.encode())
 
 
+_RELATIONSHIPS_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
 def add_sheet_entry(data: bytes, name: str, sheet_id: int, rid: str, hidden: bool) -> bytes:
     opening = _start_tag(data, b"sheets")
     if opening is None:
         raise DamagedPart("the workbook lists no sheets")
     prefix = opening.group(1).decode()
     state = ' state="hidden"' if hidden else ""
-    rel_prefix = _relationship_prefix(data)
+    # The new element declares the relationships prefix itself: writers differ in where they
+    # declare it (on <workbook>, or on each <sheet> as openpyxl with lxml does), and a prefix
+    # declared on a sibling is not in scope here.
     markup = (
-        f'<{prefix}sheet name="{escape_attr(name)}" sheetId="{sheet_id}"{state} '
-        f'{rel_prefix}:id="{escape_attr(rid)}"/>'
+        f'<{prefix}sheet xmlns:r="{_RELATIONSHIPS_NS}" name="{escape_attr(name)}" '
+        f'sheetId="{sheet_id}"{state} r:id="{escape_attr(rid)}"/>'
     )
     return insert_before_close(data, b"sheets", markup.encode())
-
-
-def _relationship_prefix(workbook: bytes) -> str:
-    ns = rb"http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    match = re.search(rb'xmlns:([\w.-]+)="' + re.escape(ns) + b'"', workbook)
-    if match is None:
-        raise DamagedPart("the workbook does not declare the relationships namespace")
-    return match.group(1).decode()
 
 
 # Children of <workbook> that come after <calcPr> in the schema's sequence.

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
+from xml.parsers import expat
 
 import filelock
 import python_calamine
@@ -348,6 +349,7 @@ class XlsxBackend:
                 os.fsync(out.fileno())
             _copy_ownership(temp, original)
             data, fingerprint = _read_back(temp)
+            self._verify(data, plan)
             backup = self._keep_backup()
             os.replace(temp, self.path)
         except BaseException as exc:
@@ -365,6 +367,20 @@ class XlsxBackend:
         if backup is not None:
             self._rotate_backups(backup.parent)
         self._loaded = _Loaded(_Package(data), fingerprint)
+
+    def _verify(self, data: bytes, plan: _Plan) -> None:
+        """Refuse to replace the workbook with one that does not read back: the package must
+        open and every part this write produced must be well-formed XML."""
+        try:
+            written = _Package(data)
+            for name in plan.parts:
+                parser = expat.ParserCreate(namespace_separator=" ")
+                parser.Parse(written.read(name), True)
+        except (xml.DamagedPart, expat.ExpatError, zipfile.BadZipFile, KeyError) as exc:
+            raise SheetError(
+                f"{self.label} was not changed: the new version did not read back ({exc}); "
+                "please report this"
+            ) from None
 
     def _keep_backup(self) -> Path | None:
         if self.backups == 0:

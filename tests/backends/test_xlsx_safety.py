@@ -187,3 +187,23 @@ def test_refuses_when_a_row_no_longer_holds_the_expected_id(workbook: Path) -> N
 
     changes.expected_ids = {2: "P0001"}
     assert XlsxBackend(workbook).write([changes]).cells_written == 1
+
+
+def test_a_write_that_would_not_read_back_leaves_the_workbook_as_it_was(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inject the failure the guard exists for: a part rewritten into broken XML.
+    from sheetfollow.backends import _xlsxml
+
+    path = workbook
+    before = path.read_bytes()
+    real = _xlsxml.add_sheet_entry
+
+    def broken(data: bytes, *args: object) -> bytes:
+        return real(data, *args).replace(b"</sheets>", b"<sheets>")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_xlsxml, "add_sheet_entry", broken)
+    with pytest.raises(SheetError, match="was not changed: the new version did not read back"):
+        XlsxBackend(path).write([TabChanges(tab="State", create=True, new_headers={1: "Day"})])
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []

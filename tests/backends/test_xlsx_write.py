@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -591,3 +592,26 @@ def test_overlong_text_is_cut_to_what_excel_accepts(feature: Path) -> None:
     XlsxBackend(feature).write([TabChanges("Prospects", cells=[CellWrite(2, 10, "x" * 40_000)])])
 
     assert calamine_grid(feature, "Prospects")[1][9] == "x" * 32_767
+
+
+def test_a_new_tab_in_a_workbook_that_declares_relationships_on_each_sheet(
+    tmp_path: Path,
+) -> None:
+    # openpyxl with lxml declares xmlns:r on every <sheet> instead of on <workbook>; a new
+    # <sheet> must not rely on a sibling's declaration.
+    path = tmp_path / "per-sheet-ns.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "Prospects"
+    book.active.append(["Company", "Owner"])
+    book.save(path)
+    with zipfile.ZipFile(path) as package:
+        workbook_xml = package.read("xl/workbook.xml")
+    root_tag = workbook_xml[workbook_xml.index(b"<workbook") :].split(b">", 1)[0]
+    assert b"relationships" not in root_tag  # the layout this test is about
+    backend = XlsxBackend(path)
+    backend.write([TabChanges(tab="State", create=True, hidden=True, new_headers={1: "Day"})])
+    reread = XlsxBackend(path)
+    assert reread.tab_names() == ["Prospects", "State"]
+    table = reread.read_tab("State")
+    assert table is not None and table.rows == [["Day"]]
+    assert openpyxl.load_workbook(path)["State"].sheet_state == "hidden"

@@ -1,0 +1,625 @@
+"""The notify and run use cases: who gets which email today, delivering it once, and
+recording that it went out.
+
+Every owner with something due gets one email with the rows assigned to them; every
+manager gets one digest. What went out is appended to the workbook's hidden state tab in one
+write after delivery, so the next run (on any machine) sends nothing twice, and retries
+what failed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sheetfollow import service, stats, vocab
+from sheetfollow.backends.base import Backend
+from sheetfollow.config import Config, is_address
+from sheetfollow.errors import ConfigError, SheetfollowError, UsageError
+from sheetfollow.exit_codes import ExitCode
+from sheetfollow.log import LogEntry, read_log
+from sheetfollow.models import Owner, Row
+from sheetfollow.notify import render, state
+from sheetfollow.notify.message import Message
+from sheetfollow.notify.mime import DEFAULT_SENDER, to_mime
+from sheetfollow.notify.outbox import OUTBOX_NAME, Outbox, OutboxError
+from sheetfollow.notify.smtp import (
+    ENV_OVERRIDES,
+    DeliveryError,
+    ServerError,
+    SmtpTransport,
+    settings_from,
+)
+
+# What happened to each email, as the report and --json say it.
+SENT = state.SENT
+WRITTEN = state.WRITTEN
+FAILED = state.FAILED
+SKIPPED = "skipped"
+WOULD_SEND = "would send"
+WOULD_WRITE = "would write"
+
+
+class Transport(Protocol):
+    """Where emails go: a mail server, or the outbox folder."""
+
+    @property
+    def status(self) -> str:
+        """The state word for a delivered email: "sent" or "written"."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """ "smtp smtp.example.com:587" or "outbox /path", for the report."""
+        ...
+
+    @property
+    def sender(self) -> str:
+        """The From of every email."""
+        ...
+
+    def send(self, message: Message, mail: EmailMessage) -> str:
+        """Deliver one email; returns a detail for the run state (server reply, file)."""
+        ...
+
+    def close(self) -> None:
+        """End the connection, if there is one."""
+        ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One email of today: to whom, and what became of it."""
+
+    #: "owner" or "digest".
+    kind: str
+    #: The owner's name, or the manager's address (digests).
+    key: str
+    to: str
+    subject: str
+    #: SENT, WRITTEN, SKIPPED, FAILED, WOULD_SEND or WOULD_WRITE.
+    status: str
+    #: Why it was skipped or failed; the server's reply or the file when it went out.
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "to": self.to,
+            "subject": self.subject,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class NotifyReport:
+    sheet: str
+    day: date
+    #: Where emails went (or would go): "smtp host:port" or "outbox DIR".
+    via: str
+    dry_run: bool
+    deliveries: tuple[Delivery, ...]
+    #: Things a person should know that are no failure (a delegate without an email ...).
+    notes: tuple[str, ...] = ()
+    #: Why the outcomes could not be recorded in the state tab; "" when they were.
+    unrecorded: str = ""
+    unrecorded_code: ExitCode = ExitCode.OK
+    #: Why the mail server could not be used at all; "" when it could.
+    server_error: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(1 for d in self.deliveries if d.status == status)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """Unrecorded outcomes first (the next run would send again), then an unusable
+        server (REMOTE), then single failed emails (DELIVERY)."""
+        if self.unrecorded:
+            return self.unrecorded_code
+        if self.server_error:
+            return ExitCode.REMOTE
+        if self.count(FAILED):
+            return ExitCode.DELIVERY
+        return ExitCode.OK
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sheet": self.sheet,
+            "day": self.day.isoformat(),
+            "via": self.via,
+            "dry_run": self.dry_run,
+            "emails": [d.as_dict() for d in self.deliveries],
+            "counts": {
+                status: self.count(status)
+                for status in (SENT, WRITTEN, SKIPPED, FAILED, WOULD_SEND, WOULD_WRITE)
+                if self.count(status)
+            },
+            "notes": list(self.notes),
+            "server_error": self.server_error or None,
+            "unrecorded": self.unrecorded or None,
+            "exit_code": int(self.exit_code),
+        }
+
+    def lines(self) -> list[str]:
+        """The report as plain lines: one per email, then the notes and the totals."""
+        head = "would go" if self.dry_run else "went"
+        out = [f"{self.sheet}: emails for {self.day.isoformat()} {head} to {self.via}"]
+        width = max((len(d.status) for d in self.deliveries), default=0)
+        for d in self.deliveries:
+            who = f"{d.key} <{d.to}>" if d.to and d.to != d.key else d.key
+            what = d.subject if d.status in (SENT, WRITTEN, WOULD_SEND, WOULD_WRITE) else ""
+            tail = "; ".join(part for part in (what, d.detail) if part)
+            out.append(f"  {d.status:<{width}}  {d.kind:<6}  {who}: {tail}".rstrip(": "))
+        out += [f"  note: {note}" for note in self.notes]
+        totals = [
+            f"{self.count(s)} {s}"
+            for s in (SENT, WRITTEN, WOULD_SEND, WOULD_WRITE, SKIPPED, FAILED)
+            if self.count(s)
+        ]
+        out.append(", ".join(totals) if totals else "no emails today")
+        if self.count(FAILED) and not self.dry_run:
+            out.append("failed emails are tried again on the next run")
+        return out
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """`run`: the refresh, then the emails."""
+
+    refresh: service.RefreshSummary
+    notify: NotifyReport
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.notify.exit_code
+
+    def as_dict(self) -> dict[str, object]:
+        return {"refresh": self.refresh.as_dict(), "notify": self.notify.as_dict()}
+
+
+# --- Use cases --------------------------------------------------------------------------------
+
+
+def run(
+    backend: Backend,
+    config: Config,
+    today: date,
+    *,
+    dry_run: bool = False,
+    owner: str | None = None,
+    outbox: Path | None = None,
+    force: bool = False,
+    now: datetime | None = None,
+    transport: Transport | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunReport:
+    """Refresh the sheet, then send today's emails: the line for cron."""
+    # The mail set-up is checked first, so a broken one stops the run before it writes.
+    transport = transport or make_transport(backend, config, today, outbox, env)
+    summary = service.refresh(backend, config, today, dry_run=dry_run)
+    report = notify(
+        backend,
+        config,
+        today,
+        dry_run=dry_run,
+        owner=owner,
+        outbox=outbox,
+        force=force,
+        now=now,
+        transport=transport,
+        env=env,
+    )
+    return RunReport(summary, report)
+
+
+def notify(
+    backend: Backend,
+    config: Config,
+    today: date,
+    *,
+    dry_run: bool = False,
+    owner: str | None = None,
+    outbox: Path | None = None,
+    force: bool = False,
+    now: datetime | None = None,
+    transport: Transport | None = None,
+    env: Mapping[str, str] | None = None,
+) -> NotifyReport:
+    """Email each owner today's call list and each manager the digest, once a day.
+
+    `owner` limits the run to one recipient (an owner, delegate or manager, by name or
+    address). `force` sends again what already went out today. `transport` replaces the
+    one the config and `outbox` choose (the mail server, or the outbox folder).
+    """
+    transport = transport or make_transport(backend, config, today, outbox, env)
+    pipeline = service.load(backend, config, today)
+    plans, notes = owner_plans(pipeline, config, today, backend.label)
+    plans += digest_plans(pipeline, config, read_log(backend, config), today)
+    if owner:
+        plans = _only(plans, owner, backend.label)
+    sent = state.read_state(backend, config)
+    moment = _moment(config, now)
+    slots: list[Delivery | None] = []
+    pending: list[tuple[int, Message]] = []
+    for plan in plans:
+        slots.append(_before_sending(plan, sent, today, force, dry_run, transport))
+        if slots[-1] is None and plan.message is not None:
+            pending.append((len(slots) - 1, plan.message))
+    server_error = _deliver(pending, slots, transport, moment)
+    deliveries = tuple(d for d in slots if d is not None)
+    report = NotifyReport(
+        sheet=backend.label,
+        day=today,
+        via=transport.label,
+        dry_run=dry_run,
+        deliveries=deliveries,
+        notes=tuple(notes),
+        server_error=server_error,
+    )
+    attempted = [d for slot, _ in pending if (d := slots[slot]) is not None]
+    return _record(backend, config, report, attempted, moment)
+
+
+# --- Choosing the transport -------------------------------------------------------------------
+
+
+def make_transport(
+    backend: Backend,
+    config: Config,
+    today: date,
+    outbox: Path | None,
+    env: Mapping[str, str] | None,
+) -> Transport:
+    """The mail server from [smtp] (and the environment); without one, or with `outbox`,
+    the outbox folder."""
+    environ = os.environ if env is None else env
+    if outbox is not None:
+        return Outbox(outbox, today, sender=_sender(config, environ))
+    settings = settings_from(config, environ)
+    if settings is None:
+        return Outbox(default_outbox(config, backend.label), today, sender=_sender(config, environ))
+    return SmtpTransport(settings)
+
+
+def default_outbox(config: Config, sheet: str) -> Path:
+    """[email] outbox, else an outbox folder next to the workbook (or the config file)."""
+    if config.email.outbox:
+        return Path(config.email.outbox)
+    if "://" not in sheet and Path(sheet).suffix.lower() in (".xlsx", ".xlsm"):
+        return Path(sheet).parent / OUTBOX_NAME
+    if config.path is not None:
+        return config.path.parent / OUTBOX_NAME
+    return Path(OUTBOX_NAME)
+
+
+def _sender(config: Config, environ: Mapping[str, str]) -> str:
+    """The From of outbox files: what a mail server would send, when one is set up."""
+    return (
+        environ.get(ENV_OVERRIDES["sender"], "").strip()
+        or config.smtp.sender
+        or (config.smtp.username if is_address(config.smtp.username) else DEFAULT_SENDER)
+    )
+
+
+def _moment(config: Config, now: datetime | None) -> datetime:
+    """Now, aware, in the team's time zone (the machine's when none is set)."""
+    zone = ZoneInfo(config.timezone) if config.timezone else None
+    if now is None:
+        return datetime.now(zone).astimezone(zone)
+    return now.astimezone(zone)
+
+
+# --- Who gets what ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One email to send today, or why there is none."""
+
+    kind: str
+    key: str
+    to: str
+    message: Message | None
+    #: Without a message: SKIPPED (nothing to say) or FAILED (nobody to say it to) ...
+    status: str = ""
+    #: ... and why.
+    reason: str = ""
+    #: The person's name when the key is an address (a manager's digest), for --owner.
+    name: str = ""
+
+
+def owner_plans(
+    pipeline: service.Pipeline, config: Config, today: date, sheet: str
+) -> tuple[list[Plan], list[str]]:
+    """One plan per owner (or delegate) with rows assigned to them, and per owner of the
+    Owners tab; the notes say where a delegated row went to its owner instead."""
+    owners = pipeline.owners or {}
+    groups, names, moved = _recipients(pipeline.rows, owners)
+    notes = [
+        f"{_count(n, 'follow-up')} assigned to {delegate} went to {owner}: {delegate} {why}"
+        for (delegate, owner, why), n in moved.items()
+    ]
+    plans = []
+    # Everyone in the Owners tab, in its order, then names found only in the sheet.
+    keys = [*owners, *(key for key in groups if key not in owners)]
+    for key in keys:
+        person = owners.get(key) or Owner(name=names[key])
+        message = render.owner_message(
+            person,
+            groups.get(key, []),
+            today=today,
+            config=config,
+            sheet=sheet,
+            coming_days=config.email.coming_days,
+        )
+        plans.append(_owner_plan(person, message))
+    return plans, notes
+
+
+def _owner_plan(person: Owner, message: Message | None) -> Plan:
+    if message is None:
+        return Plan("owner", person.name, person.email, None, SKIPPED, "nothing due today")
+    if not person.email:
+        return Plan(
+            "owner",
+            person.name,
+            "",
+            None,
+            FAILED,
+            f"no email address: add {person.name} with an email to the Owners tab",
+        )
+    return Plan("owner", message.key, message.to, message)
+
+
+def _recipients(
+    rows: Iterable[Row], owners: Mapping[str, Owner]
+) -> tuple[dict[str, list[Row]], dict[str, str], Counter[tuple[str, str, str]]]:
+    """Rows by who gets them (normalised name), the names as written, and the rows that went
+    to their owner because the delegate cannot be emailed."""
+    groups: dict[str, list[Row]] = {}
+    names: dict[str, str] = {}
+    moved: Counter[tuple[str, str, str]] = Counter()
+    for row in rows:
+        if not row.computed.status.actionable or row.computed.next_follow_up is None:
+            continue
+        owner = row.prospect.owner.strip()
+        who = row.computed.assigned_to.strip() or owner
+        if not who:
+            continue
+        if owner and vocab.normalise(who) != vocab.normalise(owner):
+            why = _unreachable(owners.get(vocab.normalise(who)))
+            if why:
+                moved[(who, owner, why)] += 1
+                who = owner
+        groups.setdefault(vocab.normalise(who), []).append(row)
+        names.setdefault(vocab.normalise(who), who)
+    return groups, names, moved
+
+
+def _unreachable(person: Owner | None) -> str:
+    if person is None:
+        return "is not in the Owners tab"
+    if not person.email:
+        return "has no email in the Owners tab"
+    return ""
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass
+class _Manager:
+    name: str
+    to: str
+    language: str
+    #: The owners the digest is about; empty: everyone.
+    team: list[Owner] = field(default_factory=list)
+
+
+def digest_plans(
+    pipeline: service.Pipeline, config: Config, entries: Sequence[LogEntry], today: date
+) -> list[Plan]:
+    """One digest per manager: each Manager named in the Owners tab (a name there with an
+    email, or an address), each owner whose Digest is yes, and [email] manager."""
+    owners = pipeline.owners or {}
+    managers, plans = _managers(owners, config)
+    everyone = list(owners.values()) or [Owner(name=name) for name in _sheet_owners(pipeline.rows)]
+    for manager in managers.values():
+        team = manager.team or everyone
+        keys = {vocab.normalise(person.name) for person in team}
+        rows = [row for row in pipeline.rows if vocab.normalise(row.prospect.owner) in keys]
+        numbers = stats.build(
+            entries,
+            rows,
+            today=today,
+            rules=config.rules,
+            owners={vocab.normalise(p.name): p for p in team},
+        )
+        message = render.digest_message(
+            manager.name,
+            to=manager.to,
+            language=manager.language,
+            pipeline_rows=pipeline.rows,
+            owners=team,
+            stats=numbers,
+            log_entries=entries,
+            today=today,
+            config=config,
+        )
+        if message is None:
+            plans.append(
+                Plan("digest", manager.to, manager.to, None, SKIPPED, "no owners", manager.name)
+            )
+        else:
+            plans.append(Plan("digest", message.key, message.to, message, name=manager.name))
+    return plans
+
+
+def _managers(
+    owners: Mapping[str, Owner], config: Config
+) -> tuple[dict[str, _Manager], list[Plan]]:
+    """Digest recipients by address, and a failed plan per Manager who cannot be emailed."""
+    managers: dict[str, _Manager] = {}
+    unreachable: dict[str, list[str]] = {}
+    for person in owners.values():
+        named = person.manager.strip()
+        if not named:
+            continue
+        boss = _manager_of(named, owners, config)
+        if boss is None:
+            unreachable.setdefault(named, []).append(person.name)
+            continue
+        managers.setdefault(boss.to.casefold(), boss).team.append(person)
+    for person in owners.values():
+        if person.digest and person.email:
+            managers.setdefault(
+                person.email.casefold(), _Manager(person.name, person.email, person.language)
+            )
+    if config.email.manager:
+        address = config.email.manager
+        managers.setdefault(address.casefold(), _Manager(address, address, config.language))
+    failed = [
+        Plan(
+            "digest",
+            named,
+            "",
+            None,
+            FAILED,
+            f"no email address for the manager of {', '.join(team)}: "
+            f"{named} {_unreachable(owners.get(vocab.normalise(named)))}",
+        )
+        for named, team in unreachable.items()
+    ]
+    return managers, failed
+
+
+def _manager_of(named: str, owners: Mapping[str, Owner], config: Config) -> _Manager | None:
+    if is_address(named):
+        return _Manager(named, named, config.language)
+    person = owners.get(vocab.normalise(named))
+    if person is None or not person.email:
+        return None
+    return _Manager(person.name, person.email, person.language)
+
+
+def _sheet_owners(rows: Iterable[Row]) -> list[str]:
+    names: dict[str, str] = {}
+    for row in rows:
+        if row.prospect.owner.strip():
+            names.setdefault(vocab.normalise(row.prospect.owner), row.prospect.owner.strip())
+    return list(names.values())
+
+
+def _only(plans: list[Plan], who: str, sheet: str) -> list[Plan]:
+    wanted = vocab.normalise(who)
+    found = [p for p in plans if wanted in {vocab.normalise(n) for n in (p.key, p.to, p.name) if n}]
+    if not found:
+        raise UsageError(
+            f"{who!r} gets no email from {sheet}: not an owner, delegate or manager there"
+        )
+    return found
+
+
+# --- Sending and recording --------------------------------------------------------------------
+
+
+def _before_sending(
+    plan: Plan,
+    sent: state.RunState,
+    today: date,
+    force: bool,
+    dry_run: bool,
+    transport: Transport,
+) -> Delivery | None:
+    """What becomes of a plan without sending it, or None when it is to be sent."""
+    message = plan.message
+    if message is None:
+        return Delivery(plan.kind, plan.key, plan.to, "", plan.status, plan.reason)
+    earlier = sent.delivered(today, plan.kind, plan.key)
+    if earlier is not None and not force:
+        at = f" at {earlier.at:%H:%M}" if earlier.at else ""
+        verb = "sent" if earlier.status == SENT else "written to the outbox"
+        why = f"already {verb} today{at}; --force sends it again"
+        return Delivery(plan.kind, plan.key, plan.to, message.subject, SKIPPED, why)
+    if dry_run:
+        would = WOULD_SEND if transport.status == SENT else WOULD_WRITE
+        return Delivery(plan.kind, plan.key, plan.to, message.subject, would)
+    return None
+
+
+def _deliver(
+    pending: Sequence[tuple[int, Message]],
+    deliveries: list[Delivery | None],
+    transport: Transport,
+    moment: datetime,
+) -> str:
+    """Send the pending messages into their slots of `deliveries`; returns why the server
+    could not be used ("" when it could). One refused email does not stop the others; a
+    server that cannot be used at all fails every email still waiting."""
+    if not pending:
+        return ""
+    server_error = ""
+    try:
+        for slot, message in pending:
+            if server_error:
+                deliveries[slot] = _delivery(message, FAILED, server_error)
+                continue
+            try:
+                mail = to_mime(message, sender=transport.sender, now=moment)
+                detail = transport.send(message, mail)
+            except (DeliveryError, OutboxError) as error:
+                deliveries[slot] = _delivery(message, FAILED, str(error))
+            except ServerError as error:
+                server_error = str(error)
+                deliveries[slot] = _delivery(message, FAILED, server_error)
+            else:
+                deliveries[slot] = _delivery(message, transport.status, detail)
+    finally:
+        transport.close()
+    return server_error
+
+
+def _delivery(message: Message, status: str, detail: str) -> Delivery:
+    return Delivery(message.kind, message.key, message.to, message.subject, status, detail)
+
+
+def _record(
+    backend: Backend,
+    config: Config,
+    report: NotifyReport,
+    attempted: Sequence[Delivery],
+    moment: datetime,
+) -> NotifyReport:
+    """Append what was attempted to the state tab, in one write."""
+    if not attempted:
+        return report
+    entries = [
+        state.Entry(report.day, d.kind, d.key, d.to, d.status, moment, d.detail) for d in attempted
+    ]
+    try:
+        backend.write([state.append_changes(backend, config, entries)])
+    except SheetfollowError as error:
+        if isinstance(error, ConfigError):
+            raise
+        delivered = sum(1 for d in attempted if d.status in state.DELIVERED)
+        if not delivered:
+            # Failed emails are retried whether or not that is recorded.
+            note = f"the failed emails could not be recorded in {backend.label} ({error})"
+            return replace(report, notes=(*report.notes, note))
+        reason = (
+            f"{_count(delivered, 'email')} went out but could not be recorded in the hidden "
+            f"tab {config.tabs.state!r} of {backend.label} ({error}); until that works, "
+            "every run sends them again"
+        )
+        return replace(report, unrecorded=reason, unrecorded_code=error.exit_code)
+    return report
