@@ -91,7 +91,12 @@ app = typer.Typer(
 
 SheetOpt = Annotated[
     str | None,
-    typer.Option("--sheet", "-s", help="The workbook (.xlsx/.xlsm). Default: sheet in the config."),
+    typer.Option(
+        "--sheet",
+        "-s",
+        help="The workbook (.xlsx/.xlsm), or a Google Sheets URL or key. Default: sheet in the "
+        "config.",
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
@@ -461,6 +466,7 @@ def check(
         _check_smtp(_run(ctx, sheet, config, today).config, json_)
         return
     run, backend = _open(ctx, sheet, config, today)
+    google = _check_access(backend, json_)
     pipeline = service.load(backend, run.config, run.today)
     problems = service.check(pipeline)
     if json_:
@@ -471,6 +477,7 @@ def check(
                     "rows": len(pipeline.rows),
                     "unknown_columns": list(pipeline.header.unknown),
                     "problems": [{"ref": p.ref, "message": p.message} for p in problems],
+                    **({"google": google} if google else {}),
                 }
             )
         )
@@ -478,6 +485,23 @@ def check(
         _print_check(backend.label, pipeline, problems)
     if problems:
         raise typer.Exit(int(ExitCode.PROBLEMS))
+
+
+def _check_access(backend: Backend, json_: bool) -> dict[str, object] | None:
+    """For a Google Sheet, say which service account is used and whether the sheet is
+    shared with it; stop with the reason when it is not."""
+    access = service.sheet_access(backend)
+    if access is None:
+        return None
+    if json_ and access.error is not None:
+        out.print_json(json.dumps({"sheet": backend.label, "google": access.as_dict()}))
+    elif not json_:
+        _say(f"service account: {access.account} (key {access.key_file})")
+        if access.shared:
+            _say(f"  the sheet {access.title!r} is shared with it")
+    if access.error is not None:
+        raise access.error
+    return access.as_dict()
 
 
 def _check_smtp(config: Config, json_: bool) -> None:

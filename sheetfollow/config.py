@@ -143,6 +143,15 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class GoogleConfig:
+    """[google]: how sheetfollow signs in to Google Sheets."""
+
+    #: The service account's JSON key file (absolute path, or "" = the file named by the
+    #: GOOGLE_APPLICATION_CREDENTIALS environment variable).
+    key_file: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     #: Where this config came from; None for built-in defaults.
     path: Path | None = None
@@ -165,6 +174,7 @@ class Config:
     imports: ImportConfig = field(default_factory=ImportConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
+    google: GoogleConfig = field(default_factory=GoogleConfig)
 
 
 # --- Loading -------------------------------------------------------------------------------
@@ -723,6 +733,8 @@ _EMAIL_KEYS: dict[str, Parse] = {
     "coming_days": _whole(0, 31),
 }
 
+_GOOGLE_KEYS: dict[str, Parse] = {"key_file": _path}
+
 
 @dataclass(frozen=True)
 class Key:
@@ -750,6 +762,7 @@ KEYS: dict[str, Key] = {
     "import": Key(_section(ImportConfig, _IMPORT_KEYS), target="imports"),
     "smtp": Key(_section(SmtpConfig, _SMTP_KEYS, _check_smtp, _SMTP_FIELDS)),
     "email": Key(_section(EmailConfig, _EMAIL_KEYS)),
+    "google": Key(_section(GoogleConfig, _GOOGLE_KEYS)),
 }
 
 

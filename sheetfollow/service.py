@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sheetfollow import schema, vocab
 from sheetfollow.backends.base import Backend, CellValue, CellWrite, RawValue, TabChanges, Table
@@ -17,20 +19,43 @@ from sheetfollow.fields import OWNED_FIELDS
 from sheetfollow.models import Computed, Owner, Problem, Prospect, Row, Status
 from sheetfollow.rules import compute
 
+if TYPE_CHECKING:
+    from sheetfollow.backends.gsheets import Access
+
 #: Called as work advances: (done, total). The CLI draws a progress bar with it.
 Progress = Callable[[int, int], None]
 
 
-def open_backend(sheet: str | None, config: Config) -> Backend:
-    """The backend for a sheet given on the command line or in the config."""
+#: A web address, or something as long as a Google Sheets key and without a file's dot.
+_REMOTE_SHEET = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://.*|[A-Za-z0-9_-]{30,}", re.DOTALL)
+
+
+def open_backend(
+    sheet: str | None, config: Config, env: Mapping[str, str] | None = None
+) -> Backend:
+    """The backend for a sheet given on the command line or in the config: a Google Sheet
+    for its URL or key (credentials from the config or `env`), else an Excel workbook."""
     target = sheet or config.sheet
     if not target:
         raise SheetError(
             "no sheet given: pass --sheet pipeline.xlsx or set sheet = \"...\" in sheetfollow.toml"
         )
+    if _REMOTE_SHEET.fullmatch(target.strip()) and not Path(target).exists():
+        # Imported here: the Google libraries take a while to load, and Excel needs none.
+        from sheetfollow.backends.gsheets import open_sheet
+
+        environ = os.environ if env is None else env
+        return open_sheet(target, key_file=config.google.key_file, env=environ)
     from sheetfollow.backends.xlsx import XlsxBackend
 
     return XlsxBackend(Path(target), backups=config.backups)
+
+
+def sheet_access(backend: Backend) -> Access | None:
+    """For a Google Sheet: the service account used and whether the sheet opens with it."""
+    from sheetfollow.backends.gsheets import GoogleSheetsBackend
+
+    return backend.access() if isinstance(backend, GoogleSheetsBackend) else None
 
 
 @dataclass

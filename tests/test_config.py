@@ -145,7 +145,9 @@ def _set_or_shown(key: str, text: str) -> bool:
 
 def test_the_template_documents_every_key() -> None:
     text = TEMPLATE.read_text(encoding="utf-8")
-    sections = {"tabs", "headers", "rules", "cadence", "calendar", "import", "smtp", "email"}
+    sections = {
+        "tabs", "headers", "rules", "cadence", "calendar", "import", "smtp", "email", "google"
+    }  # fmt: skip
     assert sections <= set(KEYS)
     for key in KEYS:
         assert f"\n[{key}]\n" in text if key in sections else _set_or_shown(key, text), key
