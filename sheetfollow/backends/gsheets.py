@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
 import random
 import re
-import stat
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
@@ -56,6 +54,7 @@ from sheetfollow.errors import (
     SheetfollowError,
 )
 from sheetfollow.schema import col_letter
+from sheetfollow.secrets import read_private_file
 
 __all__ = [
     "API_ROOT",
@@ -173,21 +172,7 @@ def load_service_account(path: Path) -> tuple[ServiceAccount, service_account.Cr
 
 
 def _key_info(path: Path) -> dict[str, Any]:
-    try:
-        mode = path.stat().st_mode
-        if os.name != "nt" and mode & 0o077:
-            raise ConfigError(
-                f"{path}: the service account key can be read by other users "
-                f"(mode {stat.S_IMODE(mode):o}); make it private with: chmod 600 {path}"
-            )
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: the service account key file does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a service account key file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(f"{path}: the service account key cannot be read ({reason})") from None
+    text = read_private_file(path, f"{path}: the service account key file", encoding="utf-8-sig")
     try:
         info = json.loads(text)
     except ValueError:

@@ -7,7 +7,6 @@ never a command-line option, never part of the config's repr, and never in a mes
 from __future__ import annotations
 
 import base64
-import os
 import smtplib
 import socket
 import ssl
@@ -30,6 +29,7 @@ from sheetfollow.errors import ConfigError, RemoteError, SheetfollowError
 from sheetfollow.exit_codes import ExitCode
 from sheetfollow.notify.message import Message
 from sheetfollow.notify.mime import POLICY, address_of
+from sheetfollow.secrets import read_private_file
 
 #: Environment variables that replace [smtp] keys: the same config file can then serve a
 #: laptop (outbox) and the server that runs cron (SMTP).
@@ -143,24 +143,12 @@ def _password(env: Mapping[str, str], config: Config, source: str) -> str:
 
 
 def _password_file(path: Path, source: str) -> str:
-    where = f"{source}: smtp.password_file"
-    try:
-        mode = path.stat().st_mode
-        if os.name != "nt" and mode & 0o077:
-            raise ConfigError(
-                f"{where}: {path} can be read by other users (mode {mode & 0o777:o}); "
-                f"make it private with: chmod 600 {path}"
-            )
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{where}: {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(f"{where}: {path} cannot be read ({reason})") from None
+    where = f"{source}: smtp.password_file: {path}"
+    text = read_private_file(path, where)
     # An editor's final newline is not part of the password; spaces may be.
     password = text.rstrip("\r\n")
     if not password:
-        raise ConfigError(f"{where}: {path} is empty")
+        raise ConfigError(f"{where} is empty")
     return password
 
 

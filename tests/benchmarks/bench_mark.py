@@ -13,17 +13,15 @@ name).
 
 from __future__ import annotations
 
-import argparse
 import json
-import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
+from _harness import arguments, peak_mb, run_step
 
 HEADERS = [
     "ID", "Company", "Contact", "Email", "Phone", "Owner", "Stage", "Segment", "Value",
@@ -99,27 +97,12 @@ def step(case: str, path: Path, rows: int) -> dict[str, float]:
     result = mark.mark(backend, config, TODAY, request, now=datetime(2026, 3, 11, 15, 0))
     seconds = time.perf_counter() - started
     assert result.row.prospect.row == rows // 2 + 1, result.row.prospect.row
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak_mb}
-
-
-def run_step(case: str, path: Path, rows: int) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--step", case, "--path", str(path), "--rows", str(rows)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    peak = peak_mb()
+    return {"seconds": seconds, "peak_mb": peak}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=30_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--step", help=argparse.SUPPRESS)
-    parser.add_argument("--path", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(__doc__, rows=30_000)
     if args.step:
         print(json.dumps(step(args.step, Path(args.path), args.rows)))
         return
@@ -136,7 +119,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 work = Path(folder) / "pipeline.xlsx"
                 shutil.copyfile(source, work)
-                runs.append(run_step(case, work, args.rows))
+                runs.append(run_step(__file__, case, work, args.rows))
             seconds = statistics.median(r["seconds"] for r in runs)
             peak = statistics.median(r["peak_mb"] for r in runs)
             label = f"mark {who(case, args.rows)!r} ({case})"

@@ -10,17 +10,15 @@ row, a second refresh with the same values (nothing to write), and a one-cell ch
 
 from __future__ import annotations
 
-import argparse
 import json
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
 from datetime import date, timedelta
 from pathlib import Path
+
+from _harness import arguments, peak_mb, run_step
 
 COLUMNS = 18
 HEADERS = [
@@ -179,27 +177,12 @@ def step(kind: str, path: Path, rows: int) -> dict[str, float]:
     else:
         cells = backend.write(changes).cells_written  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak_mb, "cells_written": cells}
-
-
-def run_step(kind: str, path: Path, rows: int) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--step", kind, "--path", str(path), "--rows", str(rows)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    peak = peak_mb()
+    return {"seconds": seconds, "peak_mb": peak, "cells_written": cells}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--step", help=argparse.SUPPRESS)
-    parser.add_argument("--path", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(__doc__, rows=200_000)
     if args.step:
         print(json.dumps(step(args.step, Path(args.path), args.rows)))
         return
@@ -216,7 +199,7 @@ def main() -> None:
             work = Path(folder) / "pipeline.xlsx"
             work.write_bytes(source.read_bytes())
             for kind in ("read", "refresh", "same-again", "one-cell"):
-                results.setdefault(kind, []).append(run_step(kind, work, args.rows))
+                results.setdefault(kind, []).append(run_step(__file__, kind, work, args.rows))
         for kind, runs in results.items():
             seconds = statistics.median(r["seconds"] for r in runs)
             peak = statistics.median(r["peak_mb"] for r in runs)
