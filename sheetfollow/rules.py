@@ -16,6 +16,16 @@ The rules, in the order they are applied (DESIGN.md §3):
    customer, reviewed every `review_months` (0: never). A Follow up on date set after the
    last contact replaces these dates. The status is won or customer, never due/overdue:
    the touch still shows on the call list through `Computed.is_due`.
+   An unanswered last outcome (no answer, voicemail) means the pending step was tried but
+   not made. An unanswered call leaves the Stage as it is, so the Stage says which step:
+   the thank-you of a won row, the check-in of a delivered row, the review of a customer
+   when `review_months` > 0 (a customer without reviews has no step to retry). The step
+   keeps its Step and is tried again after the cadence gap for the unanswered attempts
+   so far (Attempts, at least 1), as in 5d: at least 1 business day, and at least
+   `min_gap` once `min_gap_after` attempts were made, counted in business days from the
+   last contact. After `max_attempts` unanswered attempts the step is given up: a won row
+   has no follow-up; a customer's review cycle resumes from the last contact (none when
+   `review_months` is 0). A Follow up on date set after the last contact still wins.
 5. The active pipeline:
    a. A Follow up on date after the last contact (typed by a person, or set by `mark`
       with call back / --on / --in) wins over the cadence: snoozed until then, due on it.
@@ -196,6 +206,10 @@ def _after_sale(
 ) -> Computed:
     hand_set = _hand_set(prospect, calendar)
     outcome = prospect.last_outcome
+    if hand_set is None and outcome is not None and outcome.unanswered:
+        retry = _retry(phase, outcome, prospect, rules, calendar, today, who)
+        if retry is not None:
+            return retry
     if phase is Stage.WON and outcome is Outcome.WON:
         day = hand_set or _after_touch(prospect, calendar, today, rules.thank_you_days)
         why = f"Won{_on(prospect)}: send a thank-you by {fmt_day(day)}."
@@ -212,6 +226,59 @@ def _after_sale(
     return _customer(prospect, rules, calendar, who, hand_set)
 
 
+#: The after-sale step pending in each phase: its Step, how a Why names its call, its status.
+_PENDING = {
+    Stage.WON: ("thank-you", "Thank-you call", Status.WON),
+    Stage.DELIVERED: ("check-in", "Check-in call", Status.CUSTOMER),
+    Stage.CUSTOMER: ("review", "Review call", Status.CUSTOMER),
+}
+
+
+def _retry(
+    phase: Stage,
+    outcome: Outcome,
+    prospect: Prospect,
+    rules: Rules,
+    calendar: BusinessCalendar,
+    today: date,
+    who: str,
+) -> Computed | None:
+    """The pending after-sale step again after an unanswered attempt at it (rule 4), or
+    None when the phase has no step pending (a customer without periodic reviews)."""
+    if phase not in _PENDING or (phase is Stage.CUSTOMER and rules.review_months <= 0):
+        return None
+    step, call, status = _PENDING[phase]
+    cadence = cadence_for(prospect, rules)
+    limit = max_attempts_for(cadence, rules)
+    unanswered = max(prospect.attempts, 1)
+    last = prospect.last_contact
+    if unanswered >= limit:
+        tail = f", the last on {fmt_day(last)}" if last else ""
+        why = f"{call} given up after {_count(unanswered, 'unanswered call')}{tail}"
+        review = _next_review(prospect, rules, calendar) if status is Status.CUSTOMER else None
+        if review is None:
+            return Computed(None, status, "", f"{why}.", who)
+        return Computed(
+            review, status, "review", f"{why}; next account review on {fmt_day(review)}.", who
+        )
+    gap = max(_gap(cadence, unanswered), 1)
+    if unanswered >= rules.min_gap_after:
+        gap = max(gap, rules.min_gap)
+    day = _after_touch(prospect, calendar, today, gap)
+    _, when = _when(f"{call} again", day, today)
+    tried = f"the one on {fmt_day(last)}" if last else "the last one"
+    heard = "went to voicemail" if outcome is Outcome.VOICEMAIL else "got no answer"
+    why = f"{when}: {tried} {heard} (attempt {unanswered} of {limit})."
+    return Computed(day, status, step, why, who)
+
+
+def _next_review(prospect: Prospect, rules: Rules, calendar: BusinessCalendar) -> date | None:
+    """`review_months` after the last contact, on a working day; None without reviews."""
+    if rules.review_months <= 0 or prospect.last_contact is None:
+        return None
+    return calendar.roll_forward(_add_months(prospect.last_contact, rules.review_months))
+
+
 def _customer(
     prospect: Prospect,
     rules: Rules,
@@ -222,9 +289,9 @@ def _customer(
     if hand_set is not None:
         why = f"Customer; follow-up set by hand for {fmt_day(hand_set)}."
         return Computed(hand_set, Status.CUSTOMER, "follow-up", why, who)
-    if rules.review_months <= 0 or prospect.last_contact is None:
+    day = _next_review(prospect, rules, calendar)
+    if day is None:
         return Computed(None, Status.CUSTOMER, "", "Customer; no periodic review set.", who)
-    day = calendar.roll_forward(_add_months(prospect.last_contact, rules.review_months))
     every = "every month" if rules.review_months == 1 else f"every {rules.review_months} months"
     why = f"Customer: account review {every}, next {fmt_day(day)}."
     return Computed(day, Status.CUSTOMER, "review", why, who)

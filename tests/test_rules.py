@@ -592,6 +592,356 @@ def test_a_delivered_row_becomes_a_customer_once_the_check_in_is_made() -> None:
     assert (by_hand.next_follow_up, by_hand.step) == (date(2026, 12, 1), "follow-up")
 
 
+# --- after the sale: an unanswered call retries the pending step ------------------------------
+
+FRI_27 = date(2026, 11, 27)
+REVIEWS = Rules(review_months=3)
+
+
+def after_sale(stage: Stage, outcome: Outcome, attempts: int, **fields: Any) -> Prospect:
+    """A row in the after-sale phase whose last touch (on Mon 16 Nov unless told) was outcome.
+
+    An unanswered call leaves the Stage as it was (mark never moves a stage backwards)."""
+    fields.setdefault("last_contact", MON_16)
+    return row(stage=stage, last_outcome=outcome, attempts=attempts, **fields)
+
+
+@pytest.mark.parametrize(
+    ("prospect", "rules", "today", "expected"),
+    [
+        pytest.param(
+            after_sale(Stage.WON, Outcome.NO_ANSWER, 1),
+            DEFAULTS,
+            TODAY,
+            Computed(
+                TODAY,  # gaps[1] = 2 business days after Mon 16 Nov
+                Status.WON,
+                "thank-you",
+                "Thank-you call again is due today: the one on Mon 16 Nov 2026 got no answer "
+                "(attempt 1 of 5).",
+                "Ann",
+            ),
+            id="won+no-answer",
+        ),
+        pytest.param(
+            # A blank Attempts still counts the logged call as one attempt.
+            after_sale(Stage.WON, Outcome.VOICEMAIL, 0),
+            DEFAULTS,
+            TODAY,
+            Computed(
+                TODAY,
+                Status.WON,
+                "thank-you",
+                "Thank-you call again is due today: the one on Mon 16 Nov 2026 went to voicemail "
+                "(attempt 1 of 5).",
+                "Ann",
+            ),
+            id="won+voicemail",
+        ),
+        pytest.param(
+            after_sale(Stage.DELIVERED, Outcome.VOICEMAIL, 1, last_contact=FRI_27),
+            DEFAULTS,
+            FRI_27,
+            Computed(
+                date(2026, 12, 1),  # two business days after a Friday: the Tuesday
+                Status.CUSTOMER,
+                "check-in",
+                "Check-in call again on Tue 1 Dec 2026: the one on Fri 27 Nov 2026 went to "
+                "voicemail (attempt 1 of 5).",
+                "Ann",
+            ),
+            id="delivered+voicemail",
+        ),
+        pytest.param(
+            after_sale(Stage.DELIVERED, Outcome.NO_ANSWER, 1, last_contact=MON_2),
+            DEFAULTS,
+            TODAY,
+            Computed(
+                date(2026, 11, 4),
+                Status.CUSTOMER,  # never overdue in the Status column
+                "check-in",
+                "Check-in call again was due Wed 4 Nov 2026 (14 days ago): the one on "
+                "Mon 2 Nov 2026 got no answer (attempt 1 of 5).",
+                "Ann",
+            ),
+            id="delivered+no-answer-overdue",
+        ),
+        pytest.param(
+            after_sale(Stage.CUSTOMER, Outcome.NO_ANSWER, 2),
+            REVIEWS,
+            TODAY,
+            Computed(
+                date(2026, 11, 23),  # gaps[2] = 5, and min_gap 5 after 2 attempts
+                Status.CUSTOMER,
+                "review",
+                "Review call again on Mon 23 Nov 2026: the one on Mon 16 Nov 2026 got no answer "
+                "(attempt 2 of 5).",
+                "Ann",
+            ),
+            id="customer+no-answer+reviews",
+        ),
+        pytest.param(
+            # Without periodic reviews a customer has no step pending: nothing to retry.
+            after_sale(Stage.CUSTOMER, Outcome.NO_ANSWER, 2),
+            DEFAULTS,
+            TODAY,
+            Computed(None, Status.CUSTOMER, "", "Customer; no periodic review set.", "Ann"),
+            id="customer+no-answer+no-reviews",
+        ),
+    ],
+)
+def test_an_unanswered_after_sale_call_is_tried_again(
+    prospect: Prospect, rules: Rules, today: date, expected: Computed
+) -> None:
+    result = run(prospect, rules=rules, today=today)
+    assert result == expected
+    assert result.is_due(today) is (
+        expected.next_follow_up is not None and expected.next_follow_up <= today
+    )
+
+
+ONE_DAY = Rules(cadences=profiles(default=Cadence((0, 1))))
+
+
+@pytest.mark.parametrize(
+    ("prospect", "calendar", "expected"),
+    [
+        # A Friday attempt, one business day later: the Monday.
+        (
+            after_sale(Stage.DELIVERED, Outcome.NO_ANSWER, 1, last_contact=date(2026, 11, 20)),
+            NL,
+            date(2026, 11, 23),
+        ),
+        # Christmas Eve: past Christmas and Boxing Day (a Saturday) in the Netherlands ...
+        (
+            after_sale(Stage.WON, Outcome.VOICEMAIL, 1, last_contact=date(2026, 12, 24)),
+            NL,
+            date(2026, 12, 28),
+        ),
+        # ... but the next day on a calendar without holidays.
+        (
+            after_sale(Stage.WON, Outcome.VOICEMAIL, 1, last_contact=date(2026, 12, 24)),
+            PLAIN,
+            date(2026, 12, 25),
+        ),
+        # King's Day (Tue 27 Apr 2027) is skipped too.
+        (
+            after_sale(Stage.DELIVERED, Outcome.NO_ANSWER, 1, last_contact=date(2027, 4, 26)),
+            NL,
+            date(2027, 4, 28),
+        ),
+    ],
+)
+def test_an_after_sale_retry_lands_on_a_working_day(
+    prospect: Prospect, calendar: BusinessCalendar, expected: date
+) -> None:
+    result = run(prospect, rules=ONE_DAY, calendar=calendar, today=expected)
+    assert result.next_follow_up == expected
+    assert calendar.is_working_day(expected)
+    assert result.why.startswith(f"{result.step.capitalize()} call again is due today: ")
+
+
+@pytest.mark.parametrize(
+    ("attempts", "rules", "expected", "why"),
+    [
+        # A cadence gap of 0 is floored at one business day.
+        (1, Rules(cadences=profiles(default=Cadence((0, 0)))), date(2026, 11, 17), "attempt 1"),
+        # Once min_gap_after attempts were made, no retry comes sooner than min_gap.
+        (1, Rules(cadences=profiles(default=Cadence((0, 1, 1)))), date(2026, 11, 17), "attempt 1"),
+        (2, Rules(cadences=profiles(default=Cadence((0, 1, 1)))), date(2026, 11, 23), "attempt 2"),
+        (
+            2,
+            Rules(cadences=profiles(default=Cadence((0, 1, 1))), min_gap_after=3),
+            date(2026, 11, 17),
+            "attempt 2",
+        ),
+    ],
+)
+def test_an_after_sale_retry_keeps_the_pipeline_floors(
+    attempts: int, rules: Rules, expected: date, why: str
+) -> None:
+    result = run(after_sale(Stage.DELIVERED, Outcome.NO_ANSWER, attempts), rules=rules)
+    assert (result.next_follow_up, result.status, result.step) == (
+        expected,
+        Status.CUSTOMER,
+        "check-in",
+    )
+    assert f"({why} of 5)." in result.why
+
+
+THREE_FOR_CAPITAL = Rules(cadences=profiles(default=Cadence(), capital=Cadence(max_attempts=3)))
+
+
+@pytest.mark.parametrize(
+    ("prospect", "rules", "expected"),
+    [
+        pytest.param(
+            after_sale(Stage.WON, Outcome.NO_ANSWER, 5),
+            DEFAULTS,
+            Computed(
+                None,
+                Status.WON,
+                "",
+                "Thank-you call given up after 5 unanswered calls, the last on Mon 16 Nov 2026.",
+                "Ann",
+            ),
+            id="thank-you",
+        ),
+        pytest.param(
+            after_sale(Stage.DELIVERED, Outcome.VOICEMAIL, 6),
+            DEFAULTS,
+            Computed(
+                None,
+                Status.CUSTOMER,
+                "",
+                "Check-in call given up after 6 unanswered calls, the last on Mon 16 Nov 2026.",
+                "Ann",
+            ),
+            id="check-in",
+        ),
+        pytest.param(
+            # The review cycle resumes from the last contact: 16 Feb 2027 is a Tuesday.
+            after_sale(Stage.DELIVERED, Outcome.NO_ANSWER, 5),
+            REVIEWS,
+            Computed(
+                date(2027, 2, 16),
+                Status.CUSTOMER,
+                "review",
+                "Check-in call given up after 5 unanswered calls, the last on Mon 16 Nov 2026; "
+                "next account review on Tue 16 Feb 2027.",
+                "Ann",
+            ),
+            id="check-in+reviews",
+        ),
+        pytest.param(
+            after_sale(Stage.CUSTOMER, Outcome.NO_ANSWER, 5),
+            REVIEWS,
+            Computed(
+                date(2027, 2, 16),
+                Status.CUSTOMER,
+                "review",
+                "Review call given up after 5 unanswered calls, the last on Mon 16 Nov 2026; "
+                "next account review on Tue 16 Feb 2027.",
+                "Ann",
+            ),
+            id="review",
+        ),
+        pytest.param(
+            # The segment's profile sets the limit.
+            after_sale(Stage.WON, Outcome.VOICEMAIL, 3, segment="capital"),
+            THREE_FOR_CAPITAL,
+            Computed(
+                None,
+                Status.WON,
+                "",
+                "Thank-you call given up after 3 unanswered calls, the last on Mon 16 Nov 2026.",
+                "Ann",
+            ),
+            id="profile-limit",
+        ),
+        pytest.param(
+            # One short of the limit: tried once more (gaps[4] = 7 business days).
+            after_sale(Stage.WON, Outcome.NO_ANSWER, 4),
+            DEFAULTS,
+            Computed(
+                date(2026, 11, 25),
+                Status.WON,
+                "thank-you",
+                "Thank-you call again on Wed 25 Nov 2026: the one on Mon 16 Nov 2026 got no "
+                "answer (attempt 4 of 5).",
+                "Ann",
+            ),
+            id="one-short",
+        ),
+    ],
+)
+def test_an_after_sale_step_is_given_up_after_max_attempts(
+    prospect: Prospect, rules: Rules, expected: Computed
+) -> None:
+    assert run(prospect, rules=rules) == expected
+
+
+@pytest.mark.parametrize(
+    ("prospect", "rules", "expected"),
+    [
+        (
+            after_sale(Stage.WON, Outcome.NO_ANSWER, 1, follow_up_on=FRI_27),
+            DEFAULTS,
+            Computed(
+                FRI_27,
+                Status.WON,
+                "follow-up",
+                "Won; follow-up set by hand for Fri 27 Nov 2026.",
+                "Ann",
+            ),
+        ),
+        # Even past the limit; a Saturday rolls to the Monday.
+        (
+            after_sale(Stage.DELIVERED, Outcome.VOICEMAIL, 5, follow_up_on=date(2026, 11, 28)),
+            REVIEWS,
+            Computed(
+                date(2026, 11, 30),
+                Status.CUSTOMER,
+                "follow-up",
+                "Customer; follow-up set by hand for Mon 30 Nov 2026.",
+                "Ann",
+            ),
+        ),
+        # A date on the day of the last contact is an old one: the review is retried.
+        (
+            after_sale(Stage.CUSTOMER, Outcome.NO_ANSWER, 1, follow_up_on=MON_16),
+            REVIEWS,
+            Computed(
+                TODAY,
+                Status.CUSTOMER,
+                "review",
+                "Review call again is due today: the one on Mon 16 Nov 2026 got no answer "
+                "(attempt 1 of 5).",
+                "Ann",
+            ),
+        ),
+    ],
+)
+def test_a_date_set_by_hand_beats_an_after_sale_retry(
+    prospect: Prospect, rules: Rules, expected: Computed
+) -> None:
+    assert run(prospect, rules=rules) == expected
+
+
+@pytest.mark.parametrize(
+    "outcome", [Outcome.REACHED, Outcome.INTERESTED, Outcome.CALL_BACK, Outcome.QUOTE_SENT]
+)
+@pytest.mark.parametrize(
+    ("stage", "rules", "expected"),
+    [
+        # The thank-you was made: waiting for delivery.
+        (Stage.WON, REVIEWS, Computed(None, Status.WON, "", "Won; waiting for delivery.", "Ann")),
+        # The check-in was made: a customer.
+        (
+            Stage.DELIVERED,
+            DEFAULTS,
+            Computed(None, Status.CUSTOMER, "", "Customer; no periodic review set.", "Ann"),
+        ),
+        (
+            Stage.CUSTOMER,
+            REVIEWS,
+            Computed(
+                date(2027, 2, 16),
+                Status.CUSTOMER,
+                "review",
+                "Customer: account review every 3 months, next Tue 16 Feb 2027.",
+                "Ann",
+            ),
+        ),
+    ],
+)
+def test_an_answered_after_sale_call_completes_the_step(
+    outcome: Outcome, stage: Stage, rules: Rules, expected: Computed
+) -> None:
+    # Stale unanswered attempts do not matter once a call got through.
+    assert run(after_sale(stage, outcome, 4), rules=rules) == expected
+
+
 # --- dates set by hand ------------------------------------------------------------------------
 
 TOUCHED = row(created=MON_2, last_contact=MON_2, last_outcome=Outcome.NO_ANSWER, attempts=1)
@@ -834,6 +1184,48 @@ def test_closed_rows_are_never_due_or_overdue(case: Case) -> None:
         assert result.status in (Status.LOST, Status.DUE, Status.OVERDUE)
     if won:
         assert result.status is Status.WON
+
+
+#: Rows after the sale whose last call got no answer (the Stage still says which step).
+unanswered_after_sale = cases(
+    stages=(Stage.WON, Stage.DELIVERED, Stage.CUSTOMER),
+    outcomes=(Outcome.NO_ANSWER, Outcome.VOICEMAIL),
+)
+PENDING_STEP = {Stage.WON: "thank-you", Stage.DELIVERED: "check-in", Stage.CUSTOMER: "review"}
+
+
+@PROPERTY
+@given(unanswered_after_sale)
+def test_an_unanswered_after_sale_step_is_retried_until_the_limit(case: Case) -> None:
+    prospect, rules, result = case.prospect, case.rules, computed(case)
+    assert prospect.stage is not None
+    assert result.status is (Status.WON if prospect.stage is Stage.WON else Status.CUSTOMER)
+    day, last = result.next_follow_up, prospect.last_contact
+    if prospect.stage is Stage.CUSTOMER and rules.review_months == 0:
+        # No review pending: only a date set by hand brings a follow-up.
+        assert (day is None) is not hand_set(prospect)
+        return
+    if day is not None:
+        assert last is None or day > last
+        return
+    limit = cadence_for(prospect, rules).max_attempts or rules.max_attempts
+    assert not hand_set(prospect)
+    assert max(prospect.attempts, 1) >= limit
+    assert result.step == ""
+
+
+@PROPERTY
+@given(unanswered_after_sale)
+def test_an_after_sale_step_short_of_the_limit_keeps_its_step(case: Case) -> None:
+    prospect, rules = case.prospect, case.rules
+    limit = cadence_for(prospect, rules).max_attempts or rules.max_attempts
+    assert prospect.stage is not None
+    no_reviews = prospect.stage is Stage.CUSTOMER and rules.review_months == 0
+    if hand_set(prospect) or no_reviews or max(prospect.attempts, 1) >= limit:
+        return
+    result = computed(case)
+    assert result.step == PENDING_STEP[prospect.stage]
+    assert result.why.endswith(f"(attempt {max(prospect.attempts, 1)} of {limit}).")
 
 
 @PROPERTY
