@@ -37,9 +37,19 @@ class SheetError(SheetfollowError):
 
 
 class BusyError(SheetfollowError):
-    """Nothing was written: the workbook is open, locked or changed underneath us."""
+    """Nothing was written: the workbook is open, locked, read-only or changed underneath us.
+
+    Safe to retry. A command that has something to keep (a touch, an import, what was sent)
+    puts it in the pending journal instead, to be applied by the next command that can write.
+    """
 
     exit_code = ExitCode.BUSY
+
+    def __init__(self, message: str, *, holder: str = "") -> None:
+        super().__init__(message)
+        #: Who holds the file, when known (the name Excel or LibreOffice wrote in its lock
+        #: file), for messages like "held by Anna de Vries".
+        self.holder = holder
 
 
 class NoMatchError(SheetfollowError):

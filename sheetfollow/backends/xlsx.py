@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import io
 import itertools
@@ -24,7 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 from xml.parsers import expat
@@ -33,6 +34,7 @@ import filelock
 import python_calamine
 
 from sheetfollow.backends import _xlsxml as xml
+from sheetfollow.backends import lockfiles
 from sheetfollow.backends.base import (
     EPOCH_1900,
     EPOCH_1904,
@@ -58,6 +60,9 @@ _PLAIN = frozenset({str, float, int, bool, date, datetime})
 #: faster on a 120 MB sheet, for a part about 13% larger.
 _BIG_PART = 16 << 20
 _BIG_PART_LEVEL = 3
+#: What the system says when a folder or file cannot be written for lack of permission or
+#: because its file system is mounted read-only (a read-only share).
+_READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,19 @@ class XlsxBackend:
     #: Seconds to wait for another sheetfollow run that is writing the same file.
     lock_timeout: float = 5.0
 
-    def __init__(self, path: Path, *, backups: int = 3) -> None:
+    def __init__(
+        self, path: Path, *, backups: int = 3, stale_lock_after: timedelta = timedelta(hours=12)
+    ) -> None:
         if backups < 0:
             raise ValueError("backups cannot be negative")
+        if stale_lock_after < timedelta(0):
+            raise ValueError("stale_lock_after cannot be negative")
         self.path = Path(path)
         self.label = str(path)
         self.backups = backups
+        #: An Excel or LibreOffice lock file is called stale when neither it nor the workbook
+        #: changed for longer than this (it still stops a write; only the message differs).
+        self.stale_lock_after = stale_lock_after
         self._loaded: _Loaded | None = None
 
     # ------------------------------------------------------------------ reading
@@ -246,8 +258,8 @@ class XlsxBackend:
         """Apply all changes in one atomic replacement of the file.
 
         Nothing is written when no cell would change. Raises BusyError, leaving the file as
-        it was, when the workbook is open in Excel (unless force), locked by another run, or
-        changed on disk since this backend read it (even with force).
+        it was, when the workbook is open in Excel or LibreOffice (unless force), locked by
+        another run, read-only, or changed on disk since this backend read it (even with force).
         """
         if not changes:
             return WriteResult(0, 0)
@@ -260,14 +272,22 @@ class XlsxBackend:
         result = WriteResult(plan.cells_written, plan.rows_appended, tuple(plan.skipped))
         if not plan.parts:
             return result
-        self._refuse_if_open(force)
-        lock = filelock.FileLock(str(self._side_folder() / f"{self.path.name}.lock"))
+        self._refuse_if_open(force, state.fingerprint.mtime_ns)
+        self._refuse_if_read_only()
+        side = self._side_folder()
+        lock = filelock.FileLock(str(side / f"{self.path.name}.lock"))
         try:
             lock.acquire(timeout=self.lock_timeout)
         except filelock.Timeout:
             raise BusyError(
                 f"{self.label} is being written by another sheetfollow run; "
                 "try again when it has finished"
+            ) from None
+        except OSError as exc:
+            if exc.errno in _READ_ONLY_ERRNOS:
+                raise self._read_only(side, exc.strerror) from None
+            raise SheetError(
+                f"{self.label} cannot be written: {side} cannot be used ({exc.strerror or exc})"
             ) from None
         try:
             self._refuse_if_changed(state)
@@ -282,22 +302,60 @@ class XlsxBackend:
         try:
             folder.mkdir(exist_ok=True)
         except OSError as exc:
+            if exc.errno in _READ_ONLY_ERRNOS:
+                raise self._read_only(folder.parent, exc.strerror) from None
             raise SheetError(
                 f"{self.label} cannot be written: {folder} cannot be created "
                 f"({exc.strerror or exc})"
             ) from None
         return folder
 
-    def _refuse_if_open(self, force: bool) -> None:
+    def _refuse_if_open(self, force: bool, workbook_mtime_ns: int) -> None:
         if force:
             return
-        name = self.path.name
-        if (self.path.parent / f"~${name}").exists():
-            raise BusyError(f"{name} is open in Excel (~${name} exists); close it or use --force")
-        if (self.path.parent / f".~lock.{name}#").exists():
+        lock = lockfiles.find_lock(self.path)
+        if lock is None:
+            return
+        name, lock_name, holder = self.path.name, lock.path.name, lock.holder
+        now = datetime.now(timezone.utc)
+        saved = datetime.fromtimestamp(workbook_mtime_ns / 1e9, tz=timezone.utc)
+        if lockfiles.is_stale(lock, saved, now, self.stale_lock_after):
+            left = _ago(now - max(lock.modified, saved))
+            who = f"{holder}, left {left}" if holder else f"left {left}"
             raise BusyError(
-                f"{name} is open in LibreOffice (.~lock.{name}# exists); close it or use --force"
+                f"{name}: {lock_name} ({who}) looks stale: nobody has saved the workbook since; "
+                "delete it if nobody has the file open, or use --force",
+                holder=holder,
             )
+        if holder:
+            raise BusyError(
+                f"{name} is open in {lock.program} by {holder} ({lock_name}); "
+                "close it or use --force",
+                holder=holder,
+            )
+        raise BusyError(
+            f"{name} is open in {lock.program} ({lock_name} exists); close it or use --force"
+        )
+
+    def _refuse_if_read_only(self) -> None:
+        """A read-only share or file: say so before anything is tried (the side folder, the
+        temporary copy). _side_folder and _commit map the same failures when this passes
+        but the system refuses anyway (ACLs, a share that answers access() wrongly)."""
+        folder = self.path.parent
+        if not _writable(folder, os.W_OK | os.X_OK):
+            raise self._read_only(folder, None)
+        if not _writable(self.path, os.W_OK):
+            raise self._read_only(self.path, None)
+
+    def _read_only(self, path: Path, reason: str | None) -> BusyError:
+        if reason is None:
+            reason = os.strerror(errno.EROFS if _on_read_only_mount(path) else errno.EACCES)
+        if path == self.path:
+            return BusyError(f"{self.label} cannot be written: the file is read-only ({reason})")
+        where = os.path.abspath(path)
+        return BusyError(
+            f"{self.label} cannot be written: the folder {where} is read-only ({reason})"
+        )
 
     def _refuse_if_changed(self, state: _Loaded) -> None:
         try:
@@ -340,6 +398,8 @@ class XlsxBackend:
                 dir=folder, prefix=f".{self.path.name}.", suffix=".tmp"
             )
         except OSError as exc:
+            if exc.errno in _READ_ONLY_ERRNOS and exc.filename != str(self.path):
+                raise self._read_only(folder, exc.strerror) from None
             raise SheetError(f"{self.label} cannot be written: {exc.strerror or exc}") from None
         temp = Path(temp_name)
         try:
@@ -386,10 +446,15 @@ class XlsxBackend:
         if self.backups == 0:
             return None
         folder = self._side_folder() / "backups"
-        folder.mkdir(exist_ok=True)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         target = folder / f"{self.path.stem}.{stamp}{self.path.suffix}"
-        shutil.copy2(self.path, target)
+        try:
+            folder.mkdir(exist_ok=True)
+            shutil.copy2(self.path, target)
+        except OSError as exc:
+            if exc.errno in _READ_ONLY_ERRNOS and exc.filename != str(self.path):
+                raise self._read_only(folder, exc.strerror) from None
+            raise
         return target
 
     def _rotate_backups(self, folder: Path) -> None:
@@ -700,6 +765,36 @@ def _set_compress_level(member: zipfile.ZipInfo, level: int) -> None:
     for name in ("compress_level", "_compresslevel"):
         if hasattr(member, name):
             setattr(member, name, level)
+
+
+def _writable(path: Path, mode: int) -> bool:
+    effective = os.access in os.supports_effective_ids
+    return os.access(path, mode, effective_ids=effective)
+
+
+def _on_read_only_mount(path: Path) -> bool:
+    statvfs = getattr(os, "statvfs", None)
+    if statvfs is None:
+        return False
+    try:
+        return bool(statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _ago(elapsed: timedelta) -> str:
+    """How long ago, in the unit a person would use: "40 minutes ago", "3 days ago"."""
+    minutes = int(elapsed.total_seconds() // 60)
+    if minutes < 1:
+        return "moments ago"
+    hours, days = minutes // 60, minutes // (60 * 24)
+    if hours < 2:
+        count, unit = minutes, "minute"
+    elif days < 2:
+        count, unit = hours, "hour"
+    else:
+        count, unit = days, "day"
+    return f"{count} {unit}{'' if count == 1 else 's'} ago"
 
 
 def _copy_ownership(path: Path, original: os.stat_result) -> None:
