@@ -32,6 +32,7 @@ from sheetfollow.rules import fmt_day
 
 if TYPE_CHECKING:
     from sheetfollow.notifier import NotifyReport
+    from sheetfollow.workspace import Workspace
 
 out = Console()
 err = Console(stderr=True)
@@ -141,6 +142,19 @@ def _open(
     return run, service.open_backend(run.sheet, run.config)
 
 
+def _view(
+    ctx: typer.Context, sheet: str | None, config: Path | None, today: str | None
+) -> tuple[_Run, Workspace]:
+    """For commands that only read: the sheet with the pending changes and the typed
+    touches applied, as the next write will leave it; notes about them on stderr."""
+    from sheetfollow.workspace import open_workspace
+
+    run, backend = _open(ctx, sheet, config, today)
+    ws = open_workspace(backend, run.config, run.today)
+    _notes(ws.notes())
+    return run, ws
+
+
 def _parse_today(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -238,8 +252,23 @@ def refresh(
         )
     if json_:
         out.print_json(json.dumps(summary.as_dict()))
-        return
-    _print_summary(summary)
+    else:
+        _print_summary(summary)
+    _end_pending(summary.pending)
+
+
+def _end_pending(pending: str) -> None:
+    """When the workbook could not be written and the changes wait in the journal: one
+    line on stderr, and the documented exit code."""
+    if pending:
+        err.print(f"[bold yellow]pending:[/] {escape(pending)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(int(ExitCode.PENDING))
+
+
+def _notes(lines: list[str] | tuple[str, ...]) -> None:
+    """Notes about pending changes, on stderr so --json output stays clean."""
+    for line in lines:
+        err.print(f"note: {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def _say(text: str) -> None:
@@ -254,6 +283,13 @@ def _print_summary(s: service.RefreshSummary) -> None:
         f"{s.sheet}: {s.rows} prospects · {s.due} due · {s.overdue} overdue · {s.new} new · "
         f"{s.dead} dead · {s.needs_attention} need attention · {s.cells_changed} cells {verb}"
     )
+    if s.typed:
+        verb = "would be recorded" if s.dry_run else "recorded"
+        _say(f"  {len(s.typed)} typed {'touch' if len(s.typed) == 1 else 'touches'} {verb}:")
+        for line in s.typed:
+            _say(f"    {line}")
+    for note in s.notes:
+        _say(f"  {note}")
     if s.ids_filled:
         _say(f"  {s.ids_filled} new IDs filled in")
     if s.columns_added:
@@ -276,8 +312,8 @@ def due(
     today: TodayOpt = None,
 ) -> None:
     """Today's follow-ups: overdue first, then by value."""
-    run, backend = _open(ctx, sheet, config, today)
-    pipeline = service.load(backend, run.config, run.today)
+    run, ws = _view(ctx, sheet, config, today)
+    pipeline = service.load(ws.sheet, run.config, run.today)
     rows = service.due_rows(pipeline, run.today, owner)
     if json_:
         out.print_json(json.dumps([service.row_as_dict(r, run.today) for r in rows]))
@@ -467,8 +503,12 @@ def check(
         return
     run, backend = _open(ctx, sheet, config, today)
     google = _check_access(backend, json_)
-    pipeline = service.load(backend, run.config, run.today)
+    from sheetfollow.workspace import open_workspace
+
+    ws = open_workspace(backend, run.config, run.today)
+    pipeline = service.load(ws.sheet, run.config, run.today)
     problems = service.check(pipeline)
+    typed = [item.line() for item in ws.typed_touches]
     if json_:
         out.print_json(
             json.dumps(
@@ -477,12 +517,14 @@ def check(
                     "rows": len(pipeline.rows),
                     "unknown_columns": list(pipeline.header.unknown),
                     "problems": [{"ref": p.ref, "message": p.message} for p in problems],
+                    "typed_touches": typed,
+                    "pending": ws.notes(),
                     **({"google": google} if google else {}),
                 }
             )
         )
     else:
-        _print_check(backend.label, pipeline, problems)
+        _print_check(backend.label, pipeline, problems, typed, ws.notes())
     if problems:
         raise typer.Exit(int(ExitCode.PROBLEMS))
 
@@ -529,12 +571,25 @@ def _check_smtp(config: Config, json_: bool) -> None:
         raise typer.Exit(int(ExitCode.REMOTE))
 
 
-def _print_check(label: str, pipeline: service.Pipeline, problems: list[Any]) -> None:
+def _print_check(
+    label: str,
+    pipeline: service.Pipeline,
+    problems: list[Any],
+    typed: list[str],
+    notes: list[str],
+) -> None:
     config_note = f"{label}: {len(pipeline.rows)} prospects, headers in row "
     _say(f"{config_note}{pipeline.header.header_row}")
     if pipeline.header.unknown:
         left = ", ".join(repr(u) for u in pipeline.header.unknown)
         _say(f"  columns left alone: {left}")
+    if typed:
+        noun = "touch" if len(typed) == 1 else "touches"
+        _say(f"  {len(typed)} typed {noun} to record (the next refresh or run records them):")
+        for line in typed:
+            _say(f"    {line}")
+    for note in notes:
+        _say(f"  {note}")
     for problem in problems:
         _say(f"  {problem.ref}: {problem.message}")
     if problems:
@@ -583,10 +638,10 @@ def stats_command(
     if by not in stats.GROUP_BY:
         raise typer.BadParameter(f"choose {' or '.join(stats.GROUP_BY)}", param_hint="--by")
     start = _parse_since(since) if since else None
-    run, backend = _open(ctx, sheet, config, today)
-    pipeline = service.load(backend, run.config, run.today)
+    run, ws = _view(ctx, sheet, config, today)
+    pipeline = service.load(ws.sheet, run.config, run.today)
     report = stats.build(
-        read_log(backend, run.config),
+        read_log(ws.sheet, run.config),
         pipeline.rows,
         today=run.today,
         since=start,
@@ -670,8 +725,9 @@ def mark_command(
         raise typer.Exit(int(error.exit_code)) from None
     if json_:
         out.print_json(json.dumps(result.as_dict(run.today)))
-        return
-    _say(result.summary())
+    else:
+        _say(result.summary())
+    _end_pending(result.pending)
 
 
 @app.command("import")
@@ -723,8 +779,39 @@ def import_(
         )
     if json_:
         out.print_json(json.dumps(report.as_dict()))
+    else:
+        for line in report.text():
+            _say(line)
+    _end_pending(report.pending)
+
+
+@app.command("pending")
+def pending_command(
+    ctx: typer.Context,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--drop",
+            metavar="ID",
+            help="Discard this pending change (the first 8 characters of its ID are enough). "
+            "It is never written.",
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """List the changes waiting to be written while the workbook could not be (open in
+    Excel, locked, read-only): touches, imports and records of sent emails."""
+    from sheetfollow import workspace
+
+    run, backend = _open(ctx, sheet, config, today)
+    listing = workspace.pending(backend, run.config, run.today, drop=drop or ())
+    if json_:
+        out.print_json(json.dumps(listing.as_dict()))
         return
-    for line in report.text():
+    for line in listing.lines():
         _say(line)
 
 

@@ -89,6 +89,9 @@ class Tabs:
     owners: str = "Owners"
     #: Hidden tab that keeps run state (which emails went out on which day).
     state: str = "sheetfollow_state"
+    #: Hidden tab that keeps, per prospect ID, the touch columns as the last run saw them,
+    #: so that a touch typed into the sheet is noticed and recorded.
+    touches: str = "sheetfollow_touches"
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,12 @@ class Config:
     id_prefix: str = "P-"
     #: How many previous versions of an Excel workbook to keep.
     backups: int = 3
+    #: A Prospects tab without Last contact, Last outcome or Attempts is an error (every
+    #: cadence would silently restart from Created), unless the sheet holds no touch yet.
+    require_touch_columns: bool = True
+    #: Hours after which a lock file left by Excel or LibreOffice, with no save of the
+    #: workbook since, is reported as probably stale.
+    stale_lock_hours: float = 12.0
     #: [import]: the key is a Python keyword, hence the plural.
     imports: ImportConfig = field(default_factory=ImportConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
@@ -278,6 +287,26 @@ def _whole(low: int, high: int) -> Parse:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise _Invalid(f"a whole number from {low} to {high}")
         return value
+
+    return parse
+
+
+def _flag(reader: _Reader, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("true or false")
+    return value
+
+
+def _hours(low: int, high: int) -> Parse:
+    def parse(reader: _Reader, key: str, value: Any) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
+            raise _Invalid(f"a number of hours from {low} to {high}")
+        return float(value)
 
     return parse
 
@@ -534,7 +563,9 @@ def _section(
     return parse
 
 
-_TAB_KEYS: dict[str, Parse] = {name: _tab_name for name in ("prospects", "log", "owners", "state")}
+_TAB_KEYS: dict[str, Parse] = {
+    name: _tab_name for name in ("prospects", "log", "owners", "state", "touches")
+}
 
 
 def _check_tabs(reader: _Reader, key: str, tabs: Tabs) -> Tabs:
@@ -754,6 +785,8 @@ KEYS: dict[str, Key] = {
     "language": Key(_language),
     "id_prefix": Key(_text(20)),
     "backups": Key(_whole(0, 100)),
+    "require_touch_columns": Key(_flag),
+    "stale_lock_hours": Key(_hours(1, 720)),
     "tabs": Key(_section(Tabs, _TAB_KEYS, _check_tabs)),
     "headers": Key(_headers),
     "rules": Key(_section(Rules, _RULE_KEYS, _check_rules)),

@@ -27,3 +27,7 @@ class ExitCode(enum.IntEnum):
     REMOTE = 8
     #: `mark` could not tell which prospect was meant: no match, or several (listed).
     NO_MATCH = 9
+    #: Done, but the workbook could not be written (open in Excel, locked, read-only, or
+    #: changed meanwhile): the changes wait in the pending journal beside it and are applied,
+    #: exactly once, by the next command that can write. Emails went out.
+    PENDING = 10

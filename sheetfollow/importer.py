@@ -11,6 +11,7 @@ in a single write.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import dataclasses
 import getpass
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from sheetfollow import schema, service, vocab
+from sheetfollow import schema, service, snapshot, vocab
 from sheetfollow.backends.base import (
     EPOCH_1900,
     Backend,
@@ -38,7 +39,7 @@ from sheetfollow.config import Config
 from sheetfollow.errors import ConfigError, SheetError, UsageError
 from sheetfollow.fields import INPUT_FIELDS, OWNED_FIELDS
 from sheetfollow.log import LogEntry, append_changes
-from sheetfollow.models import Outcome, Row, Stage, Status
+from sheetfollow.models import Outcome, Prospect, Row, Stage, Status
 
 #: What the Log's Outcome column says for a row added by an import.
 IMPORTED = "imported"
@@ -798,9 +799,12 @@ class ImportReport:
     #: Headers added to the Prospects tab for the new rows.
     columns_added: tuple[str, ...]
     dry_run: bool
+    #: Why the new rows wait in the pending journal ("" when they were written).
+    pending: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "pending": self.pending or None,
             "file": self.file,
             "sheet": self.sheet,
             "lines": self.lines,
@@ -934,21 +938,80 @@ def import_file(
 ) -> ImportReport:
     """Add the new prospects of a CSV or Excel file to the sheet, with one Log row each, in
     one write. `by` names who imported them in the Log (each row's owner when empty); `now`
-    is when (default: the current time on `today`, in the team's time zone)."""
+    is when (default: the current time on `today`, in the team's time zone).
+
+    When the workbook cannot be written, a copy of the file waits in the pending journal
+    and the next command that can write imports it (checking for duplicates again then)."""
+    from sheetfollow import journal
+    from sheetfollow.workspace import Kept, open_workspace
+
+    ws = open_workspace(backend, config, today, now=now)
+    change_id = journal.new_id()
+    report = import_into(
+        ws.sheet,
+        config,
+        path,
+        today,
+        owner=owner,
+        segment=segment,
+        by=by,
+        now=now,
+        change_id=change_id,
+        progress=progress,
+    )
+    if dry_run:
+        return dataclasses.replace(report, dry_run=True)
+    kept: list[Kept] = []
+    copy: Path | None = None
+    if report.added:
+        copy = ws.journal.keep_file(path, change_id)
+        data = {"file": str(copy), "name": report.file, "owner": owner, "segment": segment}
+        kept.append(Kept(change_id, journal.IMPORT, {**data, "by": by}, f"import of {report.file}"))
+    saved = ws.save(force=force, kept=kept)
+    if saved.written and copy is not None:
+        with contextlib.suppress(OSError):
+            copy.unlink()
+    return dataclasses.replace(report, pending=saved.pending)
+
+
+def import_into(
+    sheet: Backend,
+    config: Config,
+    path: Path,
+    today: date,
+    *,
+    owner: str | None = None,
+    segment: str | None = None,
+    by: str = "",
+    now: datetime | None = None,
+    name: str | None = None,
+    change_id: str = "",
+    progress: service.Progress | None = None,
+) -> ImportReport:
+    """The import, written into `sheet` (a Staged view in the commands); `name` is the
+    file's name for the Log and the report (a kept copy has another); `change_id` is
+    recorded in the state tab with the rows."""
     source = read_source(path, config)
+    if name:
+        source = dataclasses.replace(source, name=name)
     columns = map_columns(source, config.headers)
-    pipeline = service.load(backend, config, today)
+    pipeline = service.load(sheet, config, today)
     piles = _sort_lines(source, columns, pipeline, config, progress)
     new = _new_rows(config, today, pipeline, piles.candidates, owner, segment)
     if new.added:
         when = now or _now(config, today)
         entries = [_log_entry(added, when, by, source.name) for added in new.added]
-        changes = [new.changes(pipeline.header), append_changes(backend, config, entries)]
-        if not dry_run:
-            backend.write(changes, force=force)
+        changes = [new.changes(pipeline.header), append_changes(sheet, config, entries)]
+        # The new rows' touch snapshot, carrying the change's ID (see snapshot.Snap.change).
+        snaps = [
+            snapshot.snap_of(prospect, recorded=None, seen=today, change=change_id)
+            for prospect in new.prospects
+        ]
+        changes.append(snapshot.append_changes(sheet, config, snaps))
+        sheet.write(changes)
     return ImportReport(
         file=source.name,
-        sheet=backend.label,
+        sheet=sheet.label,
         lines=len(source.lines),
         added=tuple(new.added),
         duplicates=tuple(piles.duplicates),
@@ -957,7 +1020,7 @@ def import_file(
         unknown_columns=columns.unknown,
         columns_set_here=columns.set_by_import,
         columns_added=tuple(new.layout.new_headers.values()) if new.added else (),
-        dry_run=dry_run,
+        dry_run=False,
     )
 
 
@@ -967,6 +1030,8 @@ class _NewRows:
     #: Each new row's cells, column 1 first.
     rows: list[list[CellValue]]
     added: list[Added]
+    #: The new rows as parsed, for the touch snapshot.
+    prospects: list[Prospect] = field(default_factory=list)
 
     def changes(self, header: schema.HeaderMap) -> TabChanges:
         return TabChanges(
@@ -997,7 +1062,7 @@ def _new_rows(
         for name, value in service.owned_cell_values(result.computed).items():
             row[layout.columns[name] - 1] = value
         added.append(_added(candidate.line, cells, result))
-    return _NewRows(layout, rows, added)
+    return _NewRows(layout, rows, added, [row.prospect for row in computed])
 
 
 def _new_values(

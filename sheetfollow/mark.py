@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
 
-from sheetfollow import schema, service, vocab
+from sheetfollow import schema, service, snapshot, vocab
 from sheetfollow.backends.base import (
     EPOCH_1900,
     Backend,
@@ -467,6 +467,8 @@ class MarkResult:
     id_filled: bool
     columns_added: tuple[str, ...]
     skipped: tuple[str, ...]
+    #: Why the touch waits in the pending journal instead of the workbook ("" when written).
+    pending: str = ""
 
     @property
     def needs_attention(self) -> bool:
@@ -505,6 +507,7 @@ class MarkResult:
             "id_filled": self.id_filled,
             "columns_added": list(self.columns_added),
             "skipped": list(self.skipped),
+            "pending": self.pending or None,
         }
 
 
@@ -522,37 +525,99 @@ def mark(
     force: bool = False,
 ) -> MarkResult:
     """Record a touch: update the prospect's row, append it to the Log and recompute the
-    row, all in one write. Raises NoMatchError (nothing written) when WHO is unclear."""
-    touch = read_touch(request, today)
-    table = service.prospects_table(backend, config)
-    header = schema.map_headers(table, overrides=config.headers, source=backend.label)
-    owners = _owners(backend, config)
-    number = _the_row(table, header, request.who, owners, config, today)
-    values = table.rows[number - 1]
-    before = schema.parse_prospect(values, number, header, epoch=table.epoch, today=today)
-    if before is None:
-        raise SheetError(f"{backend.label}: {schema.cell_ref(header.tab, number)} is empty")
-    _check_order(before, touch, header)
+    row, all in one write. Raises NoMatchError (nothing written) when WHO is unclear.
 
+    When the workbook cannot be written (open in Excel, locked, read-only), the touch is
+    kept in the pending journal and the result says so (`pending`)."""
+    from sheetfollow import journal, workspace
+
+    touch = read_touch(request, today)
+    ws = workspace.open_workspace(backend, config, today, now=now, typed=False)
+    sheet = ws.sheet
+    table = service.prospects_table(sheet, config)
+    header = schema.map_headers(table, overrides=config.headers, source=sheet.label)
+    owners = _owners(sheet, config)
+    number = _the_row(table, header, request.who, owners, config, today)
+    if ws.record_typed(number):
+        # A call typed into this row since the last run goes into the Log first.
+        table = service.prospects_table(sheet, config)
+    change_id = journal.new_id()
+    result = record_touch(
+        sheet,
+        config,
+        today,
+        table=table,
+        header=header,
+        number=number,
+        touch=touch,
+        owners=owners,
+        change_id=change_id,
+        now=now,
+    )
+    saved = ws.save(force=force, kept=[workspace.kept_touch(change_id, result, touch, "mark")])
+    return replace(result, skipped=saved.skipped, pending=saved.pending)
+
+
+def record_touch(
+    sheet: Backend,
+    config: Config,
+    today: date,
+    *,
+    table: Table,
+    header: schema.HeaderMap,
+    number: int,
+    touch: Touch,
+    owners: Mapping[str, Owner] | None,
+    change_id: str,
+    before: Prospect | None = None,
+    keep: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> MarkResult:
+    """The one path every touch takes (mark, a call typed into the sheet, a change from the
+    pending journal): the row's touch columns, one Log row, the row recomputed, the touch
+    snapshot and the change's ID, written together into `sheet` (usually a Staged view).
+
+    `before` is the row as it was before the touch (default: as it is now; for a typed
+    touch, the snapshot of the last run); fields in `keep` were set by a person and are left
+    as they are. Raises UsageError when the touch is older than the row's last contact.
+    """
+    values = table.rows[number - 1]
+    current = schema.parse_prospect(values, number, header, epoch=table.epoch, today=today)
+    if current is None:
+        raise SheetError(f"{sheet.label}: {schema.cell_ref(header.tab, number)} is empty")
+    before = before or current
+    _check_order(before, touch, header)
     writes = _touched_fields(before, _Cells(values, header, table.epoch), touch, config.language)
-    if not before.id:
+    for name in keep:
+        writes.pop(name, None)
+    if not current.id:
         taken = (text for _, text in _Columns(table, header).texts("id"))
         writes["id"] = service.IdMaker(config.id_prefix, taken).next()
     plan = _RowPlan(header, config.language)
     row = plan.recompute(values, number, writes, table.epoch, owners, config, today)
     writes.update(service.owned_cell_values(row.computed))
-    entry = _log_entry(row, touch, _when(config, touch.day, now))
-    changes = plan.changes(number, writes, before.id)
-    result = backend.write([changes, append_changes(backend, config, [entry])], force=force)
+    when = _when(config, touch.day, now)
+    entry = _log_entry(row, touch, when)
+    changes = plan.changes(number, writes, current.id)
+    snap = snapshot.snap_of(row.prospect, recorded=today, seen=today, change=change_id)
+    result = sheet.write(
+        [
+            changes,
+            append_changes(sheet, config, [entry]),
+            snapshot.append_changes(sheet, config, [snap]),
+        ]
+    )
     attempts = writes.get("attempts")
+    if "attempts" in keep:
+        attempts = row.prospect.attempts
     return MarkResult(
-        sheet=backend.label,
+        sheet=sheet.label,
         touch=touch,
         row=row,
         entry=entry,
         attempt=attempts if touch.outcome.unanswered and isinstance(attempts, int) else None,
         max_attempts=max_attempts_for(cadence_for(row.prospect, config.rules), config.rules),
-        id_filled=not before.id,
+        id_filled=not current.id,
         columns_added=tuple(changes.new_headers.values()),
         skipped=result.skipped,
     )

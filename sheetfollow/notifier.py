@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sheetfollow import service, stats, vocab
+from sheetfollow import journal, service, stats, vocab
 from sheetfollow.backends.base import Backend
 from sheetfollow.config import Config, is_address
 from sheetfollow.errors import ConfigError, SheetfollowError, UsageError
@@ -37,6 +37,7 @@ from sheetfollow.notify.smtp import (
     SmtpTransport,
     settings_from,
 )
+from sheetfollow.workspace import Kept, Saved, Workspace, open_workspace
 
 # What happened to each email, as the report and --json say it.
 SENT = state.SENT
@@ -202,22 +203,27 @@ def run(
     transport: Transport | None = None,
     env: Mapping[str, str] | None = None,
 ) -> RunReport:
-    """Refresh the sheet, then send today's emails: the line for cron."""
+    """Refresh the sheet, then send today's emails: the line for cron.
+
+    Everything the run changes (typed touches, the owned columns, what was sent) goes into
+    the workbook in one write after the emails went out. When the workbook cannot be
+    written, the emails still go out and what must not be lost waits in the pending journal.
+    """
     # The mail set-up is checked first, so a broken one stops the run before it writes.
     transport = transport or make_transport(backend, config, today, outbox, env)
-    summary = service.refresh(backend, config, today, dry_run=dry_run)
-    report = notify(
-        backend,
-        config,
-        today,
-        dry_run=dry_run,
-        owner=owner,
-        outbox=outbox,
-        force=force,
-        now=now,
-        transport=transport,
-        env=env,
+    ws = open_workspace(backend, config, today, now=now)
+    summary = service.refresh_in(ws, dry_run=dry_run)
+    report, kept = notify_in(
+        ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport
     )
+    if dry_run:
+        return RunReport(summary, report)
+    report, saved = _save(ws, report, kept, force)
+    if saved is not None:
+        cells = summary.cells_changed - len(saved.skipped) if saved.written else 0
+        summary = replace(
+            summary, skipped=saved.skipped, cells_changed=cells, pending=saved.pending
+        )
     return RunReport(summary, report)
 
 
@@ -241,12 +247,35 @@ def notify(
     one the config and `outbox` choose (the mail server, or the outbox folder).
     """
     transport = transport or make_transport(backend, config, today, outbox, env)
-    pipeline = service.load(backend, config, today)
-    plans, notes = owner_plans(pipeline, config, today, backend.label)
-    plans += digest_plans(pipeline, config, read_log(backend, config), today)
+    ws = open_workspace(backend, config, today, now=now)
+    report, kept = notify_in(
+        ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport
+    )
+    report = replace(report, notes=(*report.notes, *ws.notes()))
+    if dry_run:
+        return report
+    return _save(ws, report, kept, force)[0]
+
+
+def notify_in(
+    ws: Workspace,
+    *,
+    dry_run: bool,
+    owner: str | None,
+    force: bool,
+    now: datetime | None,
+    transport: Transport,
+) -> tuple[NotifyReport, list[Kept]]:
+    """Send today's emails from the sheet as `ws` sees it (pending changes and typed
+    touches applied); what went out is staged in `ws` and returned to keep if the
+    workbook cannot be written."""
+    sheet, config, today = ws.sheet, ws.config, ws.today
+    pipeline = service.load(sheet, config, today)
+    plans, notes = owner_plans(pipeline, config, today, sheet.label)
+    plans += digest_plans(pipeline, config, read_log(sheet, config), today)
     if owner:
-        plans = _only(plans, owner, backend.label)
-    sent = state.read_state(backend, config)
+        plans = _only(plans, owner, sheet.label)
+    sent = state.read_state(sheet, config)
     moment = _moment(config, now)
     slots: list[Delivery | None] = []
     pending: list[tuple[int, Message]] = []
@@ -257,7 +286,7 @@ def notify(
     server_error = _deliver(pending, slots, transport, moment)
     deliveries = tuple(d for d in slots if d is not None)
     report = NotifyReport(
-        sheet=backend.label,
+        sheet=sheet.label,
         day=today,
         via=transport.label,
         dry_run=dry_run,
@@ -266,7 +295,7 @@ def notify(
         server_error=server_error,
     )
     attempted = [d for slot, _ in pending if (d := slots[slot]) is not None]
-    return _record(backend, config, report, attempted, moment)
+    return report, _stage_record(ws, report, attempted, moment)
 
 
 # --- Choosing the transport -------------------------------------------------------------------
@@ -593,33 +622,58 @@ def _delivery(message: Message, status: str, detail: str) -> Delivery:
     return Delivery(message.kind, message.key, message.to, message.subject, status, detail)
 
 
-def _record(
-    backend: Backend,
-    config: Config,
-    report: NotifyReport,
-    attempted: Sequence[Delivery],
-    moment: datetime,
-) -> NotifyReport:
-    """Append what was attempted to the state tab, in one write."""
+def _stage_record(
+    ws: Workspace, report: NotifyReport, attempted: Sequence[Delivery], moment: datetime
+) -> list[Kept]:
+    """Stage what was attempted into the state tab; the same, to keep in the journal."""
     if not attempted:
-        return report
+        return []
     entries = [
         state.Entry(report.day, d.kind, d.key, d.to, d.status, moment, d.detail) for d in attempted
     ]
+    # No ID is recorded with these rows: a record of sends applied twice says the same.
+    change_id = journal.new_id()
+    ws.sheet.write([state.append_changes(ws.sheet, ws.config, entries)])
+    data = {
+        "emails": [
+            {
+                "day": e.day.isoformat(),
+                "kind": e.kind,
+                "key": e.key,
+                "to": e.to,
+                "status": e.status,
+                "at": e.at.isoformat(timespec="seconds") if e.at else None,
+                "detail": e.detail,
+            }
+            for e in entries
+        ]
+    }
+    return [Kept(change_id, journal.SENT, data, f"record of {_count(len(entries), 'email')}")]
+
+
+def _save(
+    ws: Workspace, report: NotifyReport, kept: list[Kept], force: bool
+) -> tuple[NotifyReport, Saved | None]:
+    """Write what the run staged; when that cannot be done, say what waits (or is lost)."""
+    delivered = sum(1 for d in report.deliveries if d.status in state.DELIVERED and kept)
     try:
-        backend.write([state.append_changes(backend, config, entries)])
+        saved = ws.save(force=force, kept=kept)
     except SheetfollowError as error:
         if isinstance(error, ConfigError):
             raise
-        delivered = sum(1 for d in attempted if d.status in state.DELIVERED)
+        if not kept:
+            raise
         if not delivered:
             # Failed emails are retried whether or not that is recorded.
-            note = f"the failed emails could not be recorded in {backend.label} ({error})"
-            return replace(report, notes=(*report.notes, note))
+            note = f"the failed emails could not be recorded in {ws.sheet.label} ({error})"
+            return replace(report, notes=(*report.notes, note)), None
         reason = (
             f"{_count(delivered, 'email')} went out but could not be recorded in the hidden "
-            f"tab {config.tabs.state!r} of {backend.label} ({error}); until that works, "
+            f"tab {ws.config.tabs.state!r} of {ws.sheet.label} ({error}); until that works, "
             "every run sends them again"
         )
-        return replace(report, unrecorded=reason, unrecorded_code=error.exit_code)
-    return report
+        return replace(report, unrecorded=reason, unrecorded_code=error.exit_code), None
+    if saved.pending:
+        reason = f"the workbook could not be written: {saved.pending}"
+        return replace(report, unrecorded=reason, unrecorded_code=ExitCode.PENDING), saved
+    return report, saved

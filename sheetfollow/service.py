@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from rapidfuzz import fuzz
 
 from sheetfollow import schema, vocab
 from sheetfollow.backends.base import Backend, CellValue, CellWrite, RawValue, TabChanges, Table
 from sheetfollow.calendar import calendar_for
-from sheetfollow.config import Config
+from sheetfollow.config import CONFIG_NAME, Config
 from sheetfollow.errors import SheetError
 from sheetfollow.fields import OWNED_FIELDS
+from sheetfollow.log import read_log
 from sheetfollow.models import Computed, Owner, Problem, Prospect, Row, Status
 from sheetfollow.rules import compute
 
 if TYPE_CHECKING:
     from sheetfollow.backends.gsheets import Access
+    from sheetfollow.workspace import Workspace
 
 #: Called as work advances: (done, total). The CLI draws a progress bar with it.
 Progress = Callable[[int, int], None]
@@ -48,7 +53,11 @@ def open_backend(
         return open_sheet(target, key_file=config.google.key_file, env=environ)
     from sheetfollow.backends.xlsx import XlsxBackend
 
-    return XlsxBackend(Path(target), backups=config.backups)
+    return XlsxBackend(
+        Path(target),
+        backups=config.backups,
+        stale_lock_after=timedelta(hours=config.stale_lock_hours),
+    )
 
 
 def sheet_access(backend: Backend) -> Access | None:
@@ -86,6 +95,7 @@ def load(
     """Read the Prospects (and Owners) tab and compute every row."""
     table = prospects_table(backend, config)
     header = schema.map_headers(table, overrides=config.headers, source=backend.label)
+    _check_touch_columns(backend, config, table, header)
     owners, owner_problems = _read_owners(backend, config)
     pipeline = Pipeline(table, header, [], owners, list(owner_problems))
     total = len(table.rows) - header.header_row
@@ -104,6 +114,167 @@ def load(
     if progress is not None:
         progress(total, total)
     return pipeline
+
+
+#: The columns that say where a prospect's cadence stands. Without them every row looks
+#: untouched, and every follow-up silently starts over.
+TOUCH_FIELDS: tuple[str, ...] = ("last_contact", "last_outcome", "attempts")
+
+
+def _check_touch_columns(
+    backend: Backend, config: Config, table: Table, header: schema.HeaderMap
+) -> None:
+    """A SheetError when a touch column is missing from a sheet that has touches to lose.
+
+    A fresh list (nothing in the touch columns it has or in columns that look like the
+    missing ones, no touch in the Log) may lack them: `mark` adds them with the first touch.
+    The Log is only read when a column is missing.
+    """
+    missing = [name for name in TOUCH_FIELDS if name not in header.columns]
+    if not missing or not config.require_touch_columns:
+        return
+    # A renamed column still holds its touches: it counts like one that is found.
+    guesses = _touch_header_guesses(table, header, missing)
+    columns = {name: header.columns[name] for name in TOUCH_FIELDS if name in header.columns}
+    columns.update((name, column) for name, (column, _) in guesses.items())
+    if not _holds_touches(table, header, columns) and not _log_holds_touches(backend, config):
+        return
+    raise SheetError(_missing_touch_columns(backend.label, config, header, missing, guesses))
+
+
+def _holds_touches(table: Table, header: schema.HeaderMap, columns: Mapping[str, int]) -> bool:
+    """Whether any data row has something in one of these touch columns (field -> column)."""
+    for _, values in schema.data_rows(table, header):
+        for name, column in columns.items():
+            text = schema.cell_text(values[column - 1]) if column <= len(values) else ""
+            # Attempts 0 is what an import or a template fills in: not a touch.
+            if text and not (name == "attempts" and text == "0"):
+                return True
+    return False
+
+
+def _log_holds_touches(backend: Backend, config: Config) -> bool:
+    try:
+        entries = read_log(backend, config)
+    except SheetError:
+        return True  # a Log that cannot be read cannot show the list is fresh
+    return any(entry.outcome is not None for entry in entries)
+
+
+def _missing_touch_columns(
+    label: str,
+    config: Config,
+    header: schema.HeaderMap,
+    missing: list[str],
+    guesses: Mapping[str, tuple[int, str]],
+) -> str:
+    """One line: what is missing, what would go wrong, and the mapping that fixes it."""
+    found = {name: text for name, (_, text) in guesses.items()}
+    names = [schema.english_header(name) for name in missing]
+    if "last_contact" in missing:
+        harm = "every follow-up would restart from Created"
+    elif "attempts" in missing:
+        harm = "every cadence would restart from the first attempt"
+    else:
+        harm = "every outcome (quote sent, call back, not interested ...) would be ignored"
+    toml = config.path.name if config.path is not None else CONFIG_NAME
+    mapping = ", ".join(
+        f"{name} = {json.dumps(found.get(name, '...'), ensure_ascii=False)}" for name in missing
+    )
+    several = len(missing) > 1
+    if len(found) == len(missing):
+        fix = (
+            f"map yours with [headers] {mapping} in {toml} "
+            f"(or rename {'them' if several else 'it'} to {_and(names)})"
+        )
+    else:
+        fix = (
+            f"name your column{'s' if several else ''} {_and(names)} or map "
+            f"{'them' if several else 'it'} with [headers] {mapping} in {toml}"
+        )
+    return (
+        f"{label}: {schema.cell_ref(header.tab, header.header_row)} has no "
+        f"{_or(names)} column, so {harm}; {fix}; a list that never records touches "
+        "can set require_touch_columns = false"
+    )
+
+
+def _or(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+#: How alike (rapidfuzz WRatio, 0-100) an unknown header must be to a field's alias to be
+#: suggested as that field's column.
+_GUESS_SCORE = 80
+
+
+def _touch_header_guesses(
+    table: Table, header: schema.HeaderMap, missing: Sequence[str]
+) -> dict[str, tuple[int, str]]:
+    """Missing touch field -> (column, header text) of the unknown header that looks like
+    it: close in spelling to an alias, or sharing a word only that field's aliases use, and
+    holding mostly values that field can hold. Each header is given once, best first."""
+    texts = {
+        column: schema.cell_text(value)
+        for column, value in enumerate(table.rows[header.header_row - 1], start=1)
+        if schema.cell_text(value) in header.unknown
+    }
+    scored: list[tuple[float, str, int]] = []
+    for name in missing:
+        aliases = vocab.HEADER_ALIASES[name]
+        own_words = _own_words(name)
+        for column, text in texts.items():
+            key = vocab.normalise(text)
+            score = max(fuzz.WRatio(key, alias) for alias in aliases)
+            if score < _GUESS_SCORE and own_words.isdisjoint(key.split()):
+                continue
+            if _column_fits(table, header, column, name):
+                scored.append((score, name, column))
+    guesses: dict[str, tuple[int, str]] = {}
+    taken: set[int] = set()
+    for _, name, column in sorted(scored, key=lambda item: -item[0]):
+        if name not in guesses and column not in taken:
+            guesses[name] = (column, texts[column])
+            taken.add(column)
+    return guesses
+
+
+def _own_words(name: str) -> set[str]:
+    """Words of a field's aliases that no other field's aliases use ("tries", not "last")."""
+    others = {
+        word
+        for other, aliases in vocab.HEADER_ALIASES.items()
+        if other != name
+        for alias in aliases
+        for word in alias.split()
+    }
+    words = {word for alias in vocab.HEADER_ALIASES[name] for word in alias.split()}
+    return {word for word in words - others if len(word) > 2}
+
+
+def _column_fits(table: Table, header: schema.HeaderMap, column: int, name: str) -> bool:
+    """Whether most filled cells of the column read as what field `name` holds (one typo
+    like "soon" in a date column must not hide the column)."""
+    filled = bad = 0
+    for _, values in schema.data_rows(table, header):
+        value = values[column - 1] if column <= len(values) else None
+        if not schema.cell_text(value):
+            continue
+        filled += 1
+        try:
+            if name == "last_contact":
+                schema.parse_date(value, epoch=table.epoch)
+            elif name == "attempts":
+                schema.parse_count(value)
+            else:
+                schema.parse_choice(value, vocab.OUTCOME_ALIASES, "outcome")
+        except schema.BadValue:
+            bad += 1
+    return bad * 2 <= filled
 
 
 def prospects_table(backend: Backend, config: Config) -> Table:
@@ -198,6 +369,12 @@ class RefreshSummary:
     columns_added: tuple[str, ...]
     skipped: tuple[str, ...]
     dry_run: bool
+    #: Touches typed into the sheet since the last run, recorded now (one line each).
+    typed: tuple[str, ...] = ()
+    #: Why the changes wait in the pending journal ("" when they were written).
+    pending: str = ""
+    #: About the journal: changes included, changes held.
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -213,6 +390,9 @@ class RefreshSummary:
             "columns_added": list(self.columns_added),
             "skipped": list(self.skipped),
             "dry_run": self.dry_run,
+            "typed_touches": list(self.typed),
+            "pending": self.pending or None,
+            "notes": list(self.notes),
         }
 
 
@@ -224,30 +404,63 @@ def refresh(
     dry_run: bool = False,
     force: bool = False,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> RefreshSummary:
-    """Recompute the owned columns and write back only the cells whose value changes."""
-    pipeline = load(backend, config, today, progress=progress)
+    """Record the touches typed into the sheet, recompute the owned columns and write back
+    only the cells whose value changes, with the touch snapshot for the next run."""
+    from sheetfollow.workspace import open_workspace
+
+    ws = open_workspace(backend, config, today, now=now)
+    summary = refresh_in(ws, dry_run=dry_run, progress=progress)
+    if dry_run:
+        return summary
+    saved = ws.save(force=force)
+    cells = summary.cells_changed - len(saved.skipped) if saved.written else 0
+    return replace(summary, skipped=saved.skipped, cells_changed=cells, pending=saved.pending)
+
+
+def refresh_in(
+    ws: Workspace, *, dry_run: bool = False, progress: Progress | None = None
+) -> RefreshSummary:
+    """The refresh, staged in `ws` (written by ws.save())."""
+    from sheetfollow import snapshot, typed
+
+    config, today, sheet = ws.config, ws.today, ws.sheet
+    pipeline = load(sheet, config, today, progress=progress)
     changes, ids_filled = plan_refresh(pipeline, config)
-    skipped: tuple[str, ...] = ()
-    cells = len(changes.cells) + len(changes.new_headers)
-    if cells and not dry_run:
-        result = backend.write([changes], force=force)
-        skipped = result.skipped
-        cells -= len(skipped)
+    sheet.write([changes])
+    filled = {
+        cell.row: cell.value
+        for cell in changes.cells
+        if cell.column == changes.id_column and isinstance(cell.value, str)
+    }
+    prospects = [
+        replace(row.prospect, id=filled[row.prospect.row])
+        if not row.prospect.id and row.prospect.row in filled
+        else row.prospect
+        for row in pipeline.rows
+    ]
+    taken = typed.snaps_to_take(
+        prospects, snapshot.read_snapshots(sheet, config), ws.waiting, pipeline.header, today
+    )
+    if taken:
+        sheet.write([snapshot.append_changes(sheet, config, taken)])
     counts = count_statuses(pipeline.rows, today)
     return RefreshSummary(
-        sheet=backend.label,
+        sheet=sheet.label,
         rows=len(pipeline.rows),
         new=counts["new"],
         due=counts["due"],
         overdue=counts["overdue"],
         dead=counts["dead"],
         needs_attention=counts["needs_attention"],
-        cells_changed=cells,
+        cells_changed=len(changes.cells) + len(changes.new_headers),
         ids_filled=ids_filled,
         columns_added=tuple(changes.new_headers.values()),
-        skipped=skipped,
+        skipped=(),
         dry_run=dry_run,
+        typed=tuple(item.line() for item in ws.typed_touches),
+        notes=tuple(ws.notes()),
     )
 
 

@@ -644,3 +644,49 @@ def test_the_real_program_runs_the_readme_demo(tmp_path: Path) -> None:
     check = run_module("check", "--config", "demo/sheetfollow.toml", cwd=tmp_path)
     assert check.returncode == ExitCode.PROBLEMS
     assert "'next tuesday' is not a date" in check.stdout
+
+
+# --- missing touch columns ----------------------------------------------------------------
+
+
+def renamed_last_contact(folder: Path) -> Path:
+    """The team workbook whose Last contact header a person changed to "Last called"."""
+    tab = Layout().tab()
+    grid = [list(row) for row in tab.rows]
+    grid[0] = ["Last called" if text == "Last contact" else text for text in grid[0]]
+    path = write_workbook(folder / "pipeline.xlsx", Tab("Prospects", grid))
+    (folder / "sheetfollow.toml").write_text('sheet = "pipeline.xlsx"\n', encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "command", [["refresh"], ["check"], ["due"], ["run", "--outbox", "mails"]], ids=" ".join
+)
+def test_a_renamed_touch_column_stops_the_command_with_exit_4(
+    cli: Cli, tmp_path: Path, command: list[str]
+) -> None:
+    path = renamed_last_contact(tmp_path)
+    before = file_state(path)
+    result = cli(*command, "--today", ISO_TODAY)
+    assert result.exit_code == ExitCode.SHEET == 4
+    assert one_error_line(result.stderr) == (
+        f"error: {path}: Prospects!1:1 has no Last contact column, so every follow-up would "
+        'restart from Created; map yours with [headers] last_contact = "Last called" in '
+        "sheetfollow.toml (or rename it to Last contact); a list that never records touches "
+        "can set require_touch_columns = false"
+    )
+    assert result.stdout == ""
+    assert file_state(path) == before
+    assert nothing_written(tmp_path)
+    assert not (tmp_path / "mails").exists()
+
+
+def test_the_mapping_the_error_suggests_makes_the_command_work(cli: Cli, tmp_path: Path) -> None:
+    path = renamed_last_contact(tmp_path)
+    config = tmp_path / "sheetfollow.toml"
+    config.write_text(
+        'sheet = "pipeline.xlsx"\n[headers]\nlast_contact = "Last called"\n', encoding="utf-8"
+    )
+    result = cli("refresh", "--today", ISO_TODAY)
+    assert result.exit_code == 0, result.output
+    assert records(path)["Delta GmbH"]["Status"] == "overdue"

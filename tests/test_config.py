@@ -236,6 +236,30 @@ def test_an_explicit_config_is_named_as_given(tmp_path: Path) -> None:
         ("[tabs]\nlog = '" + "x" * 32 + "'", "tabs.log must be a tab name of 1 to 31 characters"),
         ("[tabs]\nlog = 'prospects'", "tabs.log is the same tab as tabs.prospects"),
         ("[tabs]\nstats = 'Stats'", "unknown key 'tabs.stats'"),
+        ("[tabs]\ntouches = ''", "tabs.touches must be a tab name of 1 to 31 characters"),
+        ("[tabs]\ntouches = 'a:b'", "tabs.touches must be a tab name"),
+        ("[tabs]\ntouches = 7", "tabs.touches must be a tab name"),
+        (
+            "[tabs]\ntouches = 'SHEETFOLLOW_STATE'",
+            "tabs.touches is the same tab as tabs.state: 'SHEETFOLLOW_STATE'",
+        ),
+        ("[tabs]\nlog = 'sheetfollow_touches'", "tabs.touches is the same tab as tabs.log"),
+        (
+            "require_touch_columns = 'no'",
+            "require_touch_columns must be true or false, not 'no'",
+        ),
+        ("require_touch_columns = 0", "require_touch_columns must be true or false, not 0"),
+        ("stale_lock_hours = 0", "stale_lock_hours must be a number of hours from 1 to 720, not 0"),
+        ("stale_lock_hours = 0.5", "stale_lock_hours must be a number of hours from 1 to 720"),
+        ("stale_lock_hours = 721", "stale_lock_hours must be a number of hours from 1 to 720"),
+        ("stale_lock_hours = -3", "stale_lock_hours must be a number of hours from 1 to 720"),
+        ("stale_lock_hours = nan", "stale_lock_hours must be a number of hours from 1 to 720"),
+        ("stale_lock_hours = inf", "stale_lock_hours must be a number of hours from 1 to 720"),
+        (
+            "stale_lock_hours = true",
+            "stale_lock_hours must be a number of hours from 1 to 720, not true",
+        ),
+        ("stale_lock_hours = '12'", "stale_lock_hours must be a number of hours from 1 to 720"),
         ("[headers]\ncompnay = 'Firm'", "unknown key 'headers.compnay' (did you mean 'company'?)"),
         ("[headers]\ncompany = ''", "headers.company must be the header text"),
         (
@@ -314,6 +338,25 @@ def test_valid_top_level_values(tmp_path: Path) -> None:
         0,
     )
     assert load(tmp_path, 'timezone = ""\n').timezone == ""
+
+
+def test_touch_columns_lock_hours_and_the_touches_tab_default(tmp_path: Path) -> None:
+    config = load(tmp_path, "backups = 3\n")
+    assert config.require_touch_columns is True
+    assert config.stale_lock_hours == 12
+    assert config.tabs.touches == "sheetfollow_touches"
+
+
+def test_touch_columns_lock_hours_and_the_touches_tab_are_read(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        "require_touch_columns = false\nstale_lock_hours = 1\n[tabs]\ntouches = 'Touch snapshot'\n",
+    )
+    assert config.require_touch_columns is False
+    assert config.stale_lock_hours == 1
+    assert config.tabs == Tabs(touches="Touch snapshot")
+    assert load(tmp_path, "stale_lock_hours = 720\n").stale_lock_hours == 720
+    assert load(tmp_path, "stale_lock_hours = 1.5\n").stale_lock_hours == 1.5
 
 
 def test_rules_are_read_into_the_dataclass(tmp_path: Path) -> None:

@@ -144,6 +144,7 @@ MEANING = {
     ExitCode.DELIVERY: "email",
     ExitCode.REMOTE: "remote",
     ExitCode.NO_MATCH: "which prospect",
+    ExitCode.PENDING: "pending journal",
 }
 
 

@@ -611,13 +611,21 @@ def test_every_other_part_of_the_workbook_is_unchanged(tmp_path: Path) -> None:
     log = [["When", "ID", "Company", "By", "Outcome", "Channel", "Note", "Next follow-up"]]
     workbook = tmp_path / "pipeline.xlsx"
     add_prospects_sheet(feature, workbook, log, name="Log")
-    (tmp_path / "sheetfollow.toml").write_text(TEAM_CONFIG, encoding="utf-8")
+    # The feature workbook has no Last outcome column (and Last contact dates): allowed here,
+    # so that the only parts that change are the ones the import writes.
+    config = "require_touch_columns = false\n" + TEAM_CONFIG
+    (tmp_path / "sheetfollow.toml").write_text(config, encoding="utf-8")
     before = members(workbook)
     report = run(workbook, DATA / "leads.csv")
     assert len(report.added) == 5
     after = members(workbook)
-    assert list(after) == list(before)
-    changed = {name for name in before if before[name] != after[name]}
+    # Added: the hidden tab with the new rows' touch snapshot (and the lists naming it).
+    assert list(after)[: len(before)] == list(before)
+    assert [name for name in after if name not in before] == [
+        sheet_part(workbook, "sheetfollow_touches")
+    ]
+    package = {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
+    changed = {name for name in before if before[name] != after[name]} - package
     prospects, log_part = sheet_part(workbook, "Prospects"), sheet_part(workbook, "Log")
     table_parts = {name for name in changed if re.fullmatch(r"xl/tables/table\d+\.xml", name)}
     # Only the two sheets written to and the Table that grew.
@@ -748,13 +756,32 @@ def test_the_import_command_errors(cli: Cli, sheet: Path) -> None:
     assert not (sheet.parent / ".sheetfollow").exists()
 
 
-def test_an_open_workbook_stops_the_import_and_force_overrides_it(cli: Cli, sheet: Path) -> None:
-    (sheet.parent / f"~${sheet.name}").write_bytes(b"\x00" * 165)
+def test_an_import_into_an_open_workbook_waits_and_is_applied_once(cli: Cli, sheet: Path) -> None:
+    lock = sheet.parent / f"~${sheet.name}"
+    lock.write_bytes(b"\x00" * 165)
     before = file_state(sheet)
-    busy = cli("import", DATA / "leads.csv", *shared(sheet))
-    assert busy.exit_code == ExitCode.BUSY
-    assert "open in Excel" in busy.stderr
+    rows_before = len(added_rows(sheet))
+    waiting = cli("import", DATA / "leads.csv", *shared(sheet))
+    assert waiting.exit_code == ExitCode.PENDING, waiting.output
+    assert "open in Excel" in waiting.stderr
+    assert "import of leads.csv kept in" in waiting.stderr
     assert file_state(sheet) == before
+    # Reading commands already see the new prospects.
+    due = cli("due", "--json", *shared(sheet))
+    assert "Echo Electric" in due.stdout
+    lock.unlink()
+    applied = cli("refresh", *shared(sheet))
+    assert applied.exit_code == 0, applied.output
+    companies = [row["Company"] for row in added_rows(sheet)]
+    assert companies.count("Echo Electric") == 1
+    again = cli("refresh", *shared(sheet))
+    assert again.exit_code == 0
+    assert len(added_rows(sheet)) == len(companies) > rows_before
+    assert not list((sheet.parent / ".sheetfollow").glob("*.pending.jsonl"))
+
+
+def test_force_imports_into_an_open_workbook(cli: Cli, sheet: Path) -> None:
+    (sheet.parent / f"~${sheet.name}").write_bytes(b"\x00" * 165)
     forced = cli("import", DATA / "leads.csv", "--force", *shared(sheet))
     assert forced.exit_code == 0, forced.output
     assert [row["Company"] for row in added_rows(sheet)][-1] == "Echo Electric"

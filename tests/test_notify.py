@@ -418,22 +418,33 @@ def test_a_day_cron_missed_needs_nothing_special(mailed_team: Path, server: Smtp
     assert records(mailed_team / "pipeline.xlsx")["Acme Tools"]["Status"] == "overdue"
 
 
-def test_what_went_out_but_could_not_be_recorded_is_said_loudly(
+def test_emails_sent_while_the_workbook_is_open_are_recorded_later_and_never_resent(
     mailed_team: Path, server: SmtpServer, cli: Cli
 ) -> None:
     lock = mailed_team / "~$pipeline.xlsx"  # Excel has the workbook open
     lock.write_bytes(b"")
-    result = cli(
-        "notify", "--today", TODAY.isoformat(), "--config", mailed_team / CONFIG_NAME, env=ENV
-    )
+    workbook = mailed_team / "pipeline.xlsx"
+    before = file_state(workbook)
+    args = ("--today", TODAY.isoformat(), "--config", mailed_team / CONFIG_NAME)
+    result = cli("notify", *args, env=ENV)
     assert len(server.received) == 6
-    assert result.exit_code == ExitCode.BUSY
-    assert (
-        "error: 6 emails went out but could not be recorded in the hidden tab "
-        "'sheetfollow_state'" in result.output
-    )
-    assert "every run sends them again" in result.output
-    assert "sheetfollow_state" not in XlsxBackend(mailed_team / "pipeline.xlsx").tab_names()
+    assert result.exit_code == ExitCode.PENDING, result.output
+    assert "record of 6 emails kept in" in result.output
+    assert file_state(workbook) == before
+    # Still open: the next run reads the journal and sends nothing again.
+    again = cli("notify", *args, env=ENV)
+    assert again.exit_code == ExitCode.PENDING, again.output
+    assert len(server.received) == 6
+    assert "already sent today" in again.output
+    # Closed: the next command writes the record into the hidden tab, once.
+    lock.unlink()
+    closed = cli("notify", *args, env=ENV)
+    assert closed.exit_code == 0, closed.output
+    assert len(server.received) == 6
+    assert not list((mailed_team / ".sheetfollow").glob("*.pending.jsonl"))
+    state_rows = XlsxBackend(workbook).read_tab("sheetfollow_state")
+    assert state_rows is not None
+    assert sum(1 for row in state_rows.rows[1:] if row[4] == "sent") == 6
 
 
 def test_a_dry_run_sends_and_writes_nothing(mailed_team: Path, server: SmtpServer) -> None:

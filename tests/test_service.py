@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -40,7 +41,9 @@ from openpyxl import load_workbook
 from sheetfollow import service, vocab
 from sheetfollow.calendar import calendar_for
 from sheetfollow.config import Config, load_config
-from sheetfollow.fields import OWNED_FIELDS
+from sheetfollow.errors import SheetError
+from sheetfollow.exit_codes import ExitCode
+from sheetfollow.fields import LOG_FIELDS, OWNED_FIELDS
 from sheetfollow.models import Outcome, Owner, Prospect, Stage
 from sheetfollow.rules import compute
 from sheetfollow.schema import col_letter
@@ -278,6 +281,9 @@ def test_the_summary_counts_what_was_worked_out_by_hand(team: Team) -> None:
         "columns_added": [],
         "skipped": [],
         "dry_run": False,
+        "typed_touches": [],
+        "pending": None,
+        "notes": [],
     }
 
 
@@ -618,3 +624,161 @@ def test_a_date_the_calendar_cannot_handle_makes_one_row_need_attention(tmp_path
     assert rows["Never Ltd"]["Status"] == "needs attention"
     assert rows["Never Ltd"]["Why"].startswith("Check Prospects!2:2: cannot work out a follow-up")
     assert rows["Soon BV"]["Status"] == "overdue"
+
+
+# --- Missing touch columns -----------------------------------------------------------------
+
+LOG_HEADER = [vocab.LOG_HEADERS["en"][name] for name in LOG_FIELDS]
+#: One touch and one import in the Log: the touch is what makes a missing column an error.
+LOG_WITH_A_TOUCH: list[list[Cell]] = [
+    LOG_HEADER,
+    [datetime(2026, 3, 2, 10, 0), "P-0007", "Delta GmbH", "Bob", "no answer"],
+    [datetime(2026, 3, 3, 9, 0), "P-0001", "Acme Tools", "Anna", "imported"],
+]
+LOG_WITHOUT_TOUCHES: list[list[Cell]] = [LOG_HEADER, LOG_WITH_A_TOUCH[2]]
+
+
+def team_with(
+    folder: Path,
+    *,
+    headers: Mapping[str, str] = MappingProxyType({}),
+    dropped: tuple[str, ...] = (),
+    rows: tuple[Mapping[str, Cell], ...] = TEAM_ROWS,
+    log: list[list[Cell]] | None = None,
+    config: str = TEAM_CONFIG,
+) -> Team:
+    """The team workbook with some headers renamed (field -> text) or columns dropped."""
+    fields = tuple(name for name in TEAM_FIELDS if name not in dropped)
+    tab = Layout(fields=fields, rows=rows).tab()
+    grid = [list(row) for row in tab.rows]
+    grid[0] = [headers.get(name, text) for name, text in zip(fields, grid[0], strict=True)]
+    tabs = [Tab("Prospects", grid), Tab("Owners", TEAM_OWNERS)]
+    if log is not None:
+        tabs.append(Tab("Log", log))
+    path = write_workbook(folder / "pipeline.xlsx", *tabs)
+    (folder / "sheetfollow.toml").write_text(config, encoding="utf-8")
+    return Team(folder, path, folder / "sheetfollow.toml", TODAY)
+
+
+def sheet_error(team: Team) -> str:
+    with pytest.raises(SheetError) as caught:
+        refresh(team)
+    assert caught.value.exit_code is ExitCode.SHEET
+    assert "\n" not in caught.value.message
+    return caught.value.message
+
+
+#: The team's rows as a fresh list: nobody has been called yet.
+FRESH_ROWS = tuple(
+    {k: v for k, v in row.items() if k not in service.TOUCH_FIELDS} for row in TEAM_ROWS
+)
+
+
+def test_a_renamed_last_contact_is_an_error_that_suggests_the_mapping(tmp_path: Path) -> None:
+    team = team_with(tmp_path, headers={"last_contact": "Last called"}, log=LOG_WITH_A_TOUCH)
+    before = file_state(team.workbook)
+    assert sheet_error(team) == (
+        f"{team.workbook}: Prospects!1:1 has no Last contact column, so every follow-up would "
+        'restart from Created; map yours with [headers] last_contact = "Last called" in '
+        "sheetfollow.toml (or rename it to Last contact); a list that never records touches "
+        "can set require_touch_columns = false"
+    )
+    assert file_state(team.workbook) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipeline.xlsx", "sheetfollow.toml"]
+
+
+def test_the_suggested_mapping_works(tmp_path: Path) -> None:
+    config = TEAM_CONFIG + '[headers]\nlast_contact = "Last called"\n'
+    team = team_with(tmp_path, headers={"last_contact": "Last called"}, config=config)
+    assert refresh(team).overdue == 2
+
+
+def test_a_touch_in_the_log_alone_makes_missing_columns_an_error(tmp_path: Path) -> None:
+    team = team_with(tmp_path, dropped=service.TOUCH_FIELDS, rows=FRESH_ROWS, log=LOG_WITH_A_TOUCH)
+    before = file_state(team.workbook)
+    message = sheet_error(team)
+    assert message.startswith(
+        f"{team.workbook}: Prospects!1:1 has no Last contact, Last outcome or Attempts column, "
+        "so every follow-up would restart from Created; name your columns Last contact, "
+        'Last outcome and Attempts or map them with [headers] last_contact = "...", '
+        'last_outcome = "...", attempts = "..." in sheetfollow.toml;'
+    )
+    assert file_state(team.workbook) == before
+
+
+def test_a_fresh_list_may_lack_every_touch_column(tmp_path: Path) -> None:
+    # An imported list: no touch columns, and only imports in the Log (or no Log at all).
+    for log in (None, LOG_WITHOUT_TOUCHES):
+        team = team_with(tmp_path, dropped=service.TOUCH_FIELDS, rows=FRESH_ROWS, log=log)
+        summary = refresh(team)
+        assert (summary.rows, summary.needs_attention) == (10, 0)
+
+
+def test_empty_touch_columns_and_zero_attempts_are_still_a_fresh_list(tmp_path: Path) -> None:
+    rows = tuple({**row, "attempts": 0} for row in FRESH_ROWS)
+    team = team_with(tmp_path, dropped=("last_contact", "last_outcome"), rows=rows)
+    assert refresh(team).rows == 10
+
+
+def test_missing_columns_are_allowed_when_not_required(tmp_path: Path) -> None:
+    config = "require_touch_columns = false\n" + TEAM_CONFIG
+    team = team_with(
+        tmp_path, headers={"last_contact": "Last called"}, log=LOG_WITH_A_TOUCH, config=config
+    )
+    assert refresh(team).cells_changed > 0
+    delta = records(team.workbook)["Delta GmbH"]
+    assert delta["Status"] and as_date(delta["Last called"]) == date(2026, 3, 2)
+
+
+def test_missing_attempts_beside_last_contact_dates_is_an_error(tmp_path: Path) -> None:
+    team = team_with(tmp_path, dropped=("attempts",))
+    before = file_state(team.workbook)
+    assert sheet_error(team).startswith(
+        f"{team.workbook}: Prospects!1:1 has no Attempts column, so every cadence would "
+        "restart from the first attempt; name your column Attempts or map it with [headers] "
+        'attempts = "..." in sheetfollow.toml;'
+    )
+    assert file_state(team.workbook) == before
+
+
+def test_each_missing_column_gets_the_header_that_looks_like_it(tmp_path: Path) -> None:
+    # "Result of call" is as close to Last contact as to Last outcome by spelling, but it
+    # holds outcomes, not dates; "Tries so far" shares the word "tries" with an alias.
+    # There is no Log: the touches in the renamed columns are enough to refuse.
+    team = team_with(
+        tmp_path,
+        headers={
+            "last_contact": "Date of last call",
+            "last_outcome": "Result of call",
+            "attempts": "Tries so far",
+        },
+    )
+    assert (
+        'map yours with [headers] last_contact = "Date of last call", '
+        'last_outcome = "Result of call", attempts = "Tries so far" in sheetfollow.toml '
+        "(or rename them to Last contact, Last outcome and Attempts)"
+    ) in sheet_error(team)
+
+
+def test_a_header_that_holds_other_things_is_not_suggested(tmp_path: Path) -> None:
+    # "Last call notes" is spelled like Last contact but holds text, not dates.
+    rows = tuple({**row, "last_contact": f"rang {row['company']}"} for row in TEAM_ROWS)
+    team = team_with(tmp_path, headers={"last_contact": "Last call notes"}, rows=rows)
+    message = sheet_error(team)
+    assert 'last_contact = "..."' in message
+    assert "Last call notes" not in message
+
+
+def test_the_log_is_not_read_when_every_touch_column_is_there(team: Team) -> None:
+    config = load_config(team.config)
+    backend = service.open_backend(None, config)
+    read: list[str] = []
+    real = backend.read_tab
+
+    def read_tab(name: str) -> Any:
+        read.append(name)
+        return real(name)
+
+    backend.read_tab = read_tab  # type: ignore[method-assign]
+    service.load(backend, config, TODAY)
+    assert "Log" not in read

@@ -568,7 +568,7 @@ def test_names_are_printed_as_typed_never_as_markup(cli: Cli, tmp_path: Path) ->
     owner = "[bold]Ann[/bold] :smile:"
     headers = vocab.PROSPECT_HEADERS["en"]
     prospects: list[list[Cell]] = [
-        [headers[name] for name in ("id", "company", "owner", "created")],
+        [headers[name] for name in ("id", "company", "owner", "created", *service.TOUCH_FIELDS)],
         ["P-0001", "Acme", owner, TODAY],
     ]
     log: list[list[Cell]] = [

@@ -1,0 +1,246 @@
+"""What the touch columns of each prospect held when sheetfollow last looked: a hidden tab.
+
+A person who types a call into the sheet (a new Last contact, a Last outcome) changes these
+columns between two runs; comparing them with this snapshot is how the run tells a typed
+touch from a row nobody touched. The tab has one row per change, appended (the last row of
+an ID wins), so both backends write it the same way and nothing in it is ever rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sheetfollow import schema, vocab
+from sheetfollow.backends.base import Backend, CellValue, RawValue, TabChanges, Table
+from sheetfollow.config import Config
+from sheetfollow.errors import SheetError
+from sheetfollow.models import Outcome, Prospect, Stage
+
+#: The tab's columns, in order.
+COLUMNS: tuple[str, ...] = (
+    "ID",
+    "Last contact",
+    "Last outcome",
+    "Attempts",
+    "Stage",
+    "Follow up on",
+    "Recorded",
+    "Seen",
+    "Change",
+)
+#: The touch columns of the Prospects tab that the snapshot keeps, by field.
+TOUCH_FIELDS: tuple[str, ...] = (
+    "last_contact",
+    "last_outcome",
+    "attempts",
+    "stage",
+    "follow_up_on",
+)
+
+
+@dataclass(frozen=True)
+class Snap:
+    """One prospect's touch columns as a run saw them."""
+
+    id: str
+    last_contact: date | None
+    last_outcome: Outcome | None
+    attempts: int
+    stage: Stage | None
+    follow_up_on: date | None
+    #: The day sheetfollow recorded this touch in the Log (mark, a typed touch, a reply);
+    #: None when the touch was already in the sheet when it was first seen.
+    recorded: date | None
+    #: The day this snapshot was taken.
+    seen: date
+    #: The ID of the change (a touch, an import) that wrote this row, if one did: the
+    #: proof that a change kept in the pending journal is in the workbook.
+    change: str = ""
+
+    def same_touch(self, prospect: Prospect) -> bool:
+        """Whether the row's touch columns still hold what this snapshot saw."""
+        return (
+            prospect.last_contact == self.last_contact
+            and prospect.last_outcome == self.last_outcome
+            and prospect.attempts == self.attempts
+            and prospect.stage == self.stage
+            and prospect.follow_up_on == self.follow_up_on
+        )
+
+    def cells(self) -> dict[str, CellValue]:
+        return {
+            "ID": self.id,
+            "Last contact": self.last_contact,
+            "Last outcome": self.last_outcome.value if self.last_outcome else None,
+            "Attempts": self.attempts,
+            "Stage": self.stage.value if self.stage else None,
+            "Follow up on": self.follow_up_on,
+            "Recorded": self.recorded,
+            "Seen": self.seen,
+            "Change": self.change or None,
+        }
+
+
+def to_record(snap: Snap) -> dict[str, object]:
+    """The snapshot as JSON-ready values, for the pending journal."""
+    return {
+        "id": snap.id,
+        "last_contact": _iso(snap.last_contact),
+        "last_outcome": snap.last_outcome.value if snap.last_outcome else None,
+        "attempts": snap.attempts,
+        "stage": snap.stage.value if snap.stage else None,
+        "follow_up_on": _iso(snap.follow_up_on),
+        "recorded": _iso(snap.recorded),
+        "seen": snap.seen.isoformat(),
+    }
+
+
+def from_record(record: Mapping[str, object]) -> Snap:
+    """A snapshot back from `to_record`. Raises ValueError (or KeyError) on a damaged one."""
+
+    def day(name: str) -> date | None:
+        value = record.get(name)
+        return date.fromisoformat(str(value)) if value else None
+
+    outcome, stage = record.get("last_outcome"), record.get("stage")
+    seen = day("seen")
+    if seen is None:
+        raise ValueError("a snapshot without its day")
+    return Snap(
+        id=str(record["id"]),
+        last_contact=day("last_contact"),
+        last_outcome=Outcome(outcome) if outcome else None,
+        attempts=int(str(record.get("attempts") or 0)),
+        stage=Stage(stage) if stage else None,
+        follow_up_on=day("follow_up_on"),
+        recorded=day("recorded"),
+        seen=seen,
+    )
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def snap_of(
+    prospect: Prospect, *, recorded: date | None, seen: date, change: str = ""
+) -> Snap:
+    return Snap(
+        change=change,
+        id=prospect.id,
+        last_contact=prospect.last_contact,
+        last_outcome=prospect.last_outcome,
+        attempts=prospect.attempts,
+        stage=prospect.stage,
+        follow_up_on=prospect.follow_up_on,
+        recorded=recorded,
+        seen=seen,
+    )
+
+
+def read_snapshots(backend: Backend, config: Config) -> dict[str, Snap]:
+    """The latest snapshot of every ID (IDs compared as people write them); empty when the
+    tab does not exist yet (the first run)."""
+    found: dict[str, Snap] = {}
+    for snap in _all(backend, config):
+        found[key(snap.id)] = snap
+    return found
+
+
+def applied_changes(backend: Backend, config: Config) -> frozenset[str]:
+    """IDs of the changes whose rows are in the workbook (see Snap.change)."""
+    return frozenset(snap.change for snap in _all(backend, config) if snap.change)
+
+
+def _all(backend: Backend, config: Config) -> list[Snap]:
+    table = backend.read_tab(config.tabs.touches)
+    if table is None or not table.rows:
+        return []
+    columns = _columns(table, backend.label)
+    snaps = [_snap(values, columns, table) for values in table.rows[1:]]
+    return [snap for snap in snaps if snap is not None]
+
+
+def key(prospect_id: str) -> str:
+    return prospect_id.strip().casefold()
+
+
+def _columns(table: Table, label: str) -> dict[str, int]:
+    header = [vocab.normalise(schema.cell_text(v)) for v in table.rows[0]]
+    columns = {
+        name: header.index(vocab.normalise(name)) + 1
+        for name in COLUMNS
+        if vocab.normalise(name) in header
+    }
+    if "ID" not in columns:
+        raise SheetError(
+            f"{label}: the hidden tab {table.tab!r} lacks its ID column in the first row, so "
+            "typed touches cannot be told from old ones; restore it, or delete the tab to "
+            "take a fresh snapshot"
+        )
+    return columns
+
+
+def _snap(values: Sequence[RawValue], columns: Mapping[str, int], table: Table) -> Snap | None:
+    def raw(name: str) -> RawValue:
+        column = columns.get(name)
+        return values[column - 1] if column is not None and column <= len(values) else None
+
+    def day(name: str) -> date | None:
+        try:
+            return schema.parse_date(raw(name), epoch=table.epoch)
+        except ValueError:
+            return None
+
+    ident = schema.cell_text(raw("ID"))
+    seen = day("Seen")
+    if not ident or seen is None:
+        return None
+    try:
+        attempts = schema.parse_count(raw("Attempts"))
+    except ValueError:
+        attempts = 0
+    return Snap(
+        id=ident,
+        last_contact=day("Last contact"),
+        last_outcome=vocab.OUTCOME_ALIASES.get(
+            vocab.normalise(schema.cell_text(raw("Last outcome")))
+        ),
+        attempts=attempts or 0,
+        stage=vocab.STAGE_ALIASES.get(vocab.normalise(schema.cell_text(raw("Stage")))),
+        follow_up_on=day("Follow up on"),
+        recorded=day("Recorded"),
+        seen=seen,
+        change=schema.cell_text(raw("Change")),
+    )
+
+
+def append_changes(backend: Backend, config: Config, snaps: Iterable[Snap]) -> TabChanges:
+    """The change that appends `snaps`, creating the hidden tab when it is missing."""
+    table = backend.read_tab(config.tabs.touches)
+    if table is None or not table.rows:
+        columns = {name: i + 1 for i, name in enumerate(COLUMNS)}
+        changes = TabChanges(
+            tab=table.tab if table is not None else config.tabs.touches,
+            create=table is None,
+            hidden=True,
+            new_headers={column: name for name, column in columns.items()},
+        )
+    else:
+        columns = _columns(table, backend.label)
+        changes = TabChanges(tab=table.tab)
+        last = max(len(table.rows[0]), *columns.values())
+        for name in COLUMNS:
+            if name not in columns:
+                last += 1
+                columns[name] = last
+                changes.new_headers[last] = name
+    width = max(columns.values())
+    for snap in snaps:
+        row: list[CellValue] = [None] * width
+        for name, value in snap.cells().items():
+            row[columns[name] - 1] = value
+        changes.append_rows.append(row)
+    return changes

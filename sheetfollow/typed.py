@@ -1,0 +1,199 @@
+"""Touches typed into the sheet: which changes of the touch columns are a call to record.
+
+Most people record a call the way they use any spreadsheet: they type the date into Last
+contact and what happened into Last outcome. Each run compares the touch columns (Last
+contact, Last outcome, Attempts, Stage, Follow up on) with the snapshot the previous run kept
+of them (`snapshot.py`), and records what a person typed as the touch it is, through the same
+path as `mark`.
+
+The rule, for a row whose ID has a snapshot:
+
+1. **A new touch** is a Last contact later than the snapshot's, or the same Last contact with
+   another Last outcome. It is recorded on that day with that outcome: Attempts counted,
+   Stage moved forward, a Follow up on date that was for this touch used up, one Log row (By:
+   the row's Assigned to, else its owner; Note: typed in the sheet), the row recomputed.
+   Attempts, Stage or Follow up on that the person changed too are theirs: left as typed.
+2. **A correction** records nothing: Last contact moved earlier or cleared; or a touch that
+   sheetfollow already recorded (by mark, a reply, or a typed touch an earlier run recorded)
+   rewritten with a day on or before the day it was recorded, so fixing "27 Nov" into
+   "26 Nov", or "no answer" into "voicemail", is not a second call. One exception: an
+   unanswered touch that becomes an answered one (no answer -> reached) is the call that got
+   through, and is recorded.
+3. **Nothing yet**: a new Last contact without a Last outcome waits until the outcome is
+   filled in (then it is recorded with the date typed first); so does a row whose touch
+   cells cannot be read (it needs attention). Their snapshot is not moved on.
+4. Changing only Attempts, Stage or Follow up on is a person's edit, not a touch.
+
+A row seen for the first time (the first run, a new row, an ID filled in) is taken as it is:
+its snapshot is taken and no touch is invented.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+
+from sheetfollow import snapshot
+from sheetfollow.mark import Touch
+from sheetfollow.models import Outcome, Prospect, Row
+from sheetfollow.schema import HeaderMap
+from sheetfollow.snapshot import Snap
+
+#: The Log's Note for a touch typed into the sheet.
+TYPED_NOTE = "typed in the sheet"
+
+
+@dataclass(frozen=True)
+class TypedTouch:
+    """A call a person typed into the sheet, to be recorded."""
+
+    row: int
+    id: str
+    company: str
+    touch: Touch
+    #: The touch columns before the person typed (the last run's snapshot).
+    before: Snap
+    #: Fields the person set along with the touch: left as typed.
+    keep: frozenset[str]
+
+    def line(self) -> str:
+        outcome = self.touch.outcome.value
+        return (
+            f"{self.id} {self.company}: {outcome} on {self.touch.day.isoformat()} (row {self.row})"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "row": self.row,
+            "id": self.id,
+            "company": self.company,
+            "outcome": self.touch.outcome.value,
+            "day": self.touch.day.isoformat(),
+            "kept_as_typed": sorted(self.keep - {"last_contact", "last_outcome"}),
+        }
+
+
+@dataclass(frozen=True)
+class Found:
+    touches: list[TypedTouch]
+    #: IDs whose snapshot must not move on yet (an outcome to wait for, cells to fix).
+    waiting: frozenset[str]
+
+
+def find(rows: Iterable[Row], snaps: Mapping[str, Snap], header: HeaderMap) -> Found:
+    """The typed touches in `rows` (see the module's rule)."""
+    rows = list(rows)
+    counts = Counter(snapshot.key(row.prospect.id) for row in rows if row.prospect.id)
+    touches: list[TypedTouch] = []
+    waiting: set[str] = set()
+    for row in rows:
+        prospect = row.prospect
+        ident = snapshot.key(prospect.id)
+        if not ident or counts[ident] > 1:
+            continue  # an ID used twice cannot be followed from run to run
+        snap = snaps.get(ident)
+        if snap is None:
+            continue
+        if _unreadable(prospect, header):
+            waiting.add(ident)
+            continue
+        kind = classify(prospect, snap)
+        if kind == "waiting":
+            waiting.add(ident)
+        elif kind == "touch":
+            touches.append(_typed(row, snap))
+    return Found(touches, frozenset(waiting))
+
+
+def classify(prospect: Prospect, snap: Snap) -> str:
+    """ "touch", "waiting" or "none" (a correction, an edit, or nothing changed)."""
+    day, outcome = prospect.last_contact, prospect.last_outcome
+    if day is None:
+        return "none"
+    later = snap.last_contact is None or day > snap.last_contact
+    other_outcome = day == snap.last_contact and outcome != snap.last_outcome
+    if not (later or other_outcome):
+        return "none"
+    if snap.recorded is not None and day <= snap.recorded and not _got_through(snap, outcome):
+        return "none"
+    if outcome is None:
+        return "waiting"
+    return "touch"
+
+
+def _got_through(snap: Snap, outcome: Outcome | None) -> bool:
+    was = snap.last_outcome
+    return was is not None and was.unanswered and outcome is not None and not outcome.unanswered
+
+
+def _unreadable(prospect: Prospect, header: HeaderMap) -> bool:
+    refs = {header.cell(prospect.row, name) for name in snapshot.TOUCH_FIELDS}
+    return any(problem.ref in refs for problem in prospect.problems)
+
+
+def _typed(row: Row, snap: Snap) -> TypedTouch:
+    prospect = row.prospect
+    assert prospect.last_contact is not None and prospect.last_outcome is not None
+    keep = {"last_contact", "last_outcome"}
+    if prospect.attempts != snap.attempts:
+        keep.add("attempts")
+    if prospect.stage != snap.stage:
+        keep.add("stage")
+    if prospect.follow_up_on != snap.follow_up_on:
+        keep.add("follow_up_on")
+    touch = Touch(
+        outcome=prospect.last_outcome,
+        day=prospect.last_contact,
+        follow_up_on=prospect.follow_up_on if "follow_up_on" in keep else None,
+        note=TYPED_NOTE,
+        by=row.computed.assigned_to or prospect.owner,
+    )
+    return TypedTouch(
+        row=prospect.row,
+        id=prospect.id,
+        company=prospect.company or prospect.contact,
+        touch=touch,
+        before=snap,
+        keep=frozenset(keep),
+    )
+
+
+def before_touch(current: Prospect, snap: Snap) -> Prospect:
+    """The row as it was before the person typed: its touch columns from the snapshot."""
+    return replace(
+        current,
+        last_contact=snap.last_contact,
+        last_outcome=snap.last_outcome,
+        attempts=snap.attempts,
+        stage=snap.stage,
+        follow_up_on=snap.follow_up_on,
+        problems=(),
+    )
+
+
+def snaps_to_take(
+    prospects: Iterable[Prospect],
+    snaps: Mapping[str, Snap],
+    waiting: frozenset[str],
+    header: HeaderMap,
+    today: date,
+) -> list[Snap]:
+    """Snapshots for the rows whose touch columns differ from their last one (every row on
+    the first run): the baseline the next run compares with. A correction keeps the day
+    its touch was recorded. Rows whose touch cells cannot be read get none: once fixed,
+    they are taken as they are then."""
+    prospects = list(prospects)
+    counts = Counter(snapshot.key(p.id) for p in prospects if p.id)
+    taken = []
+    for prospect in prospects:
+        ident = snapshot.key(prospect.id)
+        if not ident or counts[ident] > 1 or ident in waiting or _unreadable(prospect, header):
+            continue
+        old = snaps.get(ident)
+        if old is not None and old.same_touch(prospect):
+            continue
+        recorded = old.recorded if old is not None else None
+        taken.append(snapshot.snap_of(prospect, recorded=recorded, seen=today))
+    return taken
