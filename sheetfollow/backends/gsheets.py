@@ -3,9 +3,10 @@
 A run costs a fixed number of requests whatever the row count: the spreadsheet's metadata
 and every tab's values in one batchGet (cached for the backend's life), then for a write
 one batchGet that re-reads the header row, the ID column and the cells about to be written,
-a spreadsheets:batchUpdate only when a tab must be made (addSheet) and one only when rows,
-columns or date formats must be added, and one values:batchUpdate (RAW) with one range per
-run of cells in a column.
+one spreadsheets:batchUpdate only when tabs must be made (addSheet, with a sheetId of our
+choosing so that later requests of the batch can refer to it) or rows, columns or date
+formats must be added, and one values:batchUpdate (RAW) with one range per run of cells in
+a column.
 
 The values API has no conditional write. Rows a person inserted, deleted or sorted between
 our read and our write are found again by their ID; when that cannot be done safely,
@@ -544,8 +545,7 @@ class GoogleSheetsBackend:
             plan.place(last_rows)
         if not any(plan.writes or plan.tab is None for plan in plans):
             return
-        self._create_tabs(loaded, [plan for plan in plans if plan.tab is None])
-        self._prepare(plans)
+        self._prepare(loaded, plans)
         data = [item for plan in plans for item in plan.value_ranges()]
         if data:
             body = {"valueInputOption": "RAW", "data": data}
@@ -601,31 +601,57 @@ class GoogleSheetsBackend:
                 ) from None
             raise
 
-    def _create_tabs(self, loaded: _Loaded, plans: list[_Plan], *, again: bool = False) -> None:
-        if not plans:
+    def _prepare(
+        self, loaded: _Loaded, plans: list[_Plan], *, taken: set[int] | None = None
+    ) -> None:
+        """Make the new tabs, grow grids that are too small and give date cells a date
+        format, in one batchUpdate. Google applies its requests in order and all or nothing;
+        a new tab gets an ID chosen here, so the requests after its addSheet can use it."""
+        new = [plan for plan in plans if plan.tab is None]
+        in_use = {tab.sheet_id for tab in loaded.tabs} | (taken or set())
+        adds = []
+        for plan, sheet_id in zip(new, _free_sheet_ids(in_use, len(new)), strict=True):
+            properties = plan.new_tab_properties(sheet_id)
+            adds.append({"addSheet": {"properties": properties}})
+            plan.tab = _Tab.from_json({"properties": properties})
+        requests_ = adds + [ask for plan in plans for ask in plan.grid_requests()]
+        requests_ += [ask for plan in plans for ask in plan.format_requests()]
+        if not requests_:
             return
-        adds = [{"addSheet": {"properties": plan.new_tab_properties()}} for plan in plans]
         try:
-            answer = self._call(lambda: self._http.batch_update(self.key, {"requests": adds}))
+            answer = self._call(lambda: self._http.batch_update(self.key, {"requests": requests_}))
         except RemoteError as error:
-            if "already exists" not in str(error) or again:
+            for plan in new:
+                plan.tab = None  # none of the batch was applied
+            if not new or "already exists" not in str(error) or taken is not None:
                 raise
             # Our own earlier try may have made it (its answer was lost), or someone else
-            # did meanwhile: an empty tab of that name is as good as a new one.
-            self._adopt_tabs(loaded, plans)
+            # did meanwhile: an empty tab of that name is as good as a new one. Then the
+            # rest of the batch once more, with the tabs still missing.
+            self._prepare(loaded, plans, taken=self._adopt_tabs(loaded, new))
             return
-        for plan, reply in zip(plans, answer.get("replies", []), strict=True):
+        replies = answer.get("replies", [])[: len(new)]
+        for plan, reply in zip(new, replies, strict=True):
             plan.tab = _Tab.from_json(reply.get("addSheet", {}))
             loaded.tabs.append(plan.tab)
             loaded.grids[plan.tab.title] = []
+        for plan in plans:
+            plan.grid_grown()
 
-    def _adopt_tabs(self, loaded: _Loaded, plans: list[_Plan]) -> None:
+    def _adopt_tabs(self, loaded: _Loaded, plans: list[_Plan]) -> set[int]:
+        """Take the tabs of these plans' names that exist now, if empty; the IDs in use."""
         meta = self._call(
             lambda: self._http.fetch_sheet_metadata(
                 self.key, params={"includeGridData": "false", "fields": _METADATA_FIELDS}
             )
         )
         now = _Loaded(loaded.title, [_Tab.from_json(sheet) for sheet in meta.get("sheets", [])], {})
+        # Grids as they are now: a lost try may have grown them already.
+        sizes = {tab.sheet_id: tab for tab in now.tabs}
+        for known in loaded.tabs:
+            if (fresh := sizes.get(known.sheet_id)) is not None:
+                known.rows_in_grid = fresh.rows_in_grid
+                known.columns_in_grid = fresh.columns_in_grid
         found = {plan.change.tab: now.find(plan.change.tab) for plan in plans}
         existing = [tab for tab in found.values() if tab is not None]
         grids = self._values(existing)
@@ -641,19 +667,7 @@ class GoogleSheetsBackend:
             plan.tab = tab
             loaded.tabs.append(tab)
             loaded.grids[tab.title] = []
-        self._create_tabs(loaded, [plan for plan in plans if plan.tab is None], again=True)
-
-    def _prepare(self, plans: list[_Plan]) -> None:
-        """Grow grids that are too small and give date cells a date format, in one call."""
-        requests_: list[dict[str, Any]] = []
-        for plan in plans:
-            requests_ += plan.grid_requests()
-        for plan in plans:
-            requests_ += plan.format_requests()
-        if requests_:
-            self._call(lambda: self._http.batch_update(self.key, {"requests": requests_}))
-            for plan in plans:
-                plan.grid_grown()
+        return set(sizes)
 
     # ------------------------------------------------------------------ errors
 
@@ -1018,9 +1032,10 @@ class _Plan:
     def _tab_title(self) -> str:
         return self.tab.title if self.tab else self.change.tab
 
-    def new_tab_properties(self) -> dict[str, Any]:
+    def new_tab_properties(self, sheet_id: int) -> dict[str, Any]:
         rows, columns = self.grid_needed()
         return {
+            "sheetId": sheet_id,
             "title": self.change.tab,
             "hidden": self.change.hidden,
             "gridProperties": {
@@ -1156,6 +1171,18 @@ class _Plan:
             cells[column - 1] = _raw(_json(value))
         while grid and not any(value is not None for value in grid[-1]):
             grid.pop()
+
+
+def _free_sheet_ids(in_use: set[int], count: int) -> list[int]:
+    """IDs for new tabs: at random below 2**31, as Google picks them, avoiding those in use;
+    drawn from those, so the same sheet gets the same ones."""
+    pick = random.Random(",".join(str(sheet_id) for sheet_id in sorted(in_use)))
+    ids: list[int] = []
+    while len(ids) < count:
+        candidate = pick.randrange(1, 2**31)
+        if candidate not in in_use and candidate not in ids:
+            ids.append(candidate)
+    return ids
 
 
 def _has_work(change: TabChanges) -> bool:

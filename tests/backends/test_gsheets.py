@@ -575,6 +575,29 @@ def test_a_hidden_tab_is_created_and_rows_are_appended_below(
         assert table is not None and len(table.rows) == 3
 
 
+def test_a_new_tab_its_date_formats_and_grid_growth_go_in_one_batch(
+    fake: FakeSheets, sheet: GoogleSheetsBackend
+) -> None:
+    sheet.tab_names()
+    sent = len(fake.requests)
+    wider = TabChanges(tab="Prospects", new_headers={27: "Extra"})  # one column past Z
+    sheet.write([state_change(TODAY), wider])
+    assert calls(fake, sent) == [
+        "GET /values:batchGet",
+        "POST :batchUpdate",
+        "POST /values:batchUpdate",
+    ]
+    [batch] = sheet_writes(fake)
+    kinds = [next(iter(request)) for request in batch.body["requests"]]
+    assert kinds == ["addSheet", "appendDimension", "repeatCell", "repeatCell"]
+    chosen = batch.body["requests"][0]["addSheet"]["properties"]["sheetId"]
+    assert 0 <= chosen < 2**31 and chosen != fake.sheet_id(KEY, "Prospects")
+    assert chosen == fake.sheet_id(KEY, "sheetfollow_state")
+    assert {r["repeatCell"]["range"]["sheetId"] for r in batch.body["requests"][2:]} == {chosen}
+    assert fake.grid_size(KEY, "Prospects")[1] == 27
+    assert fake.tab(KEY, "Prospects")[0][26] == "Extra"
+
+
 def test_rows_a_person_added_meanwhile_are_not_written_over(
     fake: FakeSheets, key_file: Path, sheet: GoogleSheetsBackend, naps: list[float]
 ) -> None:
@@ -601,6 +624,31 @@ def test_a_tab_made_by_a_try_whose_answer_was_lost_is_used(
     adds = [r for r in sheet_writes(fake) if "addSheet" in r.body["requests"][0]]
     assert [r.status for r in adds] == [200, 400]
     assert [t for t in fake.requests if t.path.endswith(KEY)][-1].status == 200
+    # Then the date formats once more, for the tab adopted, in one more call.
+    last = sheet_writes(fake)[-1]
+    assert [next(iter(r)) for r in last.body["requests"]] == ["repeatCell", "repeatCell"]
+
+
+def test_a_grid_grown_by_a_try_whose_answer_was_lost_is_not_grown_again(
+    fake: FakeSheets, key_file: Path, naps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(fake, key_file, naps, timeout=0.5) as backend:
+        backend.tab_names()
+        http = backend._http
+        read = http.values_batch_get
+
+        def read_then_delay(*args: Any, **kwargs: Any) -> Any:
+            found = read(*args, **kwargs)
+            if not naps:  # the batchUpdate after the recheck: done, but answered late
+                fake.delay_next(2.0)
+            return found
+
+        monkeypatch.setattr(http, "values_batch_get", read_then_delay)
+        backend.write([state_change(TODAY), TabChanges(tab="Prospects", new_headers={27: "X"})])
+    assert len(naps) == 1
+    assert fake.tab(KEY, "Prospects")[0][26] == "X"
+    assert fake.grid_size(KEY, "Prospects")[1] == 27
+    assert fake.tab(KEY, "sheetfollow_state")[0][:2] == ["Day", "Kind"]
 
 
 # --- People editing meanwhile ---------------------------------------------------------------
