@@ -313,7 +313,7 @@ def due(
 ) -> None:
     """Today's follow-ups: overdue first, then by value."""
     run, ws = _view(ctx, sheet, config, today)
-    pipeline = service.load(ws.sheet, run.config, run.today)
+    pipeline = ws.pipeline()
     rows = service.due_rows(pipeline, run.today, owner)
     if json_:
         out.print_json(json.dumps([service.row_as_dict(r, run.today) for r in rows]))
@@ -506,7 +506,7 @@ def check(
     from sheetfollow.workspace import open_workspace
 
     ws = open_workspace(backend, run.config, run.today)
-    pipeline = service.load(ws.sheet, run.config, run.today)
+    pipeline = ws.pipeline()
     problems = service.check(pipeline)
     typed = [item.line() for item in ws.typed_touches]
     if json_:
@@ -639,7 +639,7 @@ def stats_command(
         raise typer.BadParameter(f"choose {' or '.join(stats.GROUP_BY)}", param_hint="--by")
     start = _parse_since(since) if since else None
     run, ws = _view(ctx, sheet, config, today)
-    pipeline = service.load(ws.sheet, run.config, run.today)
+    pipeline = ws.pipeline()
     report = stats.build(
         read_log(ws.sheet, run.config),
         pipeline.rows,

@@ -469,6 +469,8 @@ class MarkResult:
     skipped: tuple[str, ...]
     #: Why the touch waits in the pending journal instead of the workbook ("" when written).
     pending: str = ""
+    #: Cells of the Prospects tab this touch changes.
+    cells: int = 0
 
     @property
     def needs_attention(self) -> bool:
@@ -620,6 +622,7 @@ def record_touch(
         id_filled=not current.id,
         columns_added=tuple(changes.new_headers.values()),
         skipped=result.skipped,
+        cells=len(changes.cells) + len(changes.new_headers),
     )
 
 

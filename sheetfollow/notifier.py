@@ -270,7 +270,7 @@ def notify_in(
     touches applied); what went out is staged in `ws` and returned to keep if the
     workbook cannot be written."""
     sheet, config, today = ws.sheet, ws.config, ws.today
-    pipeline = service.load(sheet, config, today)
+    pipeline = ws.pipeline()
     plans, notes = owner_plans(pipeline, config, today, sheet.label)
     plans += digest_plans(pipeline, config, read_log(sheet, config), today)
     if owner:

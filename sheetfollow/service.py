@@ -410,7 +410,7 @@ def refresh(
     only the cells whose value changes, with the touch snapshot for the next run."""
     from sheetfollow.workspace import open_workspace
 
-    ws = open_workspace(backend, config, today, now=now)
+    ws = open_workspace(backend, config, today, now=now, progress=progress)
     summary = refresh_in(ws, dry_run=dry_run, progress=progress)
     if dry_run:
         return summary
@@ -426,7 +426,7 @@ def refresh_in(
     from sheetfollow import snapshot, typed
 
     config, today, sheet = ws.config, ws.today, ws.sheet
-    pipeline = load(sheet, config, today, progress=progress)
+    pipeline = ws.pipeline(progress)
     changes, ids_filled = plan_refresh(pipeline, config)
     sheet.write([changes])
     filled = {
@@ -454,7 +454,7 @@ def refresh_in(
         overdue=counts["overdue"],
         dead=counts["dead"],
         needs_attention=counts["needs_attention"],
-        cells_changed=len(changes.cells) + len(changes.new_headers),
+        cells_changed=len(changes.cells) + len(changes.new_headers) + ws.touch_cells,
         ids_filled=ids_filled,
         columns_added=tuple(changes.new_headers.values()),
         skipped=(),

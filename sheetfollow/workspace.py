@@ -74,12 +74,23 @@ class Workspace:
     _typed_kept: list[Kept] = field(default_factory=list)
     #: IDs whose snapshot must wait (an outcome not typed yet, unreadable cells).
     waiting: frozenset[str] = frozenset()
+    #: Cells of the Prospects tab changed by the touches applied here (journal and typed).
+    touch_cells: int = 0
+    _pipeline: tuple[int, service.Pipeline] | None = None
+
+    def pipeline(self, progress: service.Progress | None = None) -> service.Pipeline:
+        """The Prospects tab understood, as the sheet reads now (read again only when
+        something was staged since)."""
+        if self._pipeline is None or self._pipeline[0] != self.sheet.version:
+            loaded = service.load(self.sheet, self.config, self.today, progress=progress)
+            self._pipeline = (self.sheet.version, loaded)
+        return self._pipeline[1]
 
     # -- typed touches
 
-    def record_typed_all(self) -> None:
+    def record_typed_all(self, progress: service.Progress | None = None) -> None:
         """Find the touches typed into the sheet since the last run and record them."""
-        pipeline = service.load(self.sheet, self.config, self.today)
+        pipeline = self.pipeline(progress)
         snaps = snapshot.read_snapshots(self.sheet, self.config)
         if not snaps:
             return
@@ -150,7 +161,7 @@ class Workspace:
                 return f"{schema.cell_ref(header.tab, number)} is empty now"
             base = typed.before_touch(current, before)
         try:
-            return record_touch(
+            result = record_touch(
                 sheet,
                 self.config,
                 self.today,
@@ -166,6 +177,8 @@ class Workspace:
             )
         except UsageError as error:
             return str(error)
+        self.touch_cells += result.cells
+        return result
 
     # -- the journal
 
@@ -311,6 +324,7 @@ def open_workspace(
     *,
     now: datetime | None = None,
     typed: bool = True,
+    progress: service.Progress | None = None,
 ) -> Workspace:
     """The sheet as every command sees it: pending changes applied, then (with `typed`) the
     touches typed into the sheet since the last run."""
@@ -326,7 +340,7 @@ def open_workspace(
     )
     ws.apply_journal()
     if typed:
-        ws.record_typed_all()
+        ws.record_typed_all(progress)
     return ws
 
 
