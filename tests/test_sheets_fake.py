@@ -496,6 +496,49 @@ def test_append_adds_rows_below_the_table(fake: FakeSheets, client: gspread.Clie
     assert fake.grid_size(KEY, "Owners") == (5, 26)
 
 
+def test_a_failing_formula_reads_as_the_error_it_shows(
+    fake: FakeSheets, client: gspread.Client
+) -> None:
+    """The values API has no error type: a formula that fails reads as the error's text,
+    whatever the render option, except FORMULA, which gives the formula."""
+    lookup = "=VLOOKUP(A2,Rates!A:B,2,FALSE)"
+    fake.insert_rows(KEY, "Prospects", 3, [["P-2", "Brick", FakeSheets.formula(lookup, "#N/A")]])
+    fake.insert_rows(KEY, "Prospects", 4, [["P-4", "Cobalt", "=1/0"]])
+    spreadsheet = client.open_by_key(KEY)
+    for render in ("UNFORMATTED_VALUE", "FORMATTED_VALUE"):
+        found = spreadsheet.values_get("Prospects!C3:C4", params={"valueRenderOption": render})
+        assert found["values"] == [["#N/A"], ["#DIV/0!"]], render
+    formulas = spreadsheet.values_get("Prospects!C3:C4", params={"valueRenderOption": "FORMULA"})
+    assert formulas["values"] == [[lookup], ["=1/0"]]
+    assert fake.tab(KEY, "Prospects")[2][2] == lookup
+
+
+def test_rows_moved_just_after_a_write_move_what_it_wrote(
+    fake: FakeSheets, client: gspread.Client
+) -> None:
+    spreadsheet = client.open_by_key(KEY)
+    fake.after_next_write(lambda: fake.insert_rows(KEY, "Prospects", 2, [["P-9", "Newco"]]))
+    spreadsheet.values_batch_update(
+        {"valueInputOption": "RAW", "data": [{"range": "Prospects!G2", "values": [["called"]]}]}
+    )
+    grid = fake.tab(KEY, "Prospects")
+    # Written where it was sent (P-1's row), then moved down with it.
+    assert (grid[1][0], grid[1][6]) == ("P-9", None)
+    assert (grid[2][0], grid[2][6]) == ("P-1", "called")
+
+
+def test_each_request_is_recorded_with_the_bytes_sent_and_answered(
+    fake: FakeSheets, client: gspread.Client
+) -> None:
+    spreadsheet = client.open_by_key(KEY)
+    fake.requests.clear()
+    body = {"values": [["Bob", "bob@example.com"]]}
+    answer = spreadsheet.values_append("Owners!A1", {"valueInputOption": "RAW"}, body)
+    [append] = fake.requests
+    assert append.sent == len(json.dumps(body).encode())
+    assert append.answered == len(json.dumps(answer, indent=2).encode())
+
+
 def test_a_hidden_tab_is_added_and_a_taken_name_refused_atomically(
     fake: FakeSheets, client: gspread.Client
 ) -> None:

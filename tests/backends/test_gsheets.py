@@ -8,6 +8,7 @@ at what the fake holds afterwards and at the requests it received.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from typing import Any
 import gspread
 import pytest
 import requests
+import xlsxwriter
 from conftest import TEAM_CONFIG, TEAM_EXPECTED, TEAM_OWNERS, TODAY, Cell, Cli, Layout
 from fakes.sheets_server import FakeSheets, RecordedRequest, SheetDate
 from google.auth.transport.requests import AuthorizedSession, Request
@@ -33,6 +35,7 @@ from sheetfollow.backends.gsheets import (
     SCOPES,
     GoogleSheetsBackend,
     RetryPolicy,
+    _date_formats,
     open_sheet,
     sheet_key,
     sheet_url,
@@ -158,6 +161,11 @@ def owned(values: dict[str, object]) -> TabChanges:
     return change
 
 
+def _serial(value: object) -> object:
+    """A date cell as its serial number (a date cell without a date format reads as one)."""
+    return value.serial if isinstance(value, SheetDate) else value
+
+
 def by_id(fake: FakeSheets, column: int = 5) -> dict[object, object]:
     rows = fake.tab(KEY, "Prospects")
     return {row[0]: row[column - 1] if len(row) >= column else None for row in rows[1:] if row}
@@ -272,7 +280,7 @@ def test_key_file_in_the_config_is_relative_to_the_config(tmp_path: Path) -> Non
 def test_an_expired_token_is_replaced_without_fuss(
     fake: FakeSheets, sheet: GoogleSheetsBackend
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     fake.revoke_tokens()
     sheet.write([owned({"P-1": "due"})])
     assert by_id(fake)["P-1"] == "due"
@@ -282,7 +290,7 @@ def test_an_expired_token_is_replaced_without_fuss(
 def test_a_deleted_key_is_a_plain_remote_error(
     fake: FakeSheets, sheet: GoogleSheetsBackend, key_file: Path
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     fake.revoke_key()
     with pytest.raises(RemoteError) as caught:
         sheet.write([owned({"P-1": "due"})])
@@ -304,7 +312,7 @@ def test_an_unknown_key_says_check_the_url(
         connect(fake, key_file, naps, key=OTHER_KEY) as backend,
         pytest.raises(SheetError) as caught,
     ):
-        backend.tab_names()
+        backend.read_tab("Prospects")
     assert str(caught.value) == f"no Google Sheet with key {OTHER_KEY}; check the URL"
     assert naps == []
 
@@ -331,7 +339,7 @@ def test_a_disabled_api_names_the_project_to_enable_it_in(
 ) -> None:
     fake.api_disabled = True
     with pytest.raises(RemoteError) as caught:
-        sheet.tab_names()
+        sheet.read_tab("Prospects")
     message = str(caught.value)
     assert "the Google Sheets API is not enabled for project 418927651370" in message
     assert "sheets.googleapis.com?project=418927651370" in message
@@ -340,7 +348,7 @@ def test_a_disabled_api_names_the_project_to_enable_it_in(
 def test_a_write_refused_after_a_read_asks_for_editor_rights(
     fake: FakeSheets, sheet: GoogleSheetsBackend
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     fake.fail_next(403)  # as Google answers a Viewer who tries to add a tab
     with pytest.raises(RemoteError) as caught:
         sheet.write([state_change(TODAY)])
@@ -386,13 +394,89 @@ def test_values_arrive_as_google_sends_them(sheet: GoogleSheetsBackend) -> None:
     assert table.rows[4] == ["P-4", "Delta", 46086]
 
 
+def test_a_big_tab_is_read_only_when_asked_for(
+    fake: FakeSheets, key_file: Path, sheet: GoogleSheetsBackend
+) -> None:
+    with someone_else(fake, key_file) as spreadsheet:
+        spreadsheet.add_worksheet("Log", rows=50_000, cols=8).update([["When", "ID"]], "A1")
+    sent = len(fake.requests)
+    assert sheet.read_tab("Prospects") is not None  # with Owners, small: one request
+    assert sheet.read_tab("Owners") is not None
+    reads = [r.query["ranges"] for r in fake.requests[sent:] if "ranges" in r.query]
+    assert reads == [["'Prospects'", "'Owners'"]]
+    # The Log grew past a new tab's size: a command that does not ask for it never reads it.
+    log = sheet.read_tab("Log")
+    assert log is not None and log.rows == [["When", "ID"]]
+    assert fake.requests[-1].query["ranges"] == ["'Log'"]
+    assert sheet.requests_sent == 3
+
+
+def test_check_reads_no_values_to_say_the_sheet_is_shared(
+    fake: FakeSheets, sheet: GoogleSheetsBackend
+) -> None:
+    assert sheet.access().shared
+    assert calls(fake) == ["GET /"]
+
+
+LOOKUP = "=VLOOKUP(A2,Rates!A:B,2,FALSE)"
+
+
+def excel_with_errors(path: Path, errors: dict[tuple[int, int], tuple[str, str]]) -> Path:
+    """The team's workbook as Excel saves it, with formulas whose result is an error:
+    (row, column) 0-based -> (formula, the error Excel keeps as its result)."""
+    workbook = xlsxwriter.Workbook(str(path))
+    day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    for name, rows in team_tabs().items():
+        tab = workbook.add_worksheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if (r, c) in errors and name == "Prospects":
+                    tab.write_formula(r, c, errors[(r, c)][0], None, errors[(r, c)][1])
+                elif isinstance(value, SheetDate):
+                    tab.write_datetime(r, c, datetime.combine(value.day, datetime.min.time()), day)
+                elif isinstance(value, str) and value.startswith("="):
+                    tab.write_formula(r, c, value, None, 3)
+                elif value is not None:
+                    tab.write(r, c, value)
+    workbook.close()
+    return path
+
+
+def test_an_error_in_a_cell_reads_as_on_excel(
+    sheets_server: FakeSheets, key_file: Path, naps: list[float], tmp_path: Path
+) -> None:
+    tabs = team_tabs()
+    value = tabs["Prospects"][0].index("Value")
+    # Acme's Value looks its amount up and finds nothing; Brick's divides by zero.
+    errors = {(1, value): (LOOKUP, "#N/A"), (2, value): ("=1/0", "#DIV/0!")}
+    tabs["Prospects"][1][value] = FakeSheets.formula(LOOKUP, "#N/A")
+    tabs["Prospects"][2][value] = "=1/0"  # the fake works this one out: "#DIV/0!"
+    sheets_server.add_spreadsheet(KEY, "Team", tabs)
+    workbook = excel_with_errors(tmp_path / "pipeline.xlsx", errors)
+    config = load_config(team_config(tmp_path, key_file))
+    with connect(sheets_server, key_file, naps) as google:
+        ours = google.read_tab("Prospects")
+        pipeline = service.load(google, config, TODAY)
+    theirs = XlsxBackend(workbook).read_tab("Prospects")
+    excel = service.load(XlsxBackend(workbook), config, TODAY)
+    assert ours is not None and theirs is not None
+    # Google sends the error's text ("#N/A"), calamine an empty cell: both read as empty.
+    assert [ours.rows[1][value], ours.rows[2][value]] == [None, None]
+    assert [theirs.rows[1][value], theirs.rows[2][value]] == [None, None]
+    for google_row, excel_row in zip(pipeline.rows, excel.rows, strict=True):
+        assert google_row.computed == excel_row.computed, google_row.prospect.company
+        assert google_row.prospect.problems == excel_row.prospect.problems
+    acme = pipeline.rows[0]
+    assert acme.computed.status == TEAM_EXPECTED["Acme Tools"].status  # not "needs attention"
+
+
 # --- Writing ------------------------------------------------------------------------------------
 
 
 def test_owned_cells_are_written_in_one_request_one_range_per_run_of_a_column(
     fake: FakeSheets, sheet: GoogleSheetsBackend
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     change = TabChanges(
         tab="Prospects",
         id_column=1,
@@ -559,26 +643,39 @@ def test_a_hidden_tab_is_created_and_rows_are_appended_below(
 ) -> None:
     result = sheet.write([state_change(TODAY)])
     assert result.rows_appended == 1
+    sent = len(fake.requests)
     assert sheet.write([state_change(date(2026, 3, 12), create=False)]).rows_appended == 1
     rows = fake.tab(KEY, "sheetfollow_state")
     assert rows[0] == ["Day", "Kind", "Key", "Status", "At"]
+    # The new tab gets date formats with its first rows; rows appended to a hidden tab
+    # keep their date numbers unformatted (only sheetfollow reads them).
     assert [row[:4] for row in rows[1:]] == [
         [D(2026, 3, 11), "owner", "Anna", "sent"],
-        [D(2026, 3, 12), "owner", "Anna", "sent"],
+        [46093, "owner", "Anna", "sent"],
     ]
     assert rows[1][4] == pytest.approx(46092.3125)  # 07:30 as a fraction of the day
     [add] = [r for r in sheet_writes(fake) if "addSheet" in r.body["requests"][0]]
     assert add.body["requests"][0]["addSheet"]["properties"]["hidden"] is True
+    # The second write appends: a header re-check, then one values:append below the table.
+    assert calls(fake, sent) == [
+        "GET /values:batchGet",
+        "POST /values/'sheetfollow_state'!A1:E1:append",
+    ]
+    append = fake.requests[-1]
+    assert append.query["insertDataOption"] == ["INSERT_ROWS"]
+    assert append.query["valueInputOption"] == ["RAW"]
     with connect(fake, Path(str(sheet.account.key_file)), []) as fresh:
         assert "sheetfollow_state" in fresh.tab_names()
         table = fresh.read_tab("sheetfollow_state")
         assert table is not None and len(table.rows) == 3
+        days = [schema.parse_date(row[0], epoch=table.epoch) for row in table.rows[1:]]
+        assert days == [date(2026, 3, 11), date(2026, 3, 12)]
 
 
 def test_a_new_tab_its_date_formats_and_grid_growth_go_in_one_batch(
     fake: FakeSheets, sheet: GoogleSheetsBackend
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     sent = len(fake.requests)
     wider = TabChanges(tab="Prospects", new_headers={27: "Extra"})  # one column past Z
     sheet.write([state_change(TODAY), wider])
@@ -605,15 +702,15 @@ def test_rows_a_person_added_meanwhile_are_not_written_over(
     with connect(fake, key_file, naps) as person:
         person.write([state_change(date(2026, 3, 12), create=False)])
     sheet.write([state_change(date(2026, 3, 13), create=False)])
-    days = [row[0] for row in fake.tab(KEY, "sheetfollow_state")[1:]]
-    assert days == [D(2026, 3, 11), D(2026, 3, 12), D(2026, 3, 13)]
+    days = [_serial(row[0]) for row in fake.tab(KEY, "sheetfollow_state")[1:]]
+    assert days == [46092, 46093, 46094]  # 11, 12 and 13 March 2026
 
 
 def test_a_tab_made_by_a_try_whose_answer_was_lost_is_used(
     fake: FakeSheets, key_file: Path, naps: list[float]
 ) -> None:
     with connect(fake, key_file, naps, timeout=0.5) as backend:
-        backend.tab_names()
+        backend.read_tab("Prospects")
         # The recheck needs nothing for a new tab; the addSheet is done but answered late.
         fake.delay_next(2.0)
         backend.write([state_change(TODAY)])
@@ -629,11 +726,25 @@ def test_a_tab_made_by_a_try_whose_answer_was_lost_is_used(
     assert [next(iter(r)) for r in last.body["requests"]] == ["repeatCell", "repeatCell"]
 
 
+def test_a_tab_someone_else_made_meanwhile_is_not_written_into(
+    fake: FakeSheets, key_file: Path, sheet: GoogleSheetsBackend, naps: list[float]
+) -> None:
+    sheet.read_tab("Prospects")
+    with connect(fake, key_file, naps) as other:
+        other.read_tab("Prospects")
+        other.write([state_change(TODAY)])
+    # Ours would write its first rows where theirs are: it writes nothing, to run again
+    # (and then append below theirs).
+    with pytest.raises(BusyError, match="'sheetfollow_state' was created by someone else"):
+        sheet.write([state_change(date(2026, 3, 12))])
+    assert [row[0] for row in fake.tab(KEY, "sheetfollow_state")] == ["Day", D(2026, 3, 11)]
+
+
 def test_a_grid_grown_by_a_try_whose_answer_was_lost_is_not_grown_again(
     fake: FakeSheets, key_file: Path, naps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with connect(fake, key_file, naps, timeout=0.5) as backend:
-        backend.tab_names()
+        backend.read_tab("Prospects")
         http = backend._http
         read = http.values_batch_get
 
@@ -651,13 +762,115 @@ def test_a_grid_grown_by_a_try_whose_answer_was_lost_is_not_grown_again(
     assert fake.tab(KEY, "sheetfollow_state")[0][:2] == ["Day", "Kind"]
 
 
+def log_change(*notes: str) -> TabChanges:
+    """Rows for a Log the team keeps in view: a time, an ID, a note and a day."""
+    return TabChanges(
+        tab="Log",
+        append_rows=[
+            [datetime(2026, 3, 11, 9, 30), "P-1", note, date(2026, 3, 18)] for note in notes
+        ],
+    )
+
+
+@pytest.fixture
+def with_log(fake: FakeSheets, key_file: Path) -> FakeSheets:
+    with someone_else(fake, key_file) as spreadsheet:
+        spreadsheet.add_worksheet("Log", rows=1000, cols=26).update(
+            [["When", "ID", "Note", "Next follow-up"]], "A1"
+        )
+    fake.requests.clear()
+    return fake
+
+
+def test_rows_are_appended_by_google_below_the_last_row_with_dates_formatted(
+    with_log: FakeSheets, sheet: GoogleSheetsBackend
+) -> None:
+    fake = with_log
+    assert sheet.read_tab("Log") is not None
+    sent = len(fake.requests)
+    assert sheet.write([log_change("first", "second")]).rows_appended == 2
+    # The header re-check, the append, then the date formats of the rows where they went.
+    assert calls(fake, sent) == [
+        "GET /values:batchGet",
+        "POST /values/'Log'!A1:D1:append",
+        "POST :batchUpdate",
+    ]
+    rows = fake.tab(KEY, "Log")
+    assert [row[1:] for row in rows[1:]] == [
+        ["P-1", "first", D(2026, 3, 18)],
+        ["P-1", "second", D(2026, 3, 18)],
+    ]
+    formats = [r["repeatCell"] for r in sheet_writes(fake)[-1].body["requests"]]
+    kinds = {f["cell"]["userEnteredFormat"]["numberFormat"]["type"]: f["range"] for f in formats}
+    assert kinds["DATE_TIME"]["startRowIndex"] == 1 and kinds["DATE_TIME"]["endRowIndex"] == 3
+    assert kinds["DATE"]["startColumnIndex"] == 3
+
+
+def test_rows_appended_by_someone_meanwhile_are_kept(
+    with_log: FakeSheets, key_file: Path, sheet: GoogleSheetsBackend, naps: list[float]
+) -> None:
+    fake = with_log
+    assert sheet.read_tab("Log") is not None
+    with connect(fake, key_file, naps) as other:
+        assert other.read_tab("Log") is not None
+        # Both append, each after reading the same Log: neither takes the other's row.
+        other.write([log_change("theirs")])
+        sheet.write([log_change("ours")])
+    assert [row[2] for row in fake.tab(KEY, "Log")[1:]] == ["theirs", "ours"]
+    # The cache of the Log no longer matches the sheet: it is read again next time.
+    log = sheet.read_tab("Log")
+    assert log is not None and [row[2] for row in log.rows[1:]] == ["theirs", "ours"]
+
+
+def test_rows_go_into_a_table_that_starts_in_column_b(
+    fake: FakeSheets, key_file: Path, sheet: GoogleSheetsBackend
+) -> None:
+    with someone_else(fake, key_file) as spreadsheet:
+        spreadsheet.add_worksheet("Calls", rows=100, cols=5).update([["Who", "When"]], "B1")
+    assert sheet.read_tab("Calls") is not None
+    sheet.write([TabChanges(tab="Calls", append_rows=[[None, "Anna", "today"]])])
+    # Google writes from the table's first column: the values are sent from there too.
+    assert fake.requests[-1].path.endswith("/values/'Calls'!B1:C1:append")
+    assert fake.tab(KEY, "Calls") == [[None, "Who", "When"], [None, "Anna", "today"]]
+
+
+def test_an_append_whose_answer_was_lost_is_not_appended_twice(
+    with_log: FakeSheets, key_file: Path, naps: list[float]
+) -> None:
+    fake = with_log
+    with connect(fake, key_file, naps, timeout=0.5) as backend:
+        assert backend.read_tab("Log") is not None
+        fake.delay_next(0.0)  # the header re-check, answered at once
+        fake.delay_next(2.0)  # the append: done, but answered after the client gave up
+        backend.write([log_change("once")])
+    assert [row[2] for row in fake.tab(KEY, "Log")[1:]] == ["once"]
+    appends = [r for r in fake.requests if r.path.endswith(":append")]
+    assert len(appends) == 1
+    assert naps == []  # found at once: no pause, no second try
+
+
+def test_an_append_that_failed_is_sent_again(
+    with_log: FakeSheets, key_file: Path, naps: list[float]
+) -> None:
+    fake = with_log
+    with connect(fake, key_file, naps) as backend:
+        assert backend.read_tab("Log") is not None
+        fake.delay_next(0.0)  # the header re-check, answered at once
+        fake.fail_next(503)  # the append fails without being done ...
+        backend.write([log_change("once")])
+    # ... the rows are looked for, not found, and sent again.
+    assert [row[2] for row in fake.tab(KEY, "Log")[1:]] == ["once"]
+    assert [r.status for r in fake.requests if r.path.endswith(":append")] == [503, 200]
+    assert naps == [1.0]
+
+
 # --- People editing meanwhile ---------------------------------------------------------------
 
 
 def test_rows_inserted_meanwhile_are_written_where_their_ids_are_now(
     fake: FakeSheets, sheet: GoogleSheetsBackend
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     fake.insert_rows(KEY, "Prospects", 2, [["P-9", "Newco", None, None, "mine"]])
     change = owned({"P-1": "due", "P-2": "overdue", "P-4": "dead"})
     change.cells.append(CellWrite(4, 1, "P-5"))  # Cobalt, which had no ID
@@ -675,7 +888,7 @@ def test_rows_inserted_meanwhile_are_written_where_their_ids_are_now(
 def test_rows_sorted_meanwhile_are_found_by_their_ids(
     fake: FakeSheets, sheet: GoogleSheetsBackend
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     fake.sort_rows(KEY, "Prospects", "C")  # by Created: Cobalt (46000) first
     sheet.write([owned({"P-1": "due", "P-2": "overdue", "P-4": "dead"})])
     assert by_id(fake) == {None: None, "P-1": "due", "P-2": "overdue", "P-4": "dead"}
@@ -690,7 +903,7 @@ def test_rows_sorted_meanwhile_are_found_by_their_ids(
 def test_a_row_without_an_id_is_not_written_when_rows_around_it_moved_apart(
     fake: FakeSheets, sheet: GoogleSheetsBackend
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     fake.sort_rows(KEY, "Prospects", "C")
     change = owned({"P-1": "due"})
     change.cells.append(CellWrite(4, 1, "P-5"))
@@ -704,7 +917,7 @@ def test_a_row_without_an_id_is_not_written_when_rows_around_it_moved_apart(
 def test_an_id_that_vanished_meanwhile_writes_nothing(
     fake: FakeSheets, key_file: Path, sheet: GoogleSheetsBackend, naps: list[float]
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     with connect(fake, key_file, naps) as person:
         person.write([TabChanges(tab="Prospects", cells=[CellWrite(3, 1, "P-20")])])
     before = fake.tab(KEY, "Prospects")
@@ -718,7 +931,7 @@ def test_an_id_that_vanished_meanwhile_writes_nothing(
 def test_an_id_that_now_appears_twice_writes_nothing(
     fake: FakeSheets, sheet: GoogleSheetsBackend
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     fake.insert_rows(KEY, "Prospects", 6, [["P-1", "Acme copy"]])
     before = fake.tab(KEY, "Prospects")
     with pytest.raises(BusyError, match=r"ID 'P-1' is now in rows 2, 6 of 'Prospects'"):
@@ -729,7 +942,7 @@ def test_an_id_that_now_appears_twice_writes_nothing(
 def test_headers_changed_meanwhile_write_nothing(
     fake: FakeSheets, key_file: Path, sheet: GoogleSheetsBackend, naps: list[float]
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     with connect(fake, key_file, naps) as person:
         person.write([TabChanges(tab="Prospects", cells=[CellWrite(1, 5, "Stage")])])
     with pytest.raises(BusyError, match="the headers of 'Prospects' changed"):
@@ -740,12 +953,95 @@ def test_headers_changed_meanwhile_write_nothing(
 def test_a_tab_renamed_meanwhile_writes_nothing(
     fake: FakeSheets, key_file: Path, sheet: GoogleSheetsBackend
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     with someone_else(fake, key_file) as spreadsheet:
         spreadsheet.worksheet("Prospects").update_title("Pipeline")
     with pytest.raises(BusyError, match="a tab was renamed or deleted while sheetfollow worked"):
         sheet.write([owned({"P-1": "due"})])
     assert fake.tab(KEY, "Pipeline")[1][4] == "new"
+
+
+def test_a_row_inserted_while_the_cells_are_on_their_way_is_put_right(
+    fake: FakeSheets, sheet: GoogleSheetsBackend
+) -> None:
+    sheet.read_tab("Prospects")
+    # After the ID re-check, before Google applies the write: every row moves down one, so
+    # the status meant for P-2 (row 3) lands on P-1, now in row 3.
+    fake.before_next_write(lambda: fake.insert_rows(KEY, "Prospects", 2, [["P-9", "Newco"]]))
+    result = sheet.write([owned({"P-2": "won"})])
+    assert by_id(fake) == {"P-9": None, "P-1": "new", "P-2": "won", None: None, "P-4": None}
+    [warning] = result.skipped
+    assert warning == (
+        "rows of 'Prospects' moved while the cells of P-2 were on their way, and they landed "
+        "on other rows; those rows were put back as they were, and the cells of P-2 written "
+        "again where they are now"
+    )
+    # The write, the ID column read back, the cells read where the rows are now, the
+    # repair (P-1 put back, P-2 written), the ID column read back once more.
+    assert calls(fake)[-5:] == [
+        "POST /values:batchUpdate",
+        "GET /values:batchGet",
+        "GET /values:batchGet",
+        "POST /values:batchUpdate",
+        "GET /values:batchGet",
+    ]
+    assert value_writes(fake)[-1].body["data"] == [
+        {"range": "'Prospects'!E3:E4", "majorDimension": "ROWS", "values": [["new"], ["won"]]}
+    ]
+
+
+def test_rows_sorted_while_the_cells_are_on_their_way_are_put_right(
+    fake: FakeSheets, sheet: GoogleSheetsBackend
+) -> None:
+    sheet.read_tab("Prospects")
+    fake.before_next_write(lambda: fake.sort_rows(KEY, "Prospects", "C"))
+    change = owned({"P-1": "due", "P-2": "overdue", "P-4": "dead"})
+    result = sheet.write([change])
+    # Cobalt, without an ID, got P-1's status first; it is empty again.
+    assert by_id(fake) == {None: None, "P-1": "due", "P-2": "overdue", "P-4": "dead"}
+    assert "the cells of P-1, P-2 written again" in result.skipped[0]
+
+
+def test_a_filled_in_id_that_landed_on_another_prospect_is_put_back(
+    fake: FakeSheets, sheet: GoogleSheetsBackend
+) -> None:
+    sheet.read_tab("Prospects")
+    fake.before_next_write(lambda: fake.insert_rows(KEY, "Prospects", 2, [["P-9", "Newco"]]))
+    change = owned({"P-2": "won"})
+    change.cells += [CellWrite(4, 1, "P-5"), CellWrite(4, 5, "new")]  # Cobalt gets an ID
+    sheet.write([change])
+    rows = fake.tab(KEY, "Prospects")
+    assert [row[:2] for row in rows[1:]] == [
+        ["P-9", "Newco"], ["P-1", "Acme"], ["P-2", "Brick"], ["P-5", "Cobalt"], ["P-4", "Delta"]
+    ]  # fmt: skip
+    assert by_id(fake) == {"P-9": None, "P-1": "new", "P-2": "won", "P-5": "new", "P-4": None}
+
+
+def test_rows_moved_just_after_the_write_are_left_as_they_are(
+    fake: FakeSheets, sheet: GoogleSheetsBackend
+) -> None:
+    sheet.read_tab("Prospects")
+    fake.after_next_write(lambda: fake.sort_rows(KEY, "Prospects", "C"))
+    result = sheet.write([owned({"P-1": "due", "P-2": "overdue", "P-4": "dead"})])
+    assert by_id(fake) == {None: None, "P-1": "due", "P-2": "overdue", "P-4": "dead"}
+    assert result.skipped == ()
+    assert len(value_writes(fake)) == 1  # nothing to put right: every cell moved with its row
+    # The rows are not where the cache has them: the next read asks Google again.
+    table = sheet.read_tab("Prospects")
+    assert table is not None and table.rows[1][:2] == [None, "Cobalt"]
+
+
+def test_cells_that_landed_on_a_row_added_meanwhile_stop_with_busy(
+    fake: FakeSheets, sheet: GoogleSheetsBackend
+) -> None:
+    sheet.read_tab("Prospects")
+    # Inserted right where the write goes: what that row held before is not known.
+    fake.before_next_write(lambda: fake.insert_rows(KEY, "Prospects", 3, [["P-9", "Newco"]]))
+    with pytest.raises(BusyError) as caught:
+        sheet.write([owned({"P-2": "won"})])
+    assert "rows of 'Prospects' moved while sheetfollow wrote" in str(caught.value)
+    assert "E3: landed on a row added meanwhile" in str(caught.value)
+    assert by_id(fake)["P-9"] == "won"  # named in the message, for a person to check
 
 
 # --- Google's hiccups ----------------------------------------------------------------------------
@@ -756,7 +1052,7 @@ def test_passing_failures_are_tried_again_with_growing_pauses(
     fake: FakeSheets, sheet: GoogleSheetsBackend, naps: list[float], status: int
 ) -> None:
     fake.fail_next(status, times=3)
-    assert sheet.tab_names() == ["Prospects", "Owners"]
+    assert sheet.read_tab("Prospects") is not None
     assert naps == [1.0, 2.0, 4.0]
     assert [r.status for r in fake.requests] == [status, status, status, 200, 200]
 
@@ -771,7 +1067,7 @@ def test_the_pauses_have_jitter_and_a_ceiling() -> None:
 def test_a_dropped_connection_is_tried_again(
     fake: FakeSheets, sheet: GoogleSheetsBackend, naps: list[float]
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     fake.drop_next()
     sheet.write([owned({"P-1": "due"})])
     assert by_id(fake)["P-1"] == "due"
@@ -782,7 +1078,7 @@ def test_a_slow_answer_is_given_up_on_and_asked_again(
     fake: FakeSheets, key_file: Path, naps: list[float]
 ) -> None:
     with connect(fake, key_file, naps, timeout=0.3) as backend:
-        backend.tab_names()
+        backend.read_tab("Prospects")
         fake.delay_next(1.0)  # the ID re-check
         backend.write([owned({"P-1": "due"})])
     assert by_id(fake)["P-1"] == "due"
@@ -792,7 +1088,7 @@ def test_a_slow_answer_is_given_up_on_and_asked_again(
 def test_a_failure_that_lasts_ends_in_a_plain_error_and_writes_nothing(
     fake: FakeSheets, sheet: GoogleSheetsBackend, naps: list[float]
 ) -> None:
-    sheet.tab_names()
+    sheet.read_tab("Prospects")
     before = fake.tab(KEY, "Prospects")
     fake.fail_next(503, times=5)
     with pytest.raises(RemoteError) as caught:
@@ -810,7 +1106,7 @@ def test_a_quota_that_stays_exceeded_says_so(
 ) -> None:
     fake.fail_next(429, times=5)
     with pytest.raises(RemoteError, match="too many requests after 5 tries"):
-        sheet.tab_names()
+        sheet.read_tab("Prospects")
     assert len(fake.requests) == 5
 
 
@@ -824,8 +1120,47 @@ def test_a_server_that_cannot_be_reached_is_a_remote_error(
         ) as backend,
         pytest.raises(RemoteError, match="cannot reach Google Sheets after 2 tries"),
     ):
-        backend.tab_names()
+        backend.read_tab("Prospects")
     assert naps == [1.0]
+
+
+def test_a_slow_google_is_given_up_on_at_the_deadline(
+    fake: FakeSheets, key_file: Path, naps: list[float]
+) -> None:
+    policy = RetryPolicy(sleep=naps.append, jitter=lambda: 0.0)
+    started = time.monotonic()
+    with GoogleSheetsBackend(
+        KEY, key_file=key_file, endpoint=fake.url, timeout=30, retry=policy, deadline=0.5
+    ) as backend:
+        fake.delay_next(3.0, times=5)
+        with pytest.raises(RemoteError) as caught:
+            backend.read_tab("Prospects")
+    # Not five tries of 30 seconds: the answer is waited for until the deadline, no longer.
+    assert time.monotonic() - started < 2.5
+    assert str(caught.value) == (
+        "Google Sheets did not answer within 0.5 seconds in all; run again later"
+    )
+    assert naps == []
+
+
+def test_tries_stop_when_their_pauses_would_pass_the_deadline(
+    fake: FakeSheets, key_file: Path, naps: list[float]
+) -> None:
+    policy = RetryPolicy(sleep=naps.append, jitter=lambda: 0.0)
+    with GoogleSheetsBackend(
+        KEY, key_file=key_file, endpoint=fake.url, retry=policy, deadline=2.5
+    ) as backend:
+        backend.read_tab("Prospects")
+        fake.fail_next(503, times=5)
+        with pytest.raises(RemoteError) as caught:
+            backend.write([owned({"P-1": "due"})])
+    # 1 second after the first failure; the 2 seconds after the second would pass 2.5.
+    assert naps == [1.0]
+    assert str(caught.value) == (
+        "Google Sheets did not answer within 2.5 seconds in all after 2 tries; nothing was "
+        "written; run again later"
+    )
+    assert by_id(fake)["P-1"] == "new"
 
 
 # --- The whole job ------------------------------------------------------------------------------
@@ -894,9 +1229,12 @@ def test_a_refresh_costs_the_same_few_requests_for_any_number_of_rows(
             service.refresh(backend, config, TODAY)
         costs.append((calls(sheets_server, start, key), len(sheets_server.token_requests) - tokens))
     assert costs[0] == costs[1]
+    # The tabs, all their values (the tab of touch snapshots does not exist yet), the
+    # re-check, the new hidden tab with its first rows' date formats, every cell in one
+    # write (the snapshots of the new tab included), the check that the cells landed.
     assert costs[0] == (
         ["GET /", "GET /values:batchGet", "GET /values:batchGet", "POST :batchUpdate",
-         "POST /values:batchUpdate"],
+         "POST /values:batchUpdate", "GET /values:batchGet"],
         1,
     )  # fmt: skip
 
@@ -916,6 +1254,74 @@ def test_a_refresh_after_a_person_inserted_a_row_writes_each_row_by_its_id(
     assert records["Inserted Ltd"]["Status"] is None
     for company, expected in TEAM_EXPECTED.items():
         assert records[company]["Status"] == expected.status, company
+
+
+def test_a_date_column_gets_its_format_in_one_request_however_many_rows(
+    sheets_server: FakeSheets, key_file: Path, naps: list[float]
+) -> None:
+    rows = 4_000
+    grid: list[list[Any]] = [["ID", "Next follow-up", "Last contact"]]
+    grid += [[f"P-{n:05d}", None, D(2026, 3, 2) if n % 1000 == 0 else None] for n in range(rows)]
+    sheets_server.add_spreadsheet(KEY, "Big", {"Prospects": grid})
+    change = TabChanges(tab="Prospects", id_column=1)
+    for n in range(rows):
+        change.expected_ids[n + 2] = f"P-{n:05d}"
+        # A first refresh: most rows get a date; dead ones (every seventh) stay empty.
+        wanted = None if n % 7 == 0 else date(2026, 3, 11 + n % 14)
+        change.cells += [CellWrite(n + 2, 2, wanted), CellWrite(n + 2, 3, wanted)]
+    with connect(sheets_server, key_file, naps, timeout=30) as backend:
+        backend.read_tab("Prospects")
+        backend.write([change])
+    [formats] = sheet_writes(sheets_server)
+    ranges = [r["repeatCell"]["range"] for r in formats.body["requests"]]
+    # One range for the empty column, from its first dated row (3) to its last (4001); the
+    # column with a date of its own every thousand rows keeps those dates' format: the 3 of
+    # them among the rows to format split it in 4 ranges. (Before: one range per run of
+    # dated rows, 572 per column.)
+    assert ranges[0] == {
+        "sheetId": 0, "startRowIndex": 2, "endRowIndex": rows + 1, "startColumnIndex": 1,
+        "endColumnIndex": 2,
+    }  # fmt: skip
+    assert len(ranges) == 1 + 4
+    assert sheets_server.tab(KEY, "Prospects")[2][1:] == [D(2026, 3, 12), D(2026, 3, 12)]
+
+
+def test_the_date_formats_of_a_first_refresh_of_100000_rows_are_one_request_a_column() -> None:
+    writes: dict[tuple[int, int], Any] = {}
+    for row in range(2, 100_002):
+        dead = row % 7 == 0
+        writes[(row, 17)] = None if dead else date(2026, 3, 11)  # Next follow-up
+        writes[(row, 18)] = "dead" if dead else "due"  # Status, text
+    asks = _date_formats(0, writes, {})
+    assert len(asks) == 1
+    assert asks[0]["repeatCell"]["range"]["endRowIndex"] == 100_001
+
+
+def test_mark_costs_a_few_requests(
+    sheets_server: FakeSheets, key_file: Path, tmp_path: Path, cli: Cli
+) -> None:
+    tabs = team_tabs()
+    tabs["Log"] = [["When", "ID", "Company", "By", "Outcome", "Channel", "Note", "Next follow-up"]]
+    sheets_server.add_spreadsheet(KEY, "Team", tabs)
+    config = team_config(cli.cwd, key_file)
+    args = ("--today", TODAY.isoformat(), "--config", config)
+    assert cli("refresh", *args, env=google_env(sheets_server)).exit_code == 0
+    sent = len(sheets_server.requests)
+    result = cli("mark", "P-0003", "no-answer", *args, env=google_env(sheets_server))
+    assert result.exit_code == 0, result.output
+    # The tabs; every tab's values (all small); the re-check; the Prospects cells; the
+    # check that they landed; the Log row and the touch snapshot, each appended by Google;
+    # the date format of the Log row where it went.
+    assert calls(sheets_server, sent) == [
+        "GET /",
+        "GET /values:batchGet",
+        "GET /values:batchGet",
+        "POST /values:batchUpdate",
+        "GET /values:batchGet",
+        "POST /values/'Log'!A1:H1:append",
+        "POST /values/'sheetfollow_touches'!A1:I1:append",
+        "POST :batchUpdate",
+    ]
 
 
 # --- check ------------------------------------------------------------------------------------

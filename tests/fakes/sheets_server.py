@@ -20,7 +20,8 @@ Anything Google offers that the fake does not implement is refused with a 400 wh
 says so, rather than half-done.
 
 Simplifications, each on purpose: formulas are evaluated only when they are plain arithmetic
-(with SUM, MIN, MAX, AVERAGE) and give "#NAME?" otherwise; USER_ENTERED understands numbers,
+(with SUM, MIN, MAX, AVERAGE) and give "#NAME?" otherwise (a test gives any other formula
+with what it shows: FakeSheets.formula("=VLOOKUP(...)", "#N/A")); USER_ENTERED understands numbers,
 TRUE/FALSE, ISO dates and the locale's day/month order; date formats know the few locales the
 tests use; ``append`` takes the table to end at the last row with a value in the range's
 columns (all columns from a single cell on), from the range's first row down.
@@ -35,6 +36,7 @@ import ast
 import base64
 import contextlib
 import copy
+import dataclasses
 import functools
 import json
 import math
@@ -96,8 +98,19 @@ class SheetDate:
         return (self.day - EPOCH).days
 
 
+@dataclass(frozen=True)
+class SheetFormula:
+    """A formula the fake cannot work out itself, with what Google shows for it: a lookup
+    that finds nothing shows "#N/A" (as FakeSheets.formula("=VLOOKUP(...)", "#N/A")).
+    Reads give `shows` (UNFORMATTED_VALUE, FORMATTED_VALUE) or `text` (FORMULA), as the
+    values API gives a failing formula: the error's text, a string like any other."""
+
+    text: str
+    shows: str | int | float | bool
+
+
 #: A cell as tests give it to add_spreadsheet / insert_rows and get it back from tab().
-CellInput = str | int | float | bool | SheetDate | None
+CellInput = str | int | float | bool | SheetDate | SheetFormula | None
 
 
 @dataclass(frozen=True)
@@ -273,6 +286,8 @@ def _from_python(value: CellInput) -> _Cell:
         return _Cell()
     if isinstance(value, SheetDate):
         return _Cell(value.serial, format=NumberFormat("DATE"))
+    if isinstance(value, SheetFormula):
+        return _Cell(value.shows, value.text)
     if isinstance(value, str) and value.startswith("=") and len(value) > 1:
         return _Cell(_evaluate(value), value)
     if isinstance(value, (str, int, float, bool)):
@@ -426,6 +441,11 @@ class _Sheet:
         del self.rows[rows:]
         for line in self.rows:
             del line[columns:]
+
+    def clone(self) -> _Sheet:
+        """A copy whose cells can change without changing this tab's."""
+        rows = [[_Cell(c.value, c.formula, c.format) for c in line] for line in self.rows]
+        return dataclasses.replace(self, rows=rows)
 
     def properties(self, index: int) -> dict[str, Json]:
         grid: dict[str, Json] = {"rowCount": self.row_count, "columnCount": self.column_count}
@@ -1234,10 +1254,24 @@ def _batch_update(book: _Spreadsheet, call: _Call) -> dict[str, Json]:
     if not isinstance(requests, list) or not requests:
         raise _invalid("Must specify at least one request.")
     # All or nothing, as Google does: work on a copy and keep it only if every request worked.
-    draft = copy.deepcopy(book)
+    # Only the tabs the requests name are copied (a 100,000-row tab takes seconds to copy).
+    named = _sheet_ids(requests)
+    draft = copy.copy(book)
+    draft.sheets = [sheet.clone() if sheet.sheet_id in named else sheet for sheet in book.sheets]
+    draft.ids = copy.deepcopy(book.ids)
     replies = [_one_request(draft, i, request) for i, request in enumerate(requests)]
     book.adopt(draft)
     return {"spreadsheetId": book.key, "replies": replies}
+
+
+def _sheet_ids(value: Json) -> set[int]:
+    """Every sheetId named anywhere in a request body."""
+    if isinstance(value, list):
+        return {found for item in value for found in _sheet_ids(item)}
+    if not isinstance(value, dict):
+        return set()
+    named = {v for k, v in value.items() if k == "sheetId" and isinstance(v, int)}
+    return named.union(*(_sheet_ids(v) for k, v in value.items() if k != "sheetId"))
 
 
 def _one_request(book: _Spreadsheet, index: int, request: Json) -> dict[str, Json]:
@@ -1691,13 +1725,16 @@ def _check_assertion(assertion: str, account: _Account, audiences: set[str]) -> 
 class RecordedRequest:
     """One request the fake received. `path` is percent-decoded; `query` maps each parameter
     to its values; `body` is the parsed JSON (the form fields for /token), None when empty.
-    `status` is what the fake answered, None when it dropped the connection."""
+    `status` is what the fake answered, None when it dropped the connection; `sent` and
+    `answered` the bytes of the request's body and of the answer's."""
 
     method: str
     path: str
     query: dict[str, list[str]]
     body: Any
     status: int | None = None
+    sent: int = 0
+    answered: int = 0
 
 
 @dataclass(frozen=True)
@@ -1829,6 +1866,7 @@ class FakeSheets:
         self._books: dict[str, _Spreadsheet] = {}
         self._faults: deque[_Fault] = deque()
         self._before_write: deque[Callable[[], object]] = deque()
+        self._after_write: deque[Callable[[], object]] = deque()
         self._tokens: dict[str, _Token] = {}
         self._account = _Account(SERVICE_ACCOUNT_EMAIL, secrets.token_hex(20), _private_key())
         self._closing = threading.Event()
@@ -1886,6 +1924,11 @@ class FakeSheets:
     def date(year: int, month: int, day: int) -> SheetDate:
         """A date cell for add_spreadsheet / insert_rows (a serial number, DATE format)."""
         return SheetDate(date(year, month, day))
+
+    @staticmethod
+    def formula(text: str, shows: str | int | float | bool) -> SheetFormula:
+        """A formula cell showing `shows`, for formulas the fake cannot work out itself."""
+        return SheetFormula(text, shows)
 
     def add_spreadsheet(
         self,
@@ -2019,6 +2062,12 @@ class FakeSheets:
         with self._lock:
             self._before_write.append(action)
 
+    def after_next_write(self, action: Callable[[], object]) -> None:
+        """Run `action` just after the next write is applied, before it is answered (a
+        person sorting the rows the moment the write is in); one per write, as above."""
+        with self._lock:
+            self._after_write.append(action)
+
     def revoke_tokens(self) -> None:
         """Forget every access token handed out, as when they expire: clients get 401 and
         fetch a new token with their key."""
@@ -2083,7 +2132,13 @@ class FakeSheets:
                 delay = fault.seconds if fault is not None else 0.0
                 reply = _Reply(status, _json_bytes(payload), extra, delay)
             recorded = RecordedRequest(
-                method, unquote(parts.path), query, _recorded_body(raw), status
+                method,
+                unquote(parts.path),
+                query,
+                _recorded_body(raw),
+                status,
+                len(raw),
+                len(reply.body) if reply is not None else 0,
             )
             self.requests.append(recorded)
         return reply
@@ -2118,6 +2173,8 @@ class FakeSheets:
         if route.write and self._before_write:
             self._before_write.popleft()()
         answer = route.handler(book, call)
+        if route.write and self._after_write:
+            self._after_write.popleft()()
         fields = _param(query, "fields")
         return _select_fields(answer, _parse_mask(fields)) if fields else answer
 
