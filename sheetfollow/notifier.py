@@ -5,15 +5,23 @@ Every owner with something due gets one email with the rows assigned to them; ev
 manager gets one digest. What went out is appended to the workbook's hidden state tab in one
 write after delivery, so the next run (on any machine) sends nothing twice, and retries
 what failed.
+
+Two runs at once still send each email once: a sending run holds the run lock from before it
+reads the sheet until what it sent is recorded, and claims each email in the send log before
+sending it (see notify/state.py). The one window left: a run killed after the mail server
+accepted an email and before its "sent" line reached the disk; the next run sends that
+email again and says so (for the outbox it finds the file and does not).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -29,7 +37,7 @@ from sheetfollow.models import Owner, Row
 from sheetfollow.notify import render, state
 from sheetfollow.notify.message import Message
 from sheetfollow.notify.mime import DEFAULT_SENDER, to_mime
-from sheetfollow.notify.outbox import OUTBOX_NAME, Outbox, OutboxError
+from sheetfollow.notify.outbox import OUTBOX_NAME, Outbox, OutboxError, holds
 from sheetfollow.notify.smtp import (
     ENV_OVERRIDES,
     DeliveryError,
@@ -211,14 +219,17 @@ def run(
     """
     # The mail set-up is checked first, so a broken one stops the run before it writes.
     transport = transport or make_transport(backend, config, today, outbox, env)
-    ws = open_workspace(backend, config, today, now=now)
-    summary = service.refresh_in(ws, dry_run=dry_run)
-    report, kept = notify_in(
-        ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport
-    )
-    if dry_run:
-        return RunReport(summary, report)
-    report, saved = _save(ws, report, kept, force)
+    with _sending(backend, config, dry_run) as waited:
+        ws = open_workspace(backend, config, today, now=now)
+        summary = service.refresh_in(ws, dry_run=dry_run)
+        report, kept = notify_in(
+            ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport
+        )
+        if dry_run:
+            return RunReport(summary, report)
+        report, saved = _save(ws, report, kept, force)
+        _forget_old_sends(ws, saved)
+    report = _waited(report, waited)
     if saved is not None:
         cells = summary.cells_changed - len(saved.skipped) if saved.written else 0
         summary = replace(
@@ -247,14 +258,45 @@ def notify(
     one the config and `outbox` choose (the mail server, or the outbox folder).
     """
     transport = transport or make_transport(backend, config, today, outbox, env)
-    ws = open_workspace(backend, config, today, now=now)
-    report, kept = notify_in(
-        ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport
-    )
-    report = replace(report, notes=(*report.notes, *ws.notes()))
+    with _sending(backend, config, dry_run) as waited:
+        ws = open_workspace(backend, config, today, now=now)
+        report, kept = notify_in(
+            ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport
+        )
+        report = replace(report, notes=(*report.notes, *ws.notes()))
+        if dry_run:
+            return report
+        report, saved = _save(ws, report, kept, force)
+        _forget_old_sends(ws, saved)
+    return _waited(report, waited)
+
+
+def _sending(
+    backend: Backend, config: Config, dry_run: bool
+) -> contextlib.AbstractContextManager[float]:
+    """The run lock, held from before the sheet is read until what was sent is recorded: a
+    second run on this machine waits, then reads what the first recorded. A dry run sends
+    and writes nothing, so it does not wait."""
     if dry_run:
+        return contextlib.nullcontext(0.0)
+    return state.run_lock(journal.Journal.for_sheet(backend.label, config.path), backend.label)
+
+
+def _waited(report: NotifyReport, seconds: float) -> NotifyReport:
+    if seconds < 1:
         return report
-    return _save(ws, report, kept, force)[0]
+    note = f"waited {seconds:.0f} s for another sheetfollow run on {report.sheet} to finish"
+    return replace(report, notes=(note, *report.notes))
+
+
+def _forget_old_sends(ws: Workspace, saved: Saved | None) -> None:
+    """Once this run's records are in the workbook or the pending journal, the send log's
+    lines of earlier days say nothing new; today's stay for a run elsewhere that read the
+    sheet before this run wrote it."""
+    if saved is None:
+        return
+    with contextlib.suppress(SheetfollowError):
+        state.SendLog(ws.journal).prune(before=ws.today)
 
 
 def notify_in(
@@ -275,15 +317,20 @@ def notify_in(
     plans += digest_plans(pipeline, config, read_log(sheet, config), today)
     if owner:
         plans = _only(plans, owner, sheet.label)
-    sent = state.read_state(sheet, config)
     moment = _moment(config, now)
+    log = state.SendLog(ws.journal)
+    recorded = state.read_state(sheet, config)
+    known, recovered, more = _recover(log, recorded, dry_run)
+    notes += more
+    sent = state.RunState((*recorded.entries, *known))
     slots: list[Delivery | None] = []
     pending: list[tuple[int, Message]] = []
     for plan in plans:
         slots.append(_before_sending(plan, sent, today, force, dry_run, transport))
         if slots[-1] is None and plan.message is not None:
             pending.append((len(slots) - 1, plan.message))
-    server_error = _deliver(pending, slots, transport, moment)
+    claims = None if dry_run else _Claims(log, journal.new_id(), today, force, moment, notes)
+    server_error, tried = _deliver(pending, slots, transport, moment, claims)
     deliveries = tuple(d for d in slots if d is not None)
     report = NotifyReport(
         sheet=sheet.label,
@@ -294,8 +341,8 @@ def notify_in(
         notes=tuple(notes),
         server_error=server_error,
     )
-    attempted = [d for slot, _ in pending if (d := slots[slot]) is not None]
-    return report, _stage_record(ws, report, attempted, moment)
+    attempted = [d for slot in tried if (d := slots[slot]) is not None]
+    return report, _stage_record(ws, report, attempted, recovered, moment)
 
 
 # --- Choosing the transport -------------------------------------------------------------------
@@ -576,14 +623,17 @@ def _before_sending(
         return Delivery(plan.kind, plan.key, plan.to, "", plan.status, plan.reason)
     earlier = sent.delivered(today, plan.kind, plan.key)
     if earlier is not None and not force:
-        at = f" at {earlier.at:%H:%M}" if earlier.at else ""
-        verb = "sent" if earlier.status == SENT else "written to the outbox"
-        why = f"already {verb} today{at}; --force sends it again"
-        return Delivery(plan.kind, plan.key, plan.to, message.subject, SKIPPED, why)
+        return Delivery(plan.kind, plan.key, plan.to, message.subject, SKIPPED, _already(earlier))
     if dry_run:
         would = WOULD_SEND if transport.status == SENT else WOULD_WRITE
         return Delivery(plan.kind, plan.key, plan.to, message.subject, would)
     return None
+
+
+def _already(earlier: state.Entry) -> str:
+    at = f" at {earlier.at:%H:%M}" if earlier.at else ""
+    verb = "sent" if earlier.status == SENT else "written to the outbox"
+    return f"already {verb} today{at}; --force sends it again"
 
 
 def _deliver(
@@ -591,31 +641,201 @@ def _deliver(
     deliveries: list[Delivery | None],
     transport: Transport,
     moment: datetime,
-) -> str:
+    claims: _Claims | None = None,
+) -> tuple[str, list[int]]:
     """Send the pending messages into their slots of `deliveries`; returns why the server
-    could not be used ("" when it could). One refused email does not stop the others; a
-    server that cannot be used at all fails every email still waiting."""
+    could not be used ("" when it could) and the slots this run tried (the others another
+    run sent, or is sending). One refused email does not stop the others; a server that
+    cannot be used at all fails every email still waiting. With `claims`, each email is
+    claimed before it is sent and its outcome noted right after."""
     if not pending:
-        return ""
+        return "", []
     server_error = ""
+    tried: list[int] = []
     try:
         for slot, message in pending:
             if server_error:
                 deliveries[slot] = _delivery(message, FAILED, server_error)
+                tried.append(slot)
                 continue
+            claim = ""
             try:
                 mail = to_mime(message, sender=transport.sender, now=moment)
+                if claims is not None:
+                    claim, verdict = claims.take(message, mail, _file_of(transport, message))
+                    if verdict is not None:
+                        deliveries[slot] = verdict
+                        continue
                 detail = transport.send(message, mail)
             except (DeliveryError, OutboxError) as error:
-                deliveries[slot] = _delivery(message, FAILED, str(error))
+                done = _delivery(message, FAILED, str(error))
             except ServerError as error:
                 server_error = str(error)
-                deliveries[slot] = _delivery(message, FAILED, server_error)
+                done = _delivery(message, FAILED, server_error)
             else:
-                deliveries[slot] = _delivery(message, transport.status, detail)
+                done = _delivery(message, transport.status, detail)
+            deliveries[slot] = done
+            tried.append(slot)
+            if claims is not None and claim:
+                claims.settle(claim, done)
     finally:
         transport.close()
-    return server_error
+    return server_error, tried
+
+
+def _file_of(transport: Transport, message: Message) -> str:
+    """Where the outbox will write the email ("" for a mail server): a run that finds the
+    file after its writer died knows it went out."""
+    return str(transport.path_for(message).absolute()) if isinstance(transport, Outbox) else ""
+
+
+@dataclass
+class _Claims:
+    """This run's side of the send log: a claim before each email, its outcome right after.
+
+    A claim stands when no run said the email went out (--force: ignored) and no claim made
+    before it is still open (no outcome yet). An open claim of a run that is over (its
+    process is gone; on another machine: older than STALE_CLAIM) stands in nobody's way:
+    that run may have died after the server accepted the email, so it may arrive twice, and
+    the report says so. An open claim of a run still going is waited for (CLAIM_WAIT in all).
+    """
+
+    log: state.SendLog
+    run: str
+    day: date
+    force: bool
+    moment: datetime
+    notes: list[str]
+    #: Seconds still to wait for other runs' outcomes.
+    wait: float = field(default_factory=lambda: state.CLAIM_WAIT)
+
+    def take(self, message: Message, mail: EmailMessage, file: str) -> tuple[str, Delivery | None]:
+        """Claim the email; returns the claim's ID, and None when this run is to send it,
+        else what became of it (sent by another run; or being sent by one, failed here)."""
+        entry = state.Entry(self.day, message.kind, message.key, message.to, "", self.moment)
+        try:
+            claim = self.log.claim(
+                self.run, entry, message_id=str(mail["Message-ID"] or ""), file=file
+            )
+        except SheetfollowError as error:
+            why = f"not sent: it could not be claimed in the send log first ({error})"
+            return "", _delivery(message, FAILED, why)
+        start = time.monotonic()
+        try:
+            while True:
+                verdict = self._verdict(claim, message)
+                if not isinstance(verdict, state.Claim):
+                    break
+                if time.monotonic() - start >= self.wait:
+                    verdict = _delivery(message, FAILED, self._unsettled(verdict))
+                    break
+                time.sleep(state.CLAIM_POLL)
+        except SheetfollowError as error:
+            why = f"not sent: the send log could not be read back ({error})"
+            verdict = _delivery(message, FAILED, why)
+        self.wait = max(0.0, self.wait - (time.monotonic() - start))
+        if verdict is not None:
+            self._settle(claim, state.WITHDRAWN, entry)
+        return claim, verdict
+
+    def _verdict(self, claim: str, message: Message) -> Delivery | state.Claim | None:
+        """None: send; a Delivery: do not; a Claim: wait for that run's outcome."""
+        now = datetime.now(timezone.utc)
+        about = [
+            c for c in state.claims(self.log.read()) if c.about(self.day, message.kind, message.key)
+        ]
+        if not self.force:
+            for c in about:
+                if c.outcome == SENT and c.record is not None:
+                    return _delivery(message, SKIPPED, _already(c.record))
+        mine = next((n for n, c in enumerate(about) if c.id == claim), len(about))
+        before = [c for c in about[:mine] if not c.outcome]
+        for c in before:
+            if not c.over(now):
+                return c
+        for c in before:
+            self.notes.append(
+                f"the email to {message.key} was claimed at {self._clock(c.at)} by a run on "
+                f"{c.host} (process {c.pid}) that stopped before it said whether the email "
+                "went out; it is sent now, and arrives twice if that run had sent it"
+            )
+        return None
+
+    def _unsettled(self, other: state.Claim) -> str:
+        after = self._clock(other.at + state.STALE_CLAIM)
+        return (
+            f"not sent: a run on {other.host} claimed this email at {self._clock(other.at)} "
+            f"and has not said whether it went out; if that run stopped, a run after {after} "
+            "sends it"
+        )
+
+    def _clock(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.moment.tzinfo):%H:%M}"
+
+    def settle(self, claim: str, done: Delivery) -> None:
+        status = SENT if done.status in state.DELIVERED else FAILED
+        entry = state.Entry(
+            self.day, done.kind, done.key, done.to, done.status, self.moment, done.detail
+        )
+        self._settle(claim, status, entry)
+
+    def _settle(self, claim: str, outcome: str, entry: state.Entry) -> None:
+        try:
+            self.log.settle(self.run, claim, outcome, entry)
+        except SheetfollowError as error:
+            self.notes.append(
+                f"what became of the email to {entry.key} could not be noted in "
+                f"{self.log.path} ({error}); it is recorded in the workbook with the others"
+            )
+
+
+def _recover(
+    log: state.SendLog, recorded: state.RunState, dry_run: bool
+) -> tuple[list[state.Entry], list[state.Entry], list[str]]:
+    """From the send log: every email a run said went out (so none is sent twice), those of
+    them that a run which is over never recorded (to record now), and notes.
+
+    A claim whose run is over without an outcome, for an outbox file that is there with the
+    claim's Message-ID, went out too: the file is complete or absent."""
+    lines = log.read()
+    if not lines:
+        return [], [], []
+    now = datetime.now(timezone.utc)
+    known: list[state.Entry] = []
+    unrecorded: list[state.Entry] = []
+    for line, entry in state.delivered_records(lines):
+        known.append(entry)
+        if state.line_over(line, now) and not recorded.holds(entry):
+            unrecorded.append(entry)
+    found: list[state.Entry] = []
+    for claim in state.claims(lines):
+        if claim.outcome or not claim.file or not claim.over(now):
+            continue
+        if not holds(Path(claim.file), claim.message_id):
+            continue
+        entry = state.Entry(
+            claim.day, claim.kind, claim.key, claim.to, WRITTEN, claim.moment, claim.file
+        )
+        known.append(entry)
+        found.append(entry)
+        if not dry_run:
+            with contextlib.suppress(SheetfollowError):
+                log.settle(claim.run, claim.id, SENT, entry)
+        if not recorded.holds(entry):
+            unrecorded.append(entry)
+    notes = [
+        f"{entry.to or entry.key}'s email was written to the outbox by a run that stopped "
+        f"before it said so ({entry.detail}); it is not written again"
+        for entry in found
+    ]
+    if unrecorded:
+        one = len(unrecorded) == 1
+        verb = ("is" if one else "are") + (" recorded now" if not dry_run else " to be recorded")
+        notes.append(
+            f"{_count(len(unrecorded), 'email')} sent by a run that stopped before recording "
+            f"{'it' if one else 'them'} ({', '.join(e.key for e in unrecorded)}) {verb}"
+        )
+    return known, [] if dry_run else unrecorded, notes
 
 
 def _delivery(message: Message, status: str, detail: str) -> Delivery:
@@ -623,31 +843,27 @@ def _delivery(message: Message, status: str, detail: str) -> Delivery:
 
 
 def _stage_record(
-    ws: Workspace, report: NotifyReport, attempted: Sequence[Delivery], moment: datetime
+    ws: Workspace,
+    report: NotifyReport,
+    attempted: Sequence[Delivery],
+    recovered: Sequence[state.Entry],
+    moment: datetime,
 ) -> list[Kept]:
-    """Stage what was attempted into the state tab; the same, to keep in the journal."""
-    if not attempted:
-        return []
+    """Stage what was attempted (and what an earlier run sent but never recorded) into the
+    state tab; the same, to keep in the journal."""
     entries = [
-        state.Entry(report.day, d.kind, d.key, d.to, d.status, moment, d.detail) for d in attempted
+        *recovered,
+        *(
+            state.Entry(report.day, d.kind, d.key, d.to, d.status, moment, d.detail)
+            for d in attempted
+        ),
     ]
+    if not entries:
+        return []
     # No ID is recorded with these rows: a record of sends applied twice says the same.
     change_id = journal.new_id()
     ws.sheet.write([state.append_changes(ws.sheet, ws.config, entries)])
-    data = {
-        "emails": [
-            {
-                "day": e.day.isoformat(),
-                "kind": e.kind,
-                "key": e.key,
-                "to": e.to,
-                "status": e.status,
-                "at": e.at.isoformat(timespec="seconds") if e.at else None,
-                "detail": e.detail,
-            }
-            for e in entries
-        ]
-    }
+    data = {"emails": [state.to_record(e) for e in entries]}
     return [Kept(change_id, journal.SENT, data, f"record of {_count(len(entries), 'email')}")]
 
 
@@ -669,8 +885,9 @@ def _save(
             return replace(report, notes=(*report.notes, note)), None
         reason = (
             f"{_count(delivered, 'email')} went out but could not be recorded in the hidden "
-            f"tab {ws.config.tabs.state!r} of {ws.sheet.label} ({error}); until that works, "
-            "every run sends them again"
+            f"tab {ws.config.tabs.state!r} of {ws.sheet.label} ({error}); the send log "
+            f"{state.SendLog(ws.journal).path} keeps them from going out again, and the next "
+            "run that can write records them"
         )
         return replace(report, unrecorded=reason, unrecorded_code=error.exit_code), None
     if saved.pending:

@@ -608,3 +608,49 @@ def test_outbox_names_are_plain_and_never_collide(tmp_path: Path) -> None:
     assert outbox.path_for(first).name == "2026-03-11-owner-zoe-muller.eml"
     assert outbox.path_for(second).name == "2026-03-11-owner-zoe-muller-2.eml"
     assert outbox.path_for(first).name == "2026-03-11-owner-zoe-muller.eml"
+
+
+# --- The send log beside the workbook ----------------------------------------------------------
+
+
+def send_log(folder: Path) -> list[dict[str, object]]:
+    path = folder / ".sheetfollow" / "pipeline.xlsx.sends.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_each_email_is_claimed_before_it_is_sent_and_its_outcome_noted_after(
+    mailed_team: Path, server: SmtpServer
+) -> None:
+    notify(mailed_team)
+    lines = send_log(mailed_team)
+    assert [line["kind"] for line in lines] == ["claim", "sent"] * 6
+    claim, sent = lines[0], lines[1]
+    assert claim["data"]["key"] == "Anna" and claim["data"]["day"] == TODAY.isoformat()
+    assert (
+        claim["data"]["message_id"]
+        == by_recipient(server.received)["anna@example.com"]["Message-ID"]
+    )
+    assert sent["data"]["claim"] == claim["id"]
+    assert sent["data"]["record"]["status"] == "sent"
+    assert sent["data"]["record"]["detail"].startswith("250 ")
+    # The run lock sits beside it.
+    assert (mailed_team / ".sheetfollow" / "pipeline.xlsx.notify.lock").exists()
+
+
+def test_the_send_log_keeps_today_and_forgets_earlier_days_once_recorded(
+    mailed_team: Path, server: SmtpServer
+) -> None:
+    notify(mailed_team)
+    notify(mailed_team)  # skipped: nothing claimed, nothing dropped
+    assert {line["data"]["day"] for line in send_log(mailed_team)} == {TODAY.isoformat()}
+    assert len(send_log(mailed_team)) == 12
+    thursday = date(2026, 3, 12)
+    notify(mailed_team, thursday)
+    assert {line["data"]["day"] for line in send_log(mailed_team)} == {thursday.isoformat()}
+
+
+def test_a_dry_run_takes_no_lock_and_claims_nothing(mailed_team: Path, server: SmtpServer) -> None:
+    notify(mailed_team, dry_run=True)
+    assert not (mailed_team / ".sheetfollow").exists()

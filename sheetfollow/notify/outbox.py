@@ -9,6 +9,7 @@ import tempfile
 import unicodedata
 from datetime import date
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from types import TracebackType
 
@@ -77,6 +78,17 @@ class Outbox:
         path = self.path_for(message)
         write_atomically(path, mail.as_bytes(policy=POLICY))
         return str(path)
+
+
+def holds(path: Path, message_id: str) -> bool:
+    """Whether the outbox file `path` is the email with this Message-ID: a run that died
+    after writing it, before it said so, did write it (files are complete or absent)."""
+    try:
+        with open(path, "rb") as handle:
+            headers = BytesHeaderParser(policy=POLICY).parse(handle)
+    except OSError:
+        return False
+    return bool(message_id) and str(headers.get("Message-ID", "")).strip() == message_id.strip()
 
 
 def write_atomically(path: Path, data: bytes) -> None:

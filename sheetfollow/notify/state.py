@@ -1,19 +1,44 @@
-"""Which emails went out on which day: a hidden tab of the workbook itself.
+"""Which emails went out on which day: a hidden tab of the workbook itself, and, while a
+run is sending, a send log beside it.
 
 Kept in the sheet, not on the machine, so a run on another machine (cron moved, a laptop
 run by hand) knows what was already sent today. Rows are only ever appended.
+
+The tab is written once, after the emails went out. What happens in between is made safe by
+two things in the journal's folder (`.sheetfollow/` beside the workbook, or beside
+sheetfollow.toml for a Google Sheet):
+
+- `<book>.notify.lock`: held by a sending run from before it reads the sheet until what it
+  sent is recorded, so a second run on this machine waits, then reads what the first recorded;
+- `<book>.sends.jsonl`, the send log: before each email a run appends (fsynced) a claim
+  line, and sends only when its claim is the first open one for that day, kind and key and
+  no run said it went out; right after the server accepts it (or the outbox file is
+  written) it appends a "sent" line, or "failed", or "withdrawn" when it did not send.
+  This serves runs on two machines that do not see each other's lock, and a run killed
+  between sending and recording: the next run records its "sent" lines and sends nothing
+  twice. Lines of earlier days are dropped once the state tab (or the pending journal)
+  holds them; today's stay, for a run elsewhere that read the tab before it was written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import filelock
 
 from sheetfollow import schema, vocab
 from sheetfollow.backends.base import Backend, CellValue, RawValue, TabChanges, Table
 from sheetfollow.config import Config
-from sheetfollow.errors import SheetError
+from sheetfollow.errors import BusyError, SheetError
+from sheetfollow.journal import Journal, Pending, new_id
 
 #: The tab's columns, in order.
 COLUMNS: tuple[str, ...] = ("Day", "Kind", "Key", "To", "Status", "At", "Detail")
@@ -77,6 +102,27 @@ class RunState:
             ):
                 return entry
         return None
+
+    def holds(self, record: Entry) -> bool:
+        """Whether the tab already has this record of a delivered email: same day, kind and
+        key, and the same moment (to the second; a row without a readable At matches)."""
+        for entry in self.entries:
+            if (
+                entry.day == record.day
+                and entry.status in DELIVERED
+                and entry.kind == record.kind
+                and same_key(entry.key, record.key)
+                and (entry.at is None or record.at is None or _same_moment(entry.at, record.at))
+            ):
+                return True
+        return False
+
+
+def _same_moment(a: datetime, b: datetime) -> bool:
+    # The tab keeps the team's wall-clock time without a zone; a cell read back from a
+    # serial number may be a hair off the second it was written as.
+    naive = [m.replace(tzinfo=None, microsecond=0) for m in (a, b)]
+    return abs(naive[0] - naive[1]) <= timedelta(seconds=1)
 
 
 def read_state(backend: Backend, config: Config) -> RunState:
@@ -170,3 +216,322 @@ def append_changes(backend: Backend, config: Config, entries: Sequence[Entry]) -
             row[columns[name] - 1] = value
         changes.append_rows.append(row)
     return changes
+
+
+def to_record(entry: Entry) -> dict[str, str | None]:
+    """An entry as a journal or send log line holds it."""
+    return {
+        "day": entry.day.isoformat(),
+        "kind": entry.kind,
+        "key": entry.key,
+        "to": entry.to,
+        "status": entry.status,
+        "at": entry.at.isoformat(timespec="seconds") if entry.at else None,
+        "detail": entry.detail,
+    }
+
+
+def from_record(record: Mapping[str, Any]) -> Entry:
+    at = record.get("at")
+    return Entry(
+        day=date.fromisoformat(str(record["day"])),
+        kind=str(record["kind"]),
+        key=str(record["key"]),
+        to=str(record.get("to") or ""),
+        status=str(record["status"]),
+        at=datetime.fromisoformat(str(at)) if at else None,
+        detail=str(record.get("detail") or ""),
+    )
+
+
+# --- The run lock and the send log ----------------------------------------------------------
+
+#: Send log lines besides SENT and FAILED: a run's claim before it sends, and its word that
+#: it did not send after all (another run came first, or had sent it already).
+CLAIM = "claim"
+WITHDRAWN = "withdrawn"
+OUTCOMES: frozenset[str] = frozenset({SENT, FAILED, WITHDRAWN})
+
+#: A claim without an outcome older than this (on this machine: sooner, once its process is
+#: gone) is taken to be left by a run that died: its email is sent (a day is never lost;
+#: see Claim.over).
+STALE_CLAIM = timedelta(minutes=30)
+#: Seconds a run waits in all for the outcome of emails another machine is sending.
+CLAIM_WAIT = 60.0
+#: Seconds between two looks at the send log while waiting.
+CLAIM_POLL = 0.2
+#: Seconds a run waits for another run on this machine that holds the run lock.
+RUN_LOCK_TIMEOUT = 600.0
+
+_LOCK_SUFFIX = ".notify.lock"
+_LOG_SUFFIX = ".sends.jsonl"
+
+
+@contextlib.contextmanager
+def run_lock(journal: Journal, label: str, timeout: float | None = None) -> Iterator[float]:
+    """Hold `<book>.notify.lock` in the journal's folder (the user's own state folder when
+    that cannot be written); yields the seconds spent waiting for it. Raises BusyError after
+    `timeout` seconds (RUN_LOCK_TIMEOUT)."""
+    wait = RUN_LOCK_TIMEOUT if timeout is None else timeout
+    errors: list[str] = []
+    for place in (journal.path, journal.fallback):
+        if place is None:
+            continue
+        path = _beside(place, _LOCK_SUFFIX)
+        fresh = not path.parent.exists()
+        lock = filelock.FileLock(str(path))
+        start = time.monotonic()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock.acquire(timeout=wait)
+        except filelock.Timeout:
+            raise BusyError(
+                f"{label}: another sheetfollow run has held {path} for {_duration(wait)} while "
+                "it sends and records today's emails; nothing was sent or written; try again "
+                "when it has finished"
+            ) from None
+        except OSError as exc:
+            errors.append(f"{path.parent}: {exc.strerror or exc}")
+            continue
+        break
+    else:
+        raise SheetError(
+            f"{label}: the emails cannot be sent: no place for the lock that keeps two runs "
+            "from sending them twice (" + "; ".join(errors) + ")"
+        )
+    done = False
+    try:
+        yield time.monotonic() - start
+        done = True
+    finally:
+        # The first run beside this workbook stopped on an error before it kept anything:
+        # it leaves no folder behind.
+        tidy = fresh and not done and _only_file(path)
+        if tidy:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        lock.release()
+        if tidy:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
+
+
+def _only_file(path: Path) -> bool:
+    try:
+        return [p.name for p in path.parent.iterdir()] == [path.name]
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run's claim on one email, with what became of it."""
+
+    id: str
+    #: The run that made it, and where.
+    run: str
+    host: str
+    pid: int
+    #: When it was made, by the clock of its machine.
+    at: datetime
+    day: date
+    kind: str
+    key: str
+    to: str
+    #: The Message-ID of the email, and its file when it went to the outbox.
+    message_id: str = ""
+    file: str = ""
+    #: The moment the run records for its emails (the At of the state tab).
+    moment: datetime | None = None
+    #: "" while none was given; else SENT, FAILED or WITHDRAWN ...
+    outcome: str = ""
+    #: ... with the record it gave (SENT and FAILED).
+    record: Entry | None = None
+
+    def about(self, day: date, kind: str, key: str) -> bool:
+        return self.day == day and self.kind == kind and same_key(self.key, key)
+
+    def over(self, now: datetime) -> bool:
+        """Whether the run that made this claim has ended: on this machine when its process
+        is gone; anywhere when the claim is older than STALE_CLAIM (the clocks of the
+        machines are taken to agree within minutes)."""
+        if now - self.at > STALE_CLAIM:
+            return True
+        if self.host == socket.gethostname():
+            return self.pid == os.getpid() or not _alive(self.pid)
+        return False
+
+
+class SendLog:
+    """`<book>.sends.jsonl` in the journal's folder: the claims and outcomes of emails.
+
+    A line is a journal line (fsynced before append returns): {"v": 1, "id", "kind": "claim"
+    | "sent" | "failed" | "withdrawn", "at": when it was written, "user", "host", "data"}.
+    A claim's data: run, pid, day, email ("owner" or "digest"), key, to, message_id, file
+    (outbox), moment. An outcome's: run, pid, claim (the claim's id), day, email, key, and
+    for sent and failed the record the state tab gets (day, kind, key, to, status, at,
+    detail).
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        fallback = _beside(journal.fallback, _LOG_SUFFIX) if journal.fallback else None
+        self.journal = Journal(_beside(journal.path, _LOG_SUFFIX), fallback)
+
+    @property
+    def path(self) -> Path:
+        return self.journal.path
+
+    def read(self) -> list[Pending]:
+        return self.journal.entries()
+
+    def claim(
+        self,
+        run: str,
+        entry: Entry,
+        *,
+        message_id: str = "",
+        file: str = "",
+    ) -> str:
+        """Append a claim on the email `entry` is about (its day, kind, key, to and moment);
+        returns the claim's ID."""
+        ident = new_id()
+        data = {
+            **_line(run, entry),
+            "to": entry.to,
+            "message_id": message_id,
+            "file": file,
+            "moment": entry.at.isoformat(timespec="seconds") if entry.at else None,
+        }
+        self.journal.append(CLAIM, data, change_id=ident, at=datetime.now(timezone.utc))
+        return ident
+
+    def settle(self, run: str, claim: str, outcome: str, entry: Entry) -> None:
+        """Append what became of a claim: SENT and FAILED with the record, or WITHDRAWN."""
+        data: dict[str, object] = {**_line(run, entry), "claim": claim}
+        if outcome in (SENT, FAILED):
+            data["record"] = to_record(entry)
+        self.journal.append(outcome, data, change_id=new_id(), at=datetime.now(timezone.utc))
+
+    def prune(self, before: date) -> None:
+        """Drop the lines of days before `before` (recorded by then)."""
+        old = [line.id for line in self.read() if _day_of(line) < before]
+        self.journal.remove(old)
+
+
+def claims(lines: Sequence[Pending]) -> list[Claim]:
+    """The claims in the order they were made, each with its first outcome."""
+    found: dict[str, Claim] = {}
+    outcomes: dict[str, Pending] = {}
+    for line in lines:
+        data = line.data
+        try:
+            if line.kind == CLAIM:
+                found[line.id] = _claim(line)
+            elif line.kind in OUTCOMES and str(data.get("claim")) not in outcomes:
+                outcomes[str(data["claim"])] = line
+        except (KeyError, ValueError, TypeError):
+            continue  # a line this version cannot read says nothing about today
+    result = []
+    for ident, claim in found.items():
+        settled = outcomes.get(ident)
+        if settled is None:
+            result.append(claim)
+            continue
+        record = settled.data.get("record")
+        try:
+            entry = from_record(record) if isinstance(record, Mapping) else None
+        except (KeyError, ValueError, TypeError):
+            entry = None
+        result.append(replace(claim, outcome=settled.kind, record=entry))
+    return result
+
+
+def delivered_records(lines: Sequence[Pending]) -> list[tuple[Pending, Entry]]:
+    """Every "sent" line with its record: emails that went out, recorded or not."""
+    found = []
+    for line in lines:
+        record = line.data.get("record")
+        if line.kind != SENT or not isinstance(record, Mapping):
+            continue
+        try:
+            found.append((line, from_record(record)))
+        except (KeyError, ValueError, TypeError):
+            continue
+    return found
+
+
+def line_over(line: Pending, now: datetime) -> bool:
+    """Whether the run that wrote `line` has ended (as Claim.over says it)."""
+    return _claim_like(line).over(now)
+
+
+def _claim(line: Pending) -> Claim:
+    data = line.data
+    moment = data.get("moment")
+    return replace(
+        _claim_like(line),
+        to=str(data.get("to") or ""),
+        message_id=str(data.get("message_id") or ""),
+        file=str(data.get("file") or ""),
+        moment=datetime.fromisoformat(str(moment)) if moment else None,
+    )
+
+
+def _claim_like(line: Pending) -> Claim:
+    data = line.data
+    at = datetime.fromisoformat(line.at)
+    return Claim(
+        id=line.id,
+        run=str(data.get("run") or ""),
+        host=line.host,
+        pid=int(data.get("pid") or 0),
+        at=at if at.tzinfo else at.replace(tzinfo=timezone.utc),
+        day=date.fromisoformat(str(data["day"])),
+        kind=str(data["email"]),
+        key=str(data["key"]),
+        to="",
+    )
+
+
+def _line(run: str, entry: Entry) -> dict[str, object]:
+    return {
+        "run": run,
+        "pid": os.getpid(),
+        "day": entry.day.isoformat(),
+        "email": entry.kind,
+        "key": entry.key,
+    }
+
+
+def _day_of(line: Pending) -> date:
+    try:
+        return date.fromisoformat(str(line.data.get("day")))
+    except ValueError:
+        return date.min
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if os.name != "posix":
+        # No harmless probe here: the run lock is held, so a run of this machine is over.
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _beside(journal_path: Path, suffix: str) -> Path:
+    """`.sheetfollow/pipeline.xlsx.pending.jsonl` -> `.sheetfollow/pipeline.xlsx<suffix>`."""
+    name = journal_path.name.removesuffix(".pending.jsonl")
+    return journal_path.with_name(name + suffix)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} second" + ("" if seconds == 1 else "s")
