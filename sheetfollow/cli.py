@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -68,17 +69,75 @@ class _Commands(TyperGroup):
         except KeyboardInterrupt:
             err.print("interrupted; nothing was written.")
             raise typer.Exit(130) from None
-        except Exception as error:
+        except OSError as error:
+            # A file the command needs cannot be read or written: not our bug, and the
+            # person can act on the path and the reason (permissions, a full disk).
+            line = _file_error(error)
+            if line is None:
+                _unexpected(error)
             if os.environ.get(DEBUG_ENV):
                 traceback.print_exc()
-            else:
-                err.print(
-                    f"[bold red]unexpected error:[/] {type(error).__name__}: {escape(str(error))} "
-                    f"(set {DEBUG_ENV}=1 for the traceback)",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-            raise typer.Exit(int(ExitCode.ERROR)) from None
+            err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(int(ExitCode.SHEET)) from None
+        except Exception as error:
+            _unexpected(error)
+
+
+def _unexpected(error: Exception) -> NoReturn:
+    """A bug: one line that says how to get the traceback, or the traceback itself."""
+    if os.environ.get(DEBUG_ENV):
+        traceback.print_exc()
+    else:
+        err.print(
+            f"[bold red]unexpected error:[/] {type(error).__name__}: {escape(str(error))} "
+            f"(set {DEBUG_ENV}=1 for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    raise typer.Exit(int(ExitCode.ERROR)) from None
+
+
+#: Errors of the disk itself rather than of one file: whatever was being written, it failed.
+_DISK_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EROFS", "EFBIG") if hasattr(errno, name)
+)
+
+
+def _file_error(error: OSError) -> str | None:
+    """One line for a file that cannot be read or written, with its path and the reason:
+    "cannot write /srv/sales/.sheetfollow/backups: No space left on device". None for an
+    OSError that names no file and is no disk error (a socket's): that one is a bug."""
+    reason = error.strerror or str(error)
+    path = error.filename
+    if path is None:
+        if error.errno not in _DISK_ERRNOS:
+            return None
+        return f"cannot write to the disk: {reason}"
+    shown = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else str(path)
+    verb = "write" if error.errno in _DISK_ERRNOS else "access"
+    return f"cannot {verb} {shown}: {reason}{_owner_hint(error, shown)}"
+
+
+def _owner_hint(error: OSError, path: str) -> str:
+    """For a refused file: who owns the nearest folder on its path that can be looked at,
+    when that is somebody else (a .sheetfollow folder made by another user's cron job)."""
+    if error.errno not in (errno.EACCES, errno.EPERM) or not hasattr(os, "geteuid"):
+        return ""
+    for place in (Path(path), *Path(path).parents):
+        try:
+            owner = place.stat().st_uid
+        except OSError:
+            continue
+        if owner == os.geteuid():
+            return ""
+        import pwd
+
+        try:
+            name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            name = f"uid {owner}"
+        return f" ({place} belongs to the user {name})"
+    return ""
 
 
 app = typer.Typer(

@@ -201,12 +201,16 @@ Parse = Callable[["_Reader", str, Any], Any]
 
 
 class _Invalid(Exception):
-    """A value is not what its key needs; the reader adds the file, the key and the value."""
+    """A value is not what its key needs; the reader adds the file, the key and the value.
 
-    def __init__(self, expected: str, hint: str = "") -> None:
+    `quote` False: the value may be a secret put in the wrong place (a password where the
+    name of its variable belongs), and messages never carry secrets: it is not repeated."""
+
+    def __init__(self, expected: str, hint: str = "", *, quote: bool = True) -> None:
         super().__init__(expected)
         self.expected = expected
         self.hint = hint
+        self.quote = quote
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,8 @@ class _Reader:
         try:
             return parse(self, key, value)
         except _Invalid as bad:
+            if not bad.quote:
+                raise self.error(key, f"must be {bad.expected}{bad.hint}") from None
             raise self.invalid(key, bad.expected, value, bad.hint) from None
 
     def table(self, key: str, value: object) -> dict[str, Any]:
@@ -676,13 +682,36 @@ def _choice(choices: Iterable[str]) -> Parse:
     return parse
 
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The name of an environment variable, as people write them: capitals, digits and "_".
+#: Lower case is refused too: "hunter2" reads as a name, and would be echoed as one.
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+#: A name written as a shell or Windows reference to it: $NAME, ${NAME}, %NAME%.
+_ENV_REFERENCE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)\}?|%([A-Z_][A-Z0-9_]*)%")
 
 
 def _env_name(reader: _Reader, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value.strip()):
-        raise _Invalid("the name of an environment variable, such as 'SMTP_PASSWORD'")
-    return value.strip()
+    """The NAME of the variable that holds a secret. Anything else may be the secret itself
+    (a password pasted into password_env), so the message never repeats it; a reference to
+    a name ("$SMTP_PASSWORD") is no secret, and is quoted with the name to write instead."""
+    expected = (
+        "the NAME of the environment variable that holds the password, in capitals, "
+        "digits and _ (such as 'SHEETFOLLOW_SMTP_PASSWORD')"
+    )
+    text = value.strip() if isinstance(value, str) else ""
+    if _ENV_NAME.fullmatch(text):
+        return text
+    if isinstance(value, str) and not text:
+        raise _Invalid(expected)
+    reference = _ENV_REFERENCE.fullmatch(text)
+    if reference:
+        name = reference[1] or reference[2]
+        raise _Invalid(expected, f" (did you mean '{name}'?)")
+    raise _Invalid(
+        expected,
+        "; what is there is not repeated here, as it may be the password itself: that "
+        "belongs in the variable, or in the file smtp.password_file names, never in this file",
+        quote=False,
+    )
 
 
 def _path(reader: _Reader, key: str, value: Any) -> str:
@@ -733,13 +762,21 @@ def _seconds(reader: _Reader, key: str, value: Any) -> float:
     return float(value)
 
 
+def _secret_file(reader: _Reader, key: str, value: Any) -> str:
+    """The path of a file that holds a secret. Anything but text may be the secret itself
+    (a PIN typed as a number), so it is not repeated."""
+    if not isinstance(value, str):
+        raise _Invalid("a path, or \"\"", ", given as text in quotes", quote=False)
+    return str(_path(reader, key, value))
+
+
 _SMTP_KEYS: dict[str, Parse] = {
     "host": _host,
     "port": _whole(1, 65535),
     "security": _choice(SMTP_SECURITY),
     "username": _text(254),
     "password_env": _env_name,
-    "password_file": _path,
+    "password_file": _secret_file,
     "ca_file": _path,
     "from": _address(named=True),
     "timeout": _seconds,

@@ -34,6 +34,7 @@ from sheetfollow.backends.base import (
     CellValue,
     RawValue,
     TabChanges,
+    Table,
 )
 from sheetfollow.config import Config
 from sheetfollow.errors import ConfigError, SheetError, UsageError
@@ -705,19 +706,26 @@ class _Layout:
 
 
 def _layout(
-    header: schema.HeaderMap, rows: Sequence[Mapping[str, CellValue]], language: str
+    table: Table,
+    header: schema.HeaderMap,
+    rows: Sequence[Mapping[str, CellValue]],
+    language: str,
 ) -> _Layout:
     """Existing columns, plus new ones (after the last) for the owned fields and for every
     field a new row has a value for and the sheet has no column for."""
     filled = {name for values in rows for name in values}
     names = vocab.PROSPECT_HEADERS.get(language, vocab.PROSPECT_HEADERS["en"])
     columns = dict(header.columns)
+    missing = [
+        name
+        for name in (*INPUT_FIELDS, *OWNED_FIELDS)
+        if name not in columns and (name in filled or name in OWNED_FIELDS)
+    ]
+    places = schema.NewColumns(table, header).place([names[n] for n in missing])
     new_headers: dict[int, str] = {}
-    for name in (*INPUT_FIELDS, *OWNED_FIELDS):
-        if name not in columns and (name in filled or name in OWNED_FIELDS):
-            column = max(header.last_column, *columns.values(), *new_headers) + 1
-            columns[name] = column
-            new_headers[column] = names[name]
+    for name, column in zip(missing, places, strict=True):
+        columns[name] = column
+        new_headers[column] = names[name]
     return _Layout(columns, new_headers)
 
 
@@ -1052,7 +1060,7 @@ def _new_rows(
 ) -> _NewRows:
     """The candidates as rows of the Prospects tab, their computed columns filled in."""
     values = _new_values(candidates, pipeline, config, today, owner, segment)
-    layout = _layout(pipeline.header, values, config.language)
+    layout = _layout(pipeline.table, pipeline.header, values, config.language)
     rows = [layout.cells(v) for v in values]
     if not rows:
         return _NewRows(layout, [], [])

@@ -68,12 +68,11 @@ def append_changes(
         columns = dict(header.columns)
         changes = TabChanges(tab=header.tab, header_row=header.header_row)
         names = vocab.LOG_HEADERS["en"]
-        next_column = header.last_column + 1
-        for name in LOG_FIELDS:
-            if name not in columns:
-                columns[name] = next_column
-                changes.new_headers[next_column] = names[name]
-                next_column += 1
+        missing = [name for name in LOG_FIELDS if name not in columns]
+        places = schema.NewColumns(table, header, source=backend.label)
+        for name, column in zip(missing, places.place([names[n] for n in missing]), strict=True):
+            columns[name] = column
+            changes.new_headers[column] = names[name]
     width = max(columns.values())
     for entry in entries:
         row: list[CellValue] = [None] * width

@@ -595,7 +595,7 @@ def record_touch(
     if not current.id:
         taken = (text for _, text in _Columns(table, header).texts("id"))
         writes["id"] = service.IdMaker(config.id_prefix, taken).next()
-    plan = _RowPlan(header, config.language)
+    plan = _RowPlan(header, config.language, schema.NewColumns(table, header, source=sheet.label))
     row = plan.recompute(values, number, writes, table.epoch, owners, config, today)
     writes.update(service.owned_cell_values(row.computed))
     when = _when(config, touch.day, now)
@@ -688,17 +688,25 @@ def _compute(
 class _RowPlan:
     """Where each field of the matched row goes, adding the columns mark needs."""
 
-    def __init__(self, header: schema.HeaderMap, language: str) -> None:
+    def __init__(self, header: schema.HeaderMap, language: str, places: schema.NewColumns) -> None:
         self.header = header
         self.columns = dict(header.columns)
         self.new_headers: dict[int, str] = {}
         self.names = vocab.PROSPECT_HEADERS.get(language) or vocab.PROSPECT_HEADERS["en"]
+        self.places = places
 
-    def column(self, name: str) -> int:
-        if name not in self.columns:
-            column = max([self.header.last_column, *self.new_headers]) + 1
+    def add(self, names: Iterable[str]) -> None:
+        """Columns for the fields the tab lacks, placed together (so that a tab without
+        room names every column it cannot take at once)."""
+        missing = [name for name in dict.fromkeys(names) if name not in self.columns]
+        for name, column in zip(
+            missing, self.places.place([self.names[n] for n in missing]), strict=True
+        ):
             self.columns[name] = column
             self.new_headers[column] = self.names[name]
+
+    def column(self, name: str) -> int:
+        self.add([name])
         return self.columns[name]
 
     def recompute(
@@ -712,11 +720,8 @@ class _RowPlan:
         today: date,
     ) -> Row:
         """Parse and compute the row as it will read once written."""
-        for name, value in writes.items():
-            if value is not None:
-                self.column(name)
-        for name in ("id", *OWNED_FIELDS):
-            self.column(name)
+        filled = [name for name, value in writes.items() if value is not None]
+        self.add([*filled, "id", *OWNED_FIELDS])
         header = replace(
             self.header,
             columns=MappingProxyType(dict(self.columns)),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import Enum
 from types import MappingProxyType
-from typing import TypeGuard, TypeVar
+from typing import NoReturn, TypeGuard, TypeVar
 
 from sheetfollow import fields, vocab
 from sheetfollow.backends.base import RawValue, Table
@@ -254,6 +254,79 @@ def _check_required(
             f"{_prefix(source)}{cell_ref(tab, row)}: tab {tab} needs {noun} "
             f"{', '.join(missing)}; add {'it' if len(missing) == 1 else 'them'} "
             "to the header row or set [headers] in sheetfollow.toml"
+        )
+
+
+#: The last column a sheet can have: XFD in Excel. (Google Sheets allows more, but a sheet
+#: wider than this no longer opens in Excel.)
+MAX_COLUMN = 16384
+
+
+class NewColumns:
+    """Where the columns a tab lacks go: after the last header, in the first columns that
+    hold nothing in any row (a value below the headers, in a column without one, is
+    somebody's and is never written over)."""
+
+    def __init__(self, table: Table, header: HeaderMap, *, source: str = "") -> None:
+        self.table = table
+        self.header = header
+        self.source = source
+        self._next = header.last_column + 1
+        self._used: set[int] | None = None
+
+    def place(self, headers: Sequence[str]) -> list[int]:
+        """A column for each header text, in order, each after those placed before.
+
+        Raises SheetError naming the cell in the way, and every column that does not fit,
+        when the tab has no room left before its last column (XFD)."""
+        used = self._used_columns()
+        placed: list[int] = []
+        column = self._next
+        for _ in headers:
+            while column in used:
+                column += 1
+            if column > MAX_COLUMN:
+                self._no_room(headers[len(placed) :])
+            placed.append(column)
+            column += 1
+        self._next = column
+        return placed
+
+    def _used_columns(self) -> set[int]:
+        """Columns after the last header that hold a value in some row."""
+        if self._used is None:
+            start = self.header.last_column
+            self._used = set()
+            for values in self.table.rows:
+                rest = values[start:]
+                if rest.count(None) == len(rest):  # fast for rows padded with empty cells
+                    continue
+                self._used.update(start + i + 1 for i, v in enumerate(rest) if v is not None)
+        return self._used
+
+    def _no_room(self, missing: Sequence[str]) -> NoReturn:
+        tab, last = self.header.tab, col_letter(MAX_COLUMN)
+        row = next(
+            (
+                number
+                for number, values in enumerate(self.table.rows, start=1)
+                if len(values) >= MAX_COLUMN and values[MAX_COLUMN - 1] is not None
+            ),
+            None,
+        )
+        if row is not None:
+            blocked = f"{cell_ref(tab, row, MAX_COLUMN)} is used"
+            move = f", or move what is in column {last} further left"
+        else:
+            blocked = f"tab {tab} is full up to column {last}, the last a sheet can have"
+            move = ""
+        if len(missing) == 1:
+            wanted, insert = f"the column {missing[0]}", "a column with that header"
+        else:
+            wanted, insert = f"the columns {', '.join(missing)}", "columns with those headers"
+        raise SheetError(
+            f"{_prefix(self.source)}{blocked}, so there is no room for {wanted}; "
+            f"insert {insert} among yours{move}"
         )
 
 

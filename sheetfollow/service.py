@@ -427,7 +427,7 @@ def refresh_in(
 
     config, today, sheet = ws.config, ws.today, ws.sheet
     pipeline = ws.pipeline(progress)
-    changes, ids_filled = plan_refresh(pipeline, config)
+    changes, ids_filled = plan_refresh(pipeline, config, source=sheet.label)
     sheet.write([changes])
     filled = {
         cell.row: cell.value
@@ -480,18 +480,19 @@ def count_statuses(rows: Iterable[Row], today: date) -> dict[str, int]:
     return counts
 
 
-def plan_refresh(pipeline: Pipeline, config: Config) -> tuple[TabChanges, int]:
+def plan_refresh(
+    pipeline: Pipeline, config: Config, *, source: str = ""
+) -> tuple[TabChanges, int]:
     """The cells to write: changed owned values, blank IDs, headers of missing columns."""
     header = pipeline.header
     columns = dict(header.columns)
     changes = TabChanges(tab=header.tab, header_row=header.header_row)
     names = vocab.PROSPECT_HEADERS.get(config.language, vocab.PROSPECT_HEADERS["en"])
-    next_column = header.last_column + 1
-    for name in ("id", *OWNED_FIELDS):
-        if name not in columns:
-            columns[name] = next_column
-            changes.new_headers[next_column] = names[name]
-            next_column += 1
+    missing = [name for name in ("id", *OWNED_FIELDS) if name not in columns]
+    places = schema.NewColumns(pipeline.table, header, source=source)
+    for name, column in zip(missing, places.place([names[n] for n in missing]), strict=True):
+        columns[name] = column
+        changes.new_headers[column] = names[name]
     changes.id_column = columns["id"]
     ids = IdMaker(config.id_prefix, (row.prospect.id for row in pipeline.rows))
     ids_filled = 0

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -372,7 +373,9 @@ _FUNNEL_COLUMNS = ("called", "reached", "interested", "won")
 
 
 def to_csv(stats: Stats) -> str:
-    """The funnel's lines, a blank line, then the per-group lines; each part with a header."""
+    """The funnel's lines, a blank line, then the per-group lines; each part with a header.
+
+    Owner and segment names are what people typed in the sheet: see csv_text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["round", *_FUNNEL_COLUMNS])
@@ -381,8 +384,24 @@ def to_csv(stats: Stats) -> str:
     buffer.write("\n")
     writer.writerow([stats.by, *_GROUP_COLUMNS])
     for group in stats.groups:
-        writer.writerow([group.name, *(getattr(group, name) for name in _GROUP_COLUMNS)])
+        writer.writerow([csv_text(group.name), *(getattr(group, name) for name in _GROUP_COLUMNS)])
     return buffer.getvalue()
+
+
+#: First characters that make Excel, LibreOffice or Google Sheets read a CSV field as a
+#: formula (OWASP, "CSV Injection"): "=HYPERLINK(...)" or "=cmd|' /C calc'!A0" in a
+#: segment name would run on the machine of whoever opens the export.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+def csv_text(text: str) -> str:
+    """Text from the sheet as a CSV field that no spreadsheet runs as a formula: one that
+    starts like a formula gets a single quote in front (OWASP's advice). A plain number
+    ("-5", "+3.5") is a number, not a formula, and stays as it is."""
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def bar(called: int, reached: int, largest: int, width: int = BAR_WIDTH) -> str:

@@ -536,3 +536,46 @@ def test_without_a_time_zone_the_machines_zone_counts(machine_zone: str) -> None
 def test_an_unknown_time_zone_in_a_hand_made_config_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown time zone"):
         today_in(Config(timezone="Nowhere/Special"))
+
+
+# --- Secrets are never repeated ---------------------------------------------------------------
+
+PASSWORD_ENV_EXPECTED = (
+    "sheetfollow.toml: smtp.password_env must be the NAME of the environment variable that "
+    "holds the password, in capitals, digits and _ (such as 'SHEETFOLLOW_SMTP_PASSWORD')"
+)
+
+
+# A password pasted where the name of its variable belongs; "Summer2024" and "hunter2" are
+# names to Python too, so only capitals count as a name.
+@pytest.mark.parametrize("secret", ['"hunter2!x"', '"hunter2"', '"Summer2024"', "12345678"])
+def test_a_password_in_password_env_is_named_never_repeated(tmp_path: Path, secret: str) -> None:
+    message = error(tmp_path, f"[smtp]\npassword_env = {secret}\n")
+    assert message == (
+        f"{PASSWORD_ENV_EXPECTED}; what is there is not repeated here, as it may be the "
+        "password itself: that belongs in the variable, or in the file smtp.password_file "
+        "names, never in this file"
+    )
+    assert secret.strip('"') not in message
+
+
+@pytest.mark.parametrize(
+    ("written", "name"),
+    [("$MAIL_PW", "MAIL_PW"), ("${MAIL_PW}", "MAIL_PW"), ("%MAIL_PW%", "MAIL_PW")],
+)
+def test_a_reference_to_a_variable_is_no_secret_and_gets_a_suggestion(
+    tmp_path: Path, written: str, name: str
+) -> None:
+    message = error(tmp_path, f'[smtp]\npassword_env = "{written}"\n')
+    assert message == f"{PASSWORD_ENV_EXPECTED}, not '{written}' (did you mean '{name}'?)"
+
+
+def test_a_variable_name_is_taken(tmp_path: Path) -> None:
+    assert load(tmp_path, '[smtp]\npassword_env = " MAIL_PW "\n').smtp.password_env == "MAIL_PW"
+
+
+def test_a_password_file_that_is_no_text_is_not_repeated(tmp_path: Path) -> None:
+    message = error(tmp_path, "[smtp]\npassword_file = 90210\n")
+    assert message == (
+        'sheetfollow.toml: smtp.password_file must be a path, or "", given as text in quotes'
+    )

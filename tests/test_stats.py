@@ -583,3 +583,20 @@ def test_names_are_printed_as_typed_never_as_markup(cli: Cli, tmp_path: Path) ->
     assert words(line[len(owner) :]) == ["1", "1", "0", "0", "0"]
     as_csv = cli("stats", "--csv", "--sheet", path, "--today", ISO_TODAY)
     assert f"{owner},1,1,0,0,0\n" in as_csv.stdout
+
+
+def test_csv_names_that_start_like_a_formula_are_text() -> None:
+    """OWASP's CSV injection: a name a spreadsheet would run gets a single quote in front;
+    a number stays a number."""
+    groups = tuple(
+        GroupStats(name, touches=1)
+        for name in ('=HYPERLINK("http://x.example")', "=cmd|' /C calc'!A0", "@SUM(1)", "-5")
+    )
+    text = stats.to_csv(Stats(TODAY, TODAY, "segment", 0, (), groups))
+    _, group_rows = csv_sections(text)
+    assert [row[0] for row in group_rows[1:]] == [
+        '\'=HYPERLINK("http://x.example")',
+        "'=cmd|' /C calc'!A0",
+        "'@SUM(1)",
+        "-5",
+    ]

@@ -216,7 +216,7 @@ def _explain(error: BaseException, s: SmtpSettings) -> SheetfollowError:
         message = f"cannot connect to {where}: {error.strerror or error}"
     else:
         message = f"{where}: {error}"
-    return ServerError(scrub(message, s.password))
+    return ServerError(message)
 
 
 def tls_context(s: SmtpSettings) -> ssl.SSLContext:
