@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
+from xml.parsers import expat
 
 from sheetfollow.backends.base import CellValue
 from sheetfollow.errors import SheetError
@@ -161,10 +162,40 @@ def unescape_text(raw: bytes) -> str:
 
 
 def parse_xml(part: str, data: bytes) -> ET.Element:
+    refuse_dtd(part, data)
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
         raise DamagedPart(f"{part} is not valid XML ({exc})") from exc
+
+
+class _RootReached(Exception):
+    pass
+
+
+def refuse_dtd(part: str, data: bytes, *, final: bool = True) -> None:
+    """Refuse a part with a document type declaration: Office never writes one, and only a
+    DTD can declare entities (an external file's contents, or a billion nested laughs).
+
+    Only the prolog is parsed: expat stops at the root element, in any encoding. `data` may
+    be the first piece of a part (final=False).
+    """
+
+    def doctype(*_: object) -> None:
+        raise DamagedPart(
+            f"{part} has a document type declaration (<!DOCTYPE>), which Excel files never have"
+        )
+
+    def root(*_: object) -> None:
+        raise _RootReached
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = doctype
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(data, final)
+    except (_RootReached, expat.ExpatError):
+        return  # the root element was reached, or the XML is broken: the parser says so
 
 
 def local_name(tag: str) -> str:
@@ -1322,3 +1353,154 @@ def has_formula(worksheet: bytes) -> bool:
         return False
     # Plain substring searches: this may scan a part of a hundred megabytes.
     return b"<%sf>" % prefix in worksheet or b"<%sf " % prefix in worksheet
+
+
+# --------------------------------------------------------------------------- sparse sheets
+
+#: Upper-case letters to "A" and digits to "0": a cell reference in any column then reads
+#: r="AAA0..." and is found by a plain bytes search.
+_REF_SHAPES = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", b"A" * 26 + b"0" * 10)
+_SHAPE_OVERLAP = 32
+_LAST_REF_RE = re.compile(rb' r="[A-Z]*(\d+)"')
+
+
+class SheetShape:
+    """Where a worksheet part's cells lie, read in pieces with plain searches only (a part of
+    a hundred megabytes costs a fraction of parsing it): the last row, the widest column,
+    about how many cells, and how many references use two and three letters."""
+
+    def __init__(self) -> None:
+        self.last_row = 0
+        self.size = 0
+        #: By number of letters (2 and 3; A-Z needs no search): the widest column written
+        #: with that many ("" when none), and how many references have that many.
+        self.widest = [b"", b"", b"", b""]
+        self.refs = [0, 0, 0, 0]
+        self._carry = b""
+
+    def feed(self, chunk: bytes) -> None:
+        # A handful of scans of each piece, each at memory speed; most sheets (columns A-Z)
+        # stop after the first search for a two-letter reference.
+        buf = self._carry + chunk
+        shapes = buf.translate(_REF_SHAPES)
+        if shapes.find(b' r="AA') >= 0:
+            for letters in (3, 2):
+                needle = b' r="' + b"A" * letters + b"0"
+                count = shapes.count(needle)
+                if not count:
+                    continue
+                self.refs[letters] += count
+                if count > 64:
+                    found = re.findall(rb' r="([A-Z]{%d})\d' % letters, buf)
+                    if found:
+                        self.widest[letters] = max(self.widest[letters], max(found))
+                    continue
+                at = shapes.find(needle)
+                while at >= 0:
+                    ref = buf[at + 4 : at + 4 + letters]
+                    self.widest[letters] = max(self.widest[letters], ref)
+                    at = shapes.find(needle, at + 1)
+        self.size += len(chunk)
+        at = shapes.rfind(b' r="')
+        match = _LAST_REF_RE.match(buf, at) if at >= 0 else None
+        if match is not None:
+            self.last_row = max(self.last_row, int(match.group(1)))
+        self._carry = buf[-_SHAPE_OVERLAP:]
+
+    @property
+    def rows(self) -> int:
+        """The last row (0 when no cell has r=: then no cell can sit far from the others
+        without every cell in between written out)."""
+        return self.last_row
+
+    @property
+    def cells(self) -> int:
+        """At most this many cells: Excel's shortest, <c r="A1"><v>1</v></c>, has 22 bytes."""
+        return self.size // 16
+
+    @property
+    def far_letters(self) -> int:
+        """The number of letters of the widest columns' references (1, 2 or 3)."""
+        return 3 if self.widest[3] else 2 if self.widest[2] else 1
+
+    def columns(self, letters: int = 3) -> int:
+        """The widest column among references of at most `letters` letters (A-Z counts 26)."""
+        for count in range(min(letters, 3), 1, -1):
+            if self.widest[count]:
+                return column_number(self.widest[count].decode())
+        return 26
+
+
+def squeeze_columns(data: bytes, letters: int, near: int) -> tuple[bytes, list[int]]:
+    """The worksheet part with the columns whose references have `letters` letters (a few
+    values far to the right) moved to just after column `near`; and the original column of
+    each column 1, 2, ... of the result. Only those cells' references change."""
+    columns = list(range(1, near + 1))
+    index: dict[bytes, bytes] = {}
+
+    def move(match: re.Match[bytes]) -> bytes:
+        letters_now, row = match.group(1, 2)
+        moved = index.get(letters_now)
+        if moved is None:
+            columns.append(column_number(letters_now.decode()))
+            moved = index[letters_now] = _letters(len(columns))
+        return b' r="%s%s"' % (moved, row)
+
+    pattern = re.compile(rb' r="([A-Z]{%d})(\d+)"' % letters)
+    layout = locate_sheet_data(data)
+    body = pattern.sub(move, data[layout.content_start : layout.content_end])
+    head = _DIMENSION_RE.sub(b"", data[: layout.content_start])
+    return head + body + data[layout.content_end :], columns
+
+
+# A row or cell start tag: up to the end of r=""..." when r comes first (as every writer puts
+# it), else the whole tag.
+_ROW_OR_CELL_RE = re.compile(
+    rb'<((?:[\w.-]+:)?(?:row|c))(?:(\s+r=")([A-Z]*)(\d+)"|(?=[\s/>])[^>]*>)'
+)
+
+
+def squeeze_sheet(data: bytes) -> tuple[bytes, list[int], list[int]]:
+    """The worksheet part without its empty rows and columns, for a reader that holds a tab as
+    a dense rectangle from A1; and the original row and column of each one kept, in order of
+    their new numbers (1, 2, ...). Every cell gets an explicit r=."""
+    layout = locate_sheet_data(data)
+    if layout.self_closing:
+        return data, [], []
+    rows: list[int] = []
+    columns: list[int] = []
+    column_index: dict[int, int] = {}
+    row = column = 0
+    row_has_cells = False
+
+    def renumber(match: re.Match[bytes]) -> bytes:
+        # Runs once per cell of a sheet that may hold millions: few calls, no set_attr.
+        nonlocal row, column, row_has_cells
+        name, lead, letters, digits = match.group(1, 2, 3, 4)
+        tag = None
+        if lead is None:
+            tag = match.group(0)
+            ref = _R_ATTR_RE.search(tag)
+            letters, digits = (ref.group(1), ref.group(2)) if ref else (b"", None)
+        if name.endswith(b"row"):
+            row = int(digits) if digits else row + 1
+            column, row_has_cells = 0, False
+            # A row without cells takes the number of the next row that has some.
+            new = b"%d" % (len(rows) + 1)
+        else:
+            column = column_number(letters.decode()) if letters else column + 1
+            if not row_has_cells:
+                rows.append(row)
+                row_has_cells = True
+            index = column_index.get(column)
+            if index is None:
+                columns.append(column)
+                index = column_index[column] = len(columns)
+            new = _ref(len(rows), index)
+        if tag is None:
+            return b'<%s%s%s"' % (name, lead, new)
+        return set_attr(tag, b"r", new)
+
+    body = _ROW_OR_CELL_RE.sub(renumber, data[layout.content_start : layout.content_end])
+    head = _DIMENSION_RE.sub(b"", data[: layout.content_start])
+    return head + body + data[layout.content_end :], rows, columns

@@ -10,20 +10,23 @@ rows, and where needed styles.xml (one date format), a table's range, workbook.x
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import errno
+import functools
 import hashlib
 import io
 import itertools
 import os
 import posixpath
 import re
-import shutil
 import stat
+import struct
+import sys
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -64,6 +67,27 @@ _BIG_PART_LEVEL = 3
 #: because its file system is mounted read-only (a read-only share).
 _READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
+#: Zip members are checked before anything is unpacked: a 2 MB file whose sheet inflates to
+#: 2 GB would otherwise exhaust memory in calamine. A full-height sheet (1,048,575 rows of 18
+#: columns, Excel's markup) unpacks to 670 MB with values and shared strings, and to 1.24 GB
+#: with a formula in every cell; twice the first leaves room for both.
+MAX_MEMBER_BYTES = 2 << 30
+#: Sheets deflate 6 to 30 times (measured on full-height sheets: values 6x, the same text
+#: everywhere 20x, a formula in every cell 25x, empty formatted rows 29x); deflate itself
+#: cannot go past about 1,030x. Only members larger than _RATIO_CHECKED_ABOVE are held to it.
+MAX_RATIO = 200
+_RATIO_CHECKED_ABOVE = 8 << 20
+_INFLATE_CHUNK = 1 << 16
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+#: Our temporary files are `.pipeline.xlsx.<8 random characters>.tmp` (tempfile.mkstemp's
+#: alphabet); one whose run was killed is removed by a later write after this long.
+_STALE_TEMP_AGE = timedelta(hours=1)
+#: calamine holds a tab as a dense rectangle from A1 (32 bytes a cell, before Python's lists):
+#: a lone value in XFD5 of a 3,000-row tab means 49 million cells, minutes and gigabytes. A
+#: tab whose rectangle is larger than this, and than eight times the most cells its XML can
+#: hold, is read with its empty rows and columns squeezed out.
+_DENSE_CELLS = 2_000_000
+
 
 @dataclass(frozen=True)
 class _Fingerprint:
@@ -88,6 +112,8 @@ class _Package:
         self._calamine: Any = None
         #: Tabs already read from these bytes, by name.
         self.grids: dict[str, list[list[RawValue]]] = {}
+        #: Where the cells of each worksheet part lie, when known (found while checking it).
+        self.shapes: dict[str, xml.SheetShape] = {}
 
     def read(self, name: str) -> bytes:
         try:
@@ -99,6 +125,19 @@ class _Package:
 
     def read_optional(self, name: str) -> bytes | None:
         return self.read(name) if name in self.names else None
+
+    def shape(self, part: str) -> xml.SheetShape | None:
+        shape = self.shapes.get(part)
+        if shape is None:
+            shape = xml.SheetShape()
+            try:
+                with self.zip.open(part) as stream:
+                    while piece := stream.read(_BLOCK):
+                        shape.feed(piece)
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
+                return None  # calamine says what is wrong
+            self.shapes[part] = shape
+        return shape
 
     def tables(self, sheet_part: str) -> list[xml.TableInfo]:
         rels = xml.parse_rels(sheet_part, self.read_optional(xml.rels_part_of(sheet_part)))
@@ -127,15 +166,28 @@ class XlsxBackend:
     lock_timeout: float = 5.0
 
     def __init__(
-        self, path: Path, *, backups: int = 3, stale_lock_after: timedelta = timedelta(hours=12)
+        self,
+        path: Path,
+        *,
+        backups: int = 3,
+        stale_lock_after: timedelta = timedelta(hours=12),
+        max_member_bytes: int = MAX_MEMBER_BYTES,
+        max_ratio: float = MAX_RATIO,
     ) -> None:
         if backups < 0:
             raise ValueError("backups cannot be negative")
         if stale_lock_after < timedelta(0):
             raise ValueError("stale_lock_after cannot be negative")
+        if max_member_bytes <= 0 or max_ratio <= 0:
+            raise ValueError("max_member_bytes and max_ratio must be positive")
         self.path = Path(path)
         self.label = str(path)
         self.backups = backups
+        #: No part of the package may unpack to more than this many bytes, and none larger
+        #: than 8 MB may unpack to more than max_ratio times its packed size: the file is
+        #: refused before anything is unpacked (a zip bomb).
+        self.max_member_bytes = max_member_bytes
+        self.max_ratio = max_ratio
         #: An Excel or LibreOffice lock file is called stale when neither it nor the workbook
         #: changed for longer than this (it still stops a write; only the message differs).
         self.stale_lock_after = stale_lock_after
@@ -174,6 +226,15 @@ class XlsxBackend:
         return package.grids[name]
 
     def _read_grid(self, package: _Package, name: str) -> list[list[RawValue]]:
+        entry = package.info.find(name)
+        part = entry.part if entry is not None else None
+        shape = package.shape(part) if part is not None and part in package.names else None
+        if (
+            part is not None
+            and shape is not None
+            and _too_dense(shape.rows, shape.columns(), shape)
+        ):
+            return self._read_sparse(package, name, part, shape)
         try:
             sheet = package.calamine().get_sheet_by_name(name)
             grid = sheet.to_python(skip_empty_area=False)
@@ -186,6 +247,54 @@ class XlsxBackend:
             rows.pop()
         return rows
 
+    def _read_sparse(
+        self, package: _Package, name: str, part: str, shape: xml.SheetShape
+    ) -> list[list[RawValue]]:
+        """A tab whose used cells lie far apart (a value in XFD5 or in row 1,048,576):
+        calamine reads a copy without the empty rows and columns, and each value goes back
+        to its place. Rows come out only as long as their last value."""
+        rows: list[int] | None = None
+        with self._damaged():
+            data = package.read(part)
+            letters = shape.far_letters
+            near = shape.columns(letters - 1)
+            squeezed = b""
+            if letters > 1 and not _too_dense(shape.rows, near, shape):
+                # A few values far to the right: only their cells move (cheap).
+                squeezed, columns = xml.squeeze_columns(data, letters, near)
+            if not squeezed or _too_dense(shape.rows, len(columns), shape):
+                squeezed, rows, columns = xml.squeeze_sheet(data)
+            del data
+            workbook = _one_sheet_workbook(package, squeezed)
+        try:
+            reader: Any = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(workbook))
+            grid = reader.get_sheet_by_name("Sheet1").to_python(skip_empty_area=False)
+        except python_calamine.CalamineError as exc:
+            raise SheetError(f"{self.label}: the tab {name!r} cannot be read ({exc})") from exc
+        # Columns 1..same kept their numbers (all but the far ones, usually): those values
+        # are taken as they come, the others put back one by one.
+        same = next((i for i, column in enumerate(columns) if column != i + 1), len(columns))
+        width = len(columns)
+        placed: dict[int, list[RawValue]] = {}
+        numbers = rows if rows is not None else range(1, len(grid) + 1)
+        for row, values in zip(numbers, grid, strict=False):
+            line = placed.setdefault(row, [])
+            line += [
+                None if v == "" else v if type(v) in _PLAIN else _raw(v) for v in values[:same]
+            ]
+            for i in range(same, min(len(values), width)):
+                value = values[i]
+                if value == "":
+                    continue
+                column = columns[i]
+                if column > len(line):
+                    line += [None] * (column - len(line))
+                line[column - 1] = value if type(value) in _PLAIN else _raw(value)
+        grid_rows = [placed.get(row, []) for row in range(1, max(placed, default=0) + 1)]
+        while grid_rows and all(value is None for value in grid_rows[-1]):
+            grid_rows.pop()
+        return grid_rows
+
     def _package(self) -> _Package:
         return self._state().package
 
@@ -193,11 +302,13 @@ class XlsxBackend:
         if self._loaded is None:
             data, fingerprint = self._read_file()
             self._check_format(data)
+            shapes = self._check_members(data)
             with self._damaged():
                 try:
                     package = _Package(data)
                 except zipfile.BadZipFile as exc:
                     raise xml.DamagedPart(f"the zip container is broken ({exc})") from exc
+            package.shapes = shapes
             self._loaded = _Loaded(package, fingerprint)
         return self._loaded
 
@@ -244,6 +355,98 @@ class XlsxBackend:
                 raise SheetError(
                     f"{self.label} is a binary .xlsb workbook; save it as .xlsx to use it"
                 )
+
+    def _check_members(self, data: bytes) -> dict[str, xml.SheetShape]:
+        """Refuse a package a part of which would unpack to too much, before anything (this
+        module or calamine) unpacks it: first by the sizes the zip declares, then by inflating
+        each part in small pieces and counting, as an entry may declare less than it holds.
+        Returns the shape of every worksheet part, seen on the way."""
+        shapes: dict[str, xml.SheetShape] = {}
+        with self._damaged():
+            try:
+                package = zipfile.ZipFile(io.BytesIO(data))
+            except zipfile.BadZipFile as exc:
+                raise xml.DamagedPart(f"the zip container is broken ({exc})") from exc
+            members = package.infolist()
+            for info in members:
+                self._check_declared(info)
+            for info in members:
+                shape = self._check_inflated(package, data, info)
+                if shape is not None:
+                    shapes[info.filename] = shape
+        return shapes
+
+    def _too_large(self, name: str, detail: str) -> SheetError:
+        return SheetError(
+            f"{self.label} is unusually large: {name} unpacks to {detail}; "
+            "not opened (it looks like a zip bomb)"
+        )
+
+    def _check_declared(self, info: zipfile.ZipInfo) -> None:
+        size, packed = info.file_size, info.compress_size
+        if size > self.max_member_bytes:
+            limit = _size(self.max_member_bytes)
+            raise self._too_large(info.filename, f"{_size(size)} (limit {limit})")
+        if size > _RATIO_CHECKED_ABOVE and size > packed * self.max_ratio:
+            ratio = f"{size / max(packed, 1):,.0f}"
+            raise self._too_large(
+                info.filename,
+                f"{_size(size)} from {_size(packed)}, {ratio} times its packed size "
+                f"(limit {self.max_ratio:,g} times)",
+            )
+
+    def _check_inflated(
+        self, package: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo
+    ) -> xml.SheetShape | None:
+        name = info.filename
+        if info.flag_bits & 0x1:
+            raise xml.DamagedPart(f"the part {name} is encrypted inside the zip")
+        limit = min(info.file_size, self.max_member_bytes)
+        head = bytearray()
+        # Worksheets have their shape taken on the way (others, if any, when read).
+        shape = xml.SheetShape() if "worksheets/" in name and name.endswith(".xml") else None
+
+        def count(piece: bytes, total: int) -> int:
+            total += len(piece)
+            if total > limit:
+                declared = f"more than the {_size(info.file_size)} its zip entry declares"
+                raise self._too_large(name, declared)
+            if len(head) < _INFLATE_CHUNK:
+                head.extend(piece[: _INFLATE_CHUNK - len(head)])
+            if shape is not None:
+                shape.feed(piece)
+            return total
+
+        if info.compress_type == zipfile.ZIP_DEFLATED:
+            # A reader may inflate until the stream ends, whatever the entry declares: so
+            # the stream is inflated here first, a megabyte at a time, and counted.
+            total = 0
+            inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            packed = _member_data(data, info)
+            try:
+                for at in range(0, len(packed), _INFLATE_CHUNK):
+                    piece = bytes(packed[at : at + _INFLATE_CHUNK])
+                    while piece and not inflate.eof:
+                        total = count(inflate.decompress(piece, _INFLATE_CHUNK * 16), total)
+                        piece = inflate.unconsumed_tail
+                    if inflate.eof:
+                        break
+                count(inflate.flush(), total)
+            except zlib.error as exc:
+                raise xml.DamagedPart(f"the part {name} cannot be unpacked ({exc})") from exc
+        else:
+            # Stored parts are their packed bytes; zipfile stops other methods at the
+            # declared size.
+            total = 0
+            try:
+                with package.open(info) as stream:
+                    while piece := stream.read(_INFLATE_CHUNK * 16):
+                        total = count(piece, total)
+            except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError) as exc:
+                raise xml.DamagedPart(f"the part {name} cannot be unpacked ({exc})") from exc
+        if name.endswith((".xml", ".rels")):
+            xml.refuse_dtd(name, bytes(head), final=False)
+        return shape
 
     @contextlib.contextmanager
     def _damaged(self) -> Iterator[None]:
@@ -359,16 +562,40 @@ class XlsxBackend:
 
     def _refuse_if_changed(self, state: _Loaded) -> None:
         try:
-            info = os.stat(self.path)
-        except OSError:
-            raise BusyError(f"{self.label} changed on disk since it was read; run again") from None
-        seen = state.fingerprint
-        same = info.st_size == seen.size and info.st_mtime_ns == seen.mtime_ns
-        if same:
-            _, now = self._read_file()
-            same = now.sha256 == seen.sha256
-        if not same:
+            unchanged = self._unchanged(state.fingerprint)
+        except OSError as exc:
+            raise BusyError(
+                f"{self.label} cannot be read again before writing ({exc.strerror or exc}); "
+                "is it open in another program?"
+            ) from None
+        if not unchanged:
             raise BusyError(f"{self.label} changed on disk since it was read; run again")
+
+    def _overtaken(self) -> BusyError:
+        return BusyError(
+            f"{self.label} was saved by someone else while sheetfollow worked; "
+            "nothing was overwritten"
+        )
+
+    def _unchanged(self, seen: _Fingerprint) -> bool:
+        """True when the file on disk is still the version read: same size and modification
+        time, then (only then worth reading) the same bytes, and not replaced meanwhile.
+        A file that cannot be read raises OSError (Windows: open in another program)."""
+        try:
+            before = os.stat(self.path)
+            if (before.st_size, before.st_mtime_ns) != (seen.size, seen.mtime_ns):
+                return False
+            with open(self.path, "rb") as handle:
+                digest = _digest(handle)
+                opened = os.fstat(handle.fileno())
+            after = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (
+            digest == seen.sha256
+            and _same_file(opened, after)
+            and (after.st_size, after.st_mtime_ns) == (seen.size, seen.mtime_ns)
+        )
 
     def _check_expected_ids(self, state: _Loaded, changes: list[TabChanges]) -> None:
         # The file cannot change under a fingerprint check, but a caller may hold row numbers
@@ -392,29 +619,36 @@ class XlsxBackend:
 
     def _commit(self, state: _Loaded, plan: _Plan) -> None:
         folder = self.path.parent
+        self._remove_stale_temps(folder)
         try:
             original = os.stat(self.path)
             handle, temp_name = tempfile.mkstemp(
                 dir=folder, prefix=f".{self.path.name}.", suffix=".tmp"
             )
+        except FileNotFoundError as exc:
+            if exc.filename == str(self.path):
+                raise self._overtaken() from None
+            raise SheetError(f"{self.label} cannot be written: {exc.strerror or exc}") from None
         except OSError as exc:
             if exc.errno in _READ_ONLY_ERRNOS and exc.filename != str(self.path):
                 raise self._read_only(folder, exc.strerror) from None
             raise SheetError(f"{self.label} cannot be written: {exc.strerror or exc}") from None
         temp = Path(temp_name)
+        ours: os.stat_result | None = None
         try:
             with os.fdopen(handle, "w+b") as out:
                 _write_package(out, state.package, plan)
                 out.flush()
                 os.fsync(out.fileno())
+                ours = os.fstat(out.fileno())
             _copy_ownership(temp, original)
             data, fingerprint = _read_back(temp)
             self._verify(data, plan)
-            backup = self._keep_backup()
-            os.replace(temp, self.path)
+            backup = self._keep_backup(state, original)
+            self._replace(temp, ours, state.fingerprint)
         except BaseException as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink()
+            # Only ever our own file: after a refused exchange `temp` names ours again.
+            _remove_if_ours(temp, ours)
             if isinstance(exc, PermissionError):
                 raise BusyError(
                     f"{self.label} could not be replaced ({exc.strerror}); "
@@ -427,6 +661,86 @@ class XlsxBackend:
         if backup is not None:
             self._rotate_backups(backup.parent)
         self._loaded = _Loaded(_Package(data), fingerprint)
+
+    def _replace(self, temp: Path, ours: os.stat_result, seen: _Fingerprint) -> None:
+        """Put the new version (at `temp`) in the workbook's place, unless someone else saved
+        the workbook since it was read: then BusyError, their file stays, ours stays at temp.
+
+        Minutes may pass between the read and this moment (Excel on a share, a sync client),
+        so the file is looked at again here, under our lock. On Linux the two files swap
+        names in one step (renameat2 RENAME_EXCHANGE), and the one swapped out must be
+        byte-identical to what was read, else they swap back: no save can slip in between.
+        Elsewhere (or on a file system that refuses the exchange) the check and os.replace
+        are a few microseconds apart, and a save landing exactly then is overwritten.
+
+        What is left even with the exchange, both within the milliseconds between the
+        exchange and the removal of the file swapped out: a program writing into the file in
+        place (rather than saving a new file over it) then; and a run killed then while the
+        file swapped out is someone else's save, which waits under our temporary name until
+        a later write removes it as stale, an hour on.
+        """
+        info = _stat_or_none(self.path)
+        if info is None or (info.st_size, info.st_mtime_ns) != (seen.size, seen.mtime_ns):
+            raise self._overtaken()
+        try:
+            exchanged = _exchange(temp, self.path)
+        except FileNotFoundError:
+            raise self._overtaken() from None
+        if not exchanged:
+            if not self._unchanged(seen):
+                raise self._overtaken()
+            os.replace(temp, self.path)
+            return
+        # `temp` now names the file that was the workbook a moment ago.
+        try:
+            with open(temp, "rb") as handle:
+                same = (
+                    _digest(handle) == seen.sha256
+                    and os.fstat(handle.fileno()).st_size == seen.size
+                )
+        except BaseException:
+            self._swap_back(temp, ours)
+            raise
+        if same:
+            # The version read, already kept as a backup.
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            return
+        self._swap_back(temp, ours)
+        raise self._overtaken()
+
+    def _swap_back(self, temp: Path, ours: os.stat_result) -> None:
+        """Undo an exchange: the workbook's name goes back to the file swapped out."""
+        _exchange(temp, self.path)
+        now = _stat_or_none(temp)
+        if now is None or _same_file(now, ours):
+            return
+        # Yet another save replaced ours between the two exchanges: it is the newest, so it
+        # takes the workbook's name, and the one it superseded is kept with the backups.
+        _exchange(temp, self.path)
+        folder = self._side_folder() / "backups"
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        with contextlib.suppress(OSError):
+            folder.mkdir(exist_ok=True)
+            os.replace(temp, folder / f"{self.path.stem}.{stamp}{self.path.suffix}")
+
+    def _remove_stale_temps(self, folder: Path) -> None:
+        """Remove what killed runs left: files named as this module names its temporary
+        files for this workbook, untouched for an hour. Called only under the write lock, so
+        no run of ours is still writing them; nothing else is ever removed."""
+        pattern = re.compile(re.escape(f".{self.path.name}.") + r"[a-z0-9_]{8}\.tmp")
+        oldest = datetime.now().timestamp() - _STALE_TEMP_AGE.total_seconds()
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return
+        for name in names:
+            if not pattern.fullmatch(name):
+                continue
+            with contextlib.suppress(OSError):
+                info = os.lstat(folder / name)
+                if stat.S_ISREG(info.st_mode) and info.st_mtime < oldest:
+                    os.unlink(folder / name)
 
     def _verify(self, data: bytes, plan: _Plan) -> None:
         """Refuse to replace the workbook with one that does not read back: the package must
@@ -442,7 +756,9 @@ class XlsxBackend:
                 "please report this"
             ) from None
 
-    def _keep_backup(self) -> Path | None:
+    def _keep_backup(self, state: _Loaded, original: os.stat_result) -> Path | None:
+        """Keep the version this run read: its bytes, not the file on disk now, which someone
+        may have saved over meanwhile (that is found out just before the replace)."""
         if self.backups == 0:
             return None
         folder = self._side_folder() / "backups"
@@ -450,7 +766,21 @@ class XlsxBackend:
         target = folder / f"{self.path.stem}.{stamp}{self.path.suffix}"
         try:
             folder.mkdir(exist_ok=True)
-            shutil.copy2(self.path, target)
+            self._remove_stale_temps(folder)
+            handle, name = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(state.package.data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.chmod(name, stat.S_IMODE(original.st_mode))
+                mtime = state.fingerprint.mtime_ns
+                os.utime(name, ns=(mtime, mtime))
+                os.replace(name, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(name)
+                raise
         except OSError as exc:
             if exc.errno in _READ_ONLY_ERRNOS and exc.filename != str(self.path):
                 raise self._read_only(folder, exc.strerror) from None
@@ -530,6 +860,14 @@ class _Plan:
         writes: dict[tuple[int, int], CellValue] = {}
         header_cells: set[tuple[int, int]] = set()
         for column, text in change.new_headers.items():
+            if column > _MAX_COLUMN:
+                # The caller puts new columns after the last used one; a stray value in the
+                # header row's last column (XFD) leaves no room.
+                raise SheetError(
+                    f"{self.label}: the tab {change.tab!r} has no room for a new column "
+                    f"{text!r}: it would go past XFD, the last column; clear the cells far "
+                    f"to the right of the headers in row {change.header_row} and run again"
+                )
             self._check_cell(change.tab, change.header_row, column)
             writes[(change.header_row, column)] = text
             header_cells.add((change.header_row, column))
@@ -767,6 +1105,94 @@ def _set_compress_level(member: zipfile.ZipInfo, level: int) -> None:
             setattr(member, name, level)
 
 
+def _too_dense(rows: int, columns: int, shape: xml.SheetShape) -> bool:
+    """True when calamine's rectangle of rows x columns would dwarf the cells in it."""
+    return rows * columns > max(_DENSE_CELLS, 8 * shape.cells)
+
+
+_ONE_SHEET_PARTS = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{xml.CT_WORKSHEET}"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+        "</Types>"
+    ),
+    "_rels/.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{xml.REL_OFFICE_DOCUMENT}" Target="xl/workbook.xml"/>'
+        "</Relationships>"
+    ),
+}
+
+
+def _one_sheet_workbook(package: _Package, sheet: bytes) -> bytes:
+    """A package holding only `sheet` (as Sheet1) and what its values need from `package`:
+    the shared strings, the cell formats and the date system."""
+    info = package.info
+    parts: dict[str, bytes] = {name: text.encode() for name, text in _ONE_SHEET_PARTS.items()}
+    rels = [f'<Relationship Id="rId1" Type="{xml.REL_WORKSHEET}" Target="worksheets/sheet1.xml"/>']
+    for rid, rel_type, source, copy in (
+        ("rId2", xml.REL_STYLES, info.styles, "styles.xml"),
+        ("rId3", xml.REL_SHARED_STRINGS, info.shared_strings, "sharedStrings.xml"),
+    ):
+        data = package.read_optional(source) if source else None
+        if data is not None:
+            parts[f"xl/{copy}"] = data
+            rels.append(f'<Relationship Id="{rid}" Type="{rel_type}" Target="{copy}"/>')
+    parts["xl/_rels/workbook.xml.rels"] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        + "".join(rels)
+        + "</Relationships>"
+    ).encode()
+    parts["xl/workbook.xml"] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f'<workbookPr date1904="{1 if info.date1904 else 0}"/>'
+        '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ).encode()
+    parts["xl/worksheets/sheet1.xml"] = sheet
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    return out.getvalue()
+
+
+def _member_data(data: bytes, info: zipfile.ZipInfo) -> memoryview:
+    """The packed bytes of a zip member, found through its local header."""
+    at = info.header_offset
+    try:
+        signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, at)
+    except struct.error:
+        signature = b""
+    if signature != b"PK\x03\x04":
+        raise xml.DamagedPart(f"the zip entry of {info.filename} is broken")
+    start = at + _LOCAL_HEADER.size + name_length + extra_length
+    return memoryview(data)[start : start + info.compress_size]
+
+
+def _size(count: int) -> str:
+    """Bytes as a person reads them, in the binary units Windows shows: "2.0 GB"."""
+    amount = float(count)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if amount < 1024 or unit == "GB":
+            return f"{count:,} bytes" if unit == "bytes" else f"{amount:,.1f} {unit}"
+        amount /= 1024
+    raise AssertionError  # pragma: no cover
+
+
 def _writable(path: Path, mode: int) -> bool:
     effective = os.access in os.supports_effective_ids
     return os.access(path, mode, effective_ids=effective)
@@ -810,6 +1236,69 @@ def _read_back(path: Path) -> tuple[bytes, _Fingerprint]:
         data = handle.read()
         info = os.fstat(handle.fileno())
     return data, _Fingerprint(info.st_size, info.st_mtime_ns, hashlib.sha256(data).hexdigest())
+
+
+def _digest(handle: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    while block := handle.read(_BLOCK):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _remove_if_ours(temp: Path, ours: os.stat_result | None) -> None:
+    """Remove our temporary file; `ours` is None until it is complete."""
+    with contextlib.suppress(OSError):
+        if ours is None or _same_file(os.lstat(temp), ours):
+            temp.unlink()
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+#: What renameat2 answers where the file system (or the kernel) cannot exchange.
+_NO_EXCHANGE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP})
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a C library without it (glibc before 2.28)
+        return None
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the files named a and b in one step; False when this system cannot."""
+    rename = _renameat2()
+    if rename is None:
+        return False
+    if rename(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -207,3 +207,206 @@ def test_a_write_that_would_not_read_back_leaves_the_workbook_as_it_was(
         XlsxBackend(path).write([TabChanges(tab="State", create=True, new_headers={1: "Day"})])
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# --------------------------------------------------------------------------- saves while we work
+# test_xlsx_race.py runs these races between real processes at random moments; here each
+# lands at one exact moment of the commit, so every path and message is checked every time.
+
+import ctypes  # noqa: E402  (the imports of the tests appended below)
+import errno  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
+from typing import Any  # noqa: E402
+
+from sheetfollow.backends import xlsx  # noqa: E402
+
+OVERTAKEN = "was saved by someone else while sheetfollow worked; nothing was overwritten"
+
+
+def save_over(path: Path, data: bytes, *, same_size_and_time: bool = False) -> None:
+    """Another program's save: a new file renamed over the workbook. With same_size_and_time
+    it keeps the size and modification time, so only its bytes tell it apart."""
+    before = os.stat(path)
+    temp = path.with_name("~other.tmp")
+    temp.write_bytes(data)
+    if same_size_and_time:
+        assert len(data) == before.st_size
+        os.utime(temp, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(temp, path)
+
+
+def flipped(data: bytes) -> bytes:
+    changed = bytearray(data)
+    changed[-30] ^= 0x01  # in the zip's central directory: a different file, same size
+    return bytes(changed)
+
+
+def during_verify(monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]) -> None:
+    """Run `action` once the new version is written, just before the backup and replace."""
+    real = XlsxBackend._verify
+
+    def verify(self: XlsxBackend, *args: Any) -> None:
+        real(self, *args)
+        action()
+
+    monkeypatch.setattr(XlsxBackend, "_verify", verify)
+
+
+def no_exchange(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """As on a system without renameat2 ("missing"), or a file system that refuses it."""
+    if how == "missing":
+        monkeypatch.setattr(xlsx, "_renameat2", lambda: None)
+        return
+
+    def refuse(*args: object) -> int:
+        ctypes.set_errno(errno.EINVAL)
+        return -1
+
+    monkeypatch.setattr(xlsx, "_renameat2", lambda: refuse)
+
+
+def backups_of(path: Path) -> list[bytes]:
+    folder = path.parent / ".sheetfollow" / "backups"
+    return [p.read_bytes() for p in sorted(folder.iterdir())] if folder.exists() else []
+
+
+@pytest.mark.parametrize("replace", ["exchange", "missing", "refused"])
+@pytest.mark.parametrize("same_size_and_time", [False, True])
+def test_a_save_landing_during_the_commit_is_kept_and_the_change_refused(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch, replace: str, same_size_and_time: bool
+) -> None:
+    if replace != "exchange":
+        no_exchange(monkeypatch, replace)
+    read = workbook.read_bytes()
+    theirs = flipped(read) if same_size_and_time else read + b"their save"
+    backend = XlsxBackend(workbook)
+    backend.read_tab("Prospects")
+    during_verify(
+        monkeypatch, lambda: save_over(workbook, theirs, same_size_and_time=same_size_and_time)
+    )
+
+    with pytest.raises(BusyError) as raised:
+        backend.write(status("due"))
+
+    assert str(raised.value) == f"{workbook} {OVERTAKEN}"
+    assert workbook.read_bytes() == theirs
+    assert backups_of(workbook) == [read], "the backup is the version read, not theirs"
+    assert [p.name for p in workbook.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("replace", ["exchange", "missing", "refused"])
+def test_without_other_saves_each_way_of_replacing_writes(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch, replace: str
+) -> None:
+    if replace != "exchange":
+        no_exchange(monkeypatch, replace)
+    read = workbook.read_bytes()
+
+    XlsxBackend(workbook).write(status("due"))
+
+    assert status_on_disk(workbook) == "due"
+    assert backups_of(workbook) == [read]
+    assert [p.name for p in workbook.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_second_save_between_the_two_exchanges_ends_up_as_the_workbook(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = workbook.read_bytes()
+    first, second = flipped(read), read + b"their second save"
+    backend = XlsxBackend(workbook)
+    backend.read_tab("Prospects")
+    # The first save keeps size and time, so only the exchange's own check can see it; the
+    # second lands between our exchange and the exchange back.
+    during_verify(monkeypatch, lambda: save_over(workbook, first, same_size_and_time=True))
+    real, calls = xlsx._exchange, []
+
+    def exchange(a: Path, b: Path) -> bool:
+        done = real(a, b)
+        calls.append(done)
+        if len(calls) == 1:
+            save_over(workbook, second)
+        return done
+
+    monkeypatch.setattr(xlsx, "_exchange", exchange)
+
+    with pytest.raises(BusyError, match=OVERTAKEN):
+        backend.write(status("due"))
+
+    assert workbook.read_bytes() == second, "the last save is the workbook"
+    assert sorted(backups_of(workbook)) == sorted([read, first]), "the one before is kept"
+    assert [p.name for p in workbook.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_replace_refused_as_on_windows_is_busy_in_one_line(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows refuses to replace a file another program holds open (Excel does).
+    no_exchange(monkeypatch, "missing")
+    real = os.replace
+
+    def replace(src: object, dst: object) -> None:
+        if Path(str(dst)) == workbook:
+            raise PermissionError(errno.EACCES, "Access is denied", str(workbook))
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(xlsx.os, "replace", replace)
+    before = workbook.read_bytes()
+
+    with pytest.raises(BusyError) as raised:
+        XlsxBackend(workbook).write(status("due"))
+
+    assert str(raised.value) == (
+        f"{workbook} could not be replaced (Access is denied); is it open in another program?"
+    )
+    assert workbook.read_bytes() == before
+    assert [p.name for p in workbook.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_only_our_own_temporary_files_an_hour_old_are_removed(workbook: Path) -> None:
+    folder = workbook.parent
+    backups = folder / ".sheetfollow" / "backups"
+    backups.mkdir(parents=True)
+    hours_ago = (datetime.now() - timedelta(hours=1, minutes=5)).timestamp()
+    ours = [folder / ".pipeline.xlsx.k3v9_x0q.tmp", backups / ".pipeline.xlsx.a1b2c3d4.tmp"]
+    kept = [
+        folder / ".pipeline.xlsx.fresh_01.tmp",  # a killed run's, but not an hour old
+        folder / ".pipeline.xlsx.tmp",
+        folder / ".pipeline.xlsx.ABCDEFGH.tmp",
+        folder / ".pipeline.xlsx.abcdefghi.tmp",
+        folder / ".other.xlsx.abcdefgh.tmp",
+        folder / "pipeline.xlsx.abcdefgh.tmp",
+        folder / ".pipeline.xlsx.abcdefgh.tmp.keep",
+    ]
+    for path in ours + kept:
+        path.write_bytes(b"left behind")
+        if path.name != ".pipeline.xlsx.fresh_01.tmp":
+            os.utime(path, (hours_ago, hours_ago))
+    target = folder / "precious.txt"
+    target.write_text("not ours")
+    link = folder / ".pipeline.xlsx.symlink0.tmp"
+    link.symlink_to(target)
+    os.utime(link, (hours_ago, hours_ago), follow_symlinks=False)
+    directory = folder / ".pipeline.xlsx.folder00.tmp"
+    directory.mkdir()
+    os.utime(directory, (hours_ago, hours_ago))
+
+    XlsxBackend(workbook).write(status("due"))
+
+    assert not any(path.exists() for path in ours)
+    assert all(path.exists() for path in kept)
+    assert link.is_symlink() and target.read_text() == "not ours"
+    assert directory.is_dir()
+
+
+def test_nothing_is_cleaned_up_without_a_write(workbook: Path) -> None:
+    leftover = workbook.parent / ".pipeline.xlsx.k3v9_x0q.tmp"
+    leftover.write_bytes(b"left behind")
+    hours_ago = (datetime.now() - timedelta(hours=2)).timestamp()
+    os.utime(leftover, (hours_ago, hours_ago))
+
+    XlsxBackend(workbook).read_tab("Prospects")
+    assert XlsxBackend(workbook).write(status("new", row=4)).cells_written == 0
+
+    assert leftover.exists()
