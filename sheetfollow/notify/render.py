@@ -10,6 +10,7 @@ texts do.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import shlex
@@ -45,8 +46,15 @@ if TYPE_CHECKING:
 
 #: Notes are cut to about this many characters: the sheet has the rest.
 NOTE_LENGTH = 140
+#: Any other text of a card (company, contact, phone, email, why) is cut to about this
+#: many: a cell holds up to 32,767 characters, and a hundred such cards made 7 MB emails.
+FIELD_LENGTH = 300
 #: The digest lists at most this many rows per owner and list; the rest is counted.
 DIGEST_LIST_LENGTH = 10
+#: An owner's email shows at most this many follow-ups, overdue first, then today's, then
+#: the coming days'; the rest are counted ("and 4,900 more: see the sheet"). An owner with
+#: thousands due still gets a mail that opens, and the calendar file holds the calls shown.
+MAX_CARDS = 100
 
 #: Babel locales per language. English dates are British: "Wed 11 Mar", not "Wed, Mar 11".
 _LOCALES = {"en": "en_GB", "nl": "nl_NL", "de": "de_DE", "da": "da_DK", "es": "es_ES"}
@@ -195,8 +203,9 @@ def shorten(text: str, length: int = NOTE_LENGTH) -> str:
 
 def mark_command(row: Row, placeholder: str, *, sheet: str = "", config: Config) -> str:
     """The command that records the outcome of this follow-up: the row's ID, or else its
-    company, quoted for the shell; --sheet only when the sheet is not the config's."""
-    who = row.prospect.id or row.prospect.company
+    company (the beginning of a very long one, which mark finds as well), quoted for the
+    shell; --sheet only when the sheet is not the config's."""
+    who = (row.prospect.id or row.prospect.company)[:FIELD_LENGTH]
     parts = ["sheetfollow", "mark"]
     if sheet and not _same_sheet(sheet, config.sheet or ""):
         parts += ["--sheet", shlex.quote(sheet)]
@@ -225,6 +234,11 @@ def suggested_channel(row: Row) -> Channel:
     if row.prospect.channel is not None:
         return row.prospect.channel
     return Channel.PHONE if row.prospect.phone.strip() else Channel.EMAIL
+
+
+def _cut(text: str) -> str:
+    """A text as a card shows it: as it is, unless it is longer than FIELD_LENGTH."""
+    return text if len(text) <= FIELD_LENGTH else shorten(text, FIELD_LENGTH)
 
 
 def _name(names: Mapping[str, Mapping[Any, str]], language: str, member: Any) -> str:
@@ -285,21 +299,23 @@ def _card(row: Row, ctx: _Context) -> Card:
     owner = p.owner.strip()
     for_owner = ""
     if owner and vocab.normalise(owner) != vocab.normalise(ctx.reader):
-        for_owner = t("for_owner", owner=owner)
+        for_owner = t("for_owner", owner=_cut(owner))
+    phone, email = p.phone.strip(), p.email.strip()
+    # A link is made of the whole value: one that had to be cut gets none.
     return Card(
-        company=p.company or p.id or f"#{p.row}",
+        company=_cut(p.company or p.id or f"#{p.row}"),
         for_owner=for_owner,
-        contact=p.contact,
-        phone=p.phone.strip(),
-        tel=tel_href(p.phone, ctx.country),
-        email=p.email.strip(),
-        mailto=mailto_href(p.email) if p.email.strip() else "",
+        contact=_cut(p.contact),
+        phone=_cut(phone),
+        tel=tel_href(phone, ctx.country) if len(phone) <= FIELD_LENGTH else "",
+        email=_cut(email),
+        mailto=mailto_href(email) if email and len(email) <= FIELD_LENGTH else "",
         facts=tuple(facts),
         late=late,
         day=t.day(due, ctx.today),
         last=_last_contact(row, t, ctx.today),
         note=shorten(p.notes) if p.notes.strip() else "",
-        why=c.why,
+        why=_cut(c.why),
         command=mark_command(row, t("placeholder"), sheet=ctx.sheet, config=ctx.config),
     )
 
@@ -373,7 +389,12 @@ class Section:
     title: str
     #: "overdue", "today" or "coming": the templates colour by it.
     kind: str
+    #: The cards shown: the section's first ones, as many as MAX_CARDS leaves room for.
     cards: tuple[Card, ...]
+    #: How many follow-ups the section holds, shown or not, as the language writes numbers.
+    count: str
+    #: "and 4,900 more: see the sheet" when some are not shown; "" otherwise.
+    more: str = ""
 
 
 def owner_message(
@@ -395,15 +416,24 @@ def owner_message(
     t = Strings(language_of(owner, config))
     country = owner.country or config.imports.default_country or config.calendar.country
     ctx = _Context(t, today, config, sheet, owner.name, country)
-    sections = [
-        Section(t(title), kind, tuple(_card(row, ctx) for row in part))
-        for title, kind, part in (
-            ("section_overdue", "overdue", found.overdue),
-            ("section_today", "today", found.today),
-            ("section_coming", "coming", found.coming),
-        )
-        if part
-    ]
+    sections: list[Section] = []
+    calls: list[Row] = []
+    room = MAX_CARDS
+    for title, kind, part in (
+        ("section_overdue", "overdue", found.overdue),
+        ("section_today", "today", found.today),
+        ("section_coming", "coming", found.coming),
+    ):
+        if not part:
+            continue
+        shown = part[:room]
+        room -= len(shown)
+        hidden = len(part) - len(shown)
+        more = t.count("more_in_sheet", hidden) if hidden else ""
+        cards = tuple(_card(row, ctx) for row in shown)
+        sections.append(Section(t(title), kind, cards, t.number(len(part)), more))
+        if kind != "coming":
+            calls += shown
     subject = owner_subject(len(found.overdue), len(found.today), t)
     context = {
         "lang": t.language,
@@ -423,7 +453,6 @@ def owner_message(
         "calendar_note": t("calendar_note", start=t.clock(ics.FIRST_SLOT)),
         "footer": t("footer", sheet=_sheet_name(sheet or config.sheet or "")),
     }
-    calls = [*found.overdue, *found.today]
     attachment = Attachment(
         filename=f"follow-ups-{today.isoformat()}.ics",
         mime_type="text/calendar",
@@ -461,9 +490,9 @@ def _calendar_item(row: Row, ctx: _Context) -> ics.CalendarItem:
         Channel.EMAIL: "summary_email",
         Channel.VISIT: "summary_visit",
     }[suggested_channel(row)]
-    summary = t(verb, company=p.company or p.id)
+    summary = t(verb, company=_cut(p.company or p.id))
     if p.contact:
-        summary += f" ({p.contact})"
+        summary += f" ({_cut(p.contact)})"
     shown = _card(row, ctx)
     lines = [
         f"{t('label_phone')}: {shown.phone}" if shown.phone else "",
@@ -475,11 +504,19 @@ def _calendar_item(row: Row, ctx: _Context) -> ics.CalendarItem:
         f"{t('label_record')}: {shown.command}",
     ]
     return ics.CalendarItem(
-        uid=ics.follow_up_uid(p.id or vocab.normalise(p.company) or f"row {p.row}", due),
+        uid=ics.follow_up_uid(_uid_key(p.id or vocab.normalise(p.company) or f"row {p.row}"), due),
         summary=summary,
         description="\n".join(line for line in lines if line),
         days_late=max(0, (ctx.today - due).days),
     )
+
+
+def _uid_key(key: str) -> str:
+    """A prospect's key for its event UID; a very long one (a company name of thousands of
+    characters) as its beginning and a digest of the whole, so it stays one of a kind."""
+    if len(key) <= FIELD_LENGTH:
+        return key
+    return f"{key[: FIELD_LENGTH // 2]}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def _render(name: str, context: Mapping[str, object]) -> str:
