@@ -32,6 +32,7 @@ from typing import Any
 import filelock
 
 from sheetfollow.errors import SheetError
+from sheetfollow.files import fsync_folder
 
 #: Lines are read only in this format; a newer sheetfollow's lines are left alone.
 VERSION = 1
@@ -240,7 +241,7 @@ def _append_line(path: Path, line: str) -> None:
             os.fsync(handle)
         finally:
             os.close(handle)
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -261,7 +262,7 @@ def _replace(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 @contextlib.contextmanager
@@ -275,17 +276,6 @@ def _locked(path: Path) -> Any:
         yield
     finally:
         lock.release()
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        handle = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
 
 
 def _user_state_folder() -> Path:

@@ -48,6 +48,7 @@ from sheetfollow.backends.base import (
     WriteResult,
 )
 from sheetfollow.errors import BusyError, SheetError
+from sheetfollow.files import fsync_folder
 
 __all__ = ["XlsxBackend"]
 
@@ -657,7 +658,7 @@ class XlsxBackend:
             if isinstance(exc, OSError):
                 raise SheetError(f"{self.label} cannot be written: {exc.strerror or exc}") from None
             raise
-        _fsync_folder(folder)
+        fsync_folder(folder)
         if backup is not None:
             self._rotate_backups(backup.parent)
         self._loaded = _Loaded(_Package(data), fingerprint)
@@ -1299,18 +1300,6 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in _NO_EXCHANGE:
         return False
     raise OSError(code, os.strerror(code), str(b))
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    # Some network file systems refuse to sync a directory; the rename itself has happened.
-    with contextlib.suppress(OSError):
-        handle = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
 
 
 def _raw(value: object) -> RawValue:
