@@ -30,13 +30,15 @@ from sheetfollow.exit_codes import ExitCode
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.models import Row, Status
 from sheetfollow.rules import fmt_day
+from sheetfollow.text import printable
 
 if TYPE_CHECKING:
     from sheetfollow.notifier import NotifyReport
     from sheetfollow.workspace import Workspace
 
-out = Console()
-err = Console(stderr=True)
+#: Never Rich's emoji codes: ":thumbs_up:" typed in a cell is printed as typed.
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 #: Set to get the full traceback of an unexpected error.
 DEBUG_ENV = "SHEETFOLLOW_DEBUG"
@@ -61,8 +63,7 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except SheetfollowError as error:
-            # Messages quote cells, paths and tab names: "[...]" in them is text, not markup.
-            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            _error(str(error))
             raise typer.Exit(int(error.exit_code)) from None
         except _CLI_FLOW:
             raise
@@ -77,10 +78,16 @@ class _Commands(TyperGroup):
                 _unexpected(error)
             if os.environ.get(DEBUG_ENV):
                 traceback.print_exc()
-            err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+            _error(line)
             raise typer.Exit(int(ExitCode.SHEET)) from None
         except Exception as error:
             _unexpected(error)
+
+
+def _error(text: str) -> None:
+    """An error in one line on stderr. Messages quote cells, paths and tab names: "[...]" in
+    them is text, not markup, and control characters in them are shown, not obeyed."""
+    err.print(f"[bold red]error:[/] {escape(printable(text))}", highlight=False, soft_wrap=True)
 
 
 def _unexpected(error: Exception) -> NoReturn:
@@ -89,7 +96,8 @@ def _unexpected(error: Exception) -> NoReturn:
         traceback.print_exc()
     else:
         err.print(
-            f"[bold red]unexpected error:[/] {type(error).__name__}: {escape(str(error))} "
+            f"[bold red]unexpected error:[/] {type(error).__name__}: "
+            f"{escape(printable(str(error)))} "
             f"(set {DEBUG_ENV}=1 for the traceback)",
             highlight=False,
             soft_wrap=True,
@@ -320,20 +328,24 @@ def _end_pending(pending: str) -> None:
     """When the workbook could not be written and the changes wait in the journal: one
     line on stderr, and the documented exit code."""
     if pending:
-        err.print(f"[bold yellow]pending:[/] {escape(pending)}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold yellow]pending:[/] {escape(printable(pending))}",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(int(ExitCode.PENDING))
 
 
 def _notes(lines: list[str] | tuple[str, ...]) -> None:
     """Notes about pending changes, on stderr so --json output stays clean."""
     for line in lines:
-        err.print(f"note: {escape(line)}", highlight=False, soft_wrap=True)
+        err.print(f"note: {escape(printable(line))}", highlight=False, soft_wrap=True)
 
 
 def _say(text: str) -> None:
     """A line of plain text: never markup (it quotes paths and cells), never wrapped (cron
     logs and scripts read it line by line)."""
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_summary(s: service.RefreshSummary) -> None:
@@ -437,7 +449,7 @@ def _due_table(rows: list[Row], today: date, width: int) -> RichTable:
 
 
 def _texts(*values: str) -> list[Text]:
-    return [Text(value) for value in values]
+    return [Text(printable(value)) for value in values]
 
 
 ResendOpt = Annotated[
@@ -535,7 +547,7 @@ def _end_notify(report: NotifyReport) -> None:
     used or what went out could not be recorded."""
     problem = report.unrecorded or report.server_error
     if problem:
-        err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        _error(problem)
     if report.exit_code:
         raise typer.Exit(int(report.exit_code))
 
@@ -778,9 +790,9 @@ def mark_command(
         if json_:
             found = {"error": str(error), "candidates": list(error.candidates)}
             out.print_json(json.dumps(found))
-        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        _error(str(error))
         for line in error.candidates:
-            err.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+            err.print(f"  {printable(line)}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(int(error.exit_code)) from None
     if json_:
         out.print_json(json.dumps(result.as_dict(run.today)))

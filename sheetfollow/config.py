@@ -179,6 +179,10 @@ class Config:
     #: Hours after which a lock file left by Excel or LibreOffice, with no save of the
     #: workbook since, is reported as probably stale.
     stale_lock_hours: float = 12.0
+    #: An Excel workbook whose parts unpack to more than this many MiB each, or (parts over
+    #: 8 MiB) to more than this many times their packed size, is refused as a zip bomb.
+    max_unpacked_mb: int = 2048
+    max_unpack_ratio: int = 200
     #: [import]: the key is a Python keyword, hence the plural.
     imports: ImportConfig = field(default_factory=ImportConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
@@ -385,8 +389,7 @@ def _sheet(reader: _Reader, key: str, value: Any) -> str:
     if "://" in text or _GOOGLE_KEY.fullmatch(text):
         return text
     # A relative path means "next to this config file", wherever cron runs us from.
-    path = Path(text).expanduser()
-    return str(path if path.is_absolute() else reader.base / path)
+    return _placed(reader, text)
 
 
 #: Characters Excel does not allow in a tab name.
@@ -721,7 +724,16 @@ def _path(reader: _Reader, key: str, value: Any) -> str:
     text = value.strip()
     if not text:
         return ""
-    path = Path(text).expanduser()
+    return _placed(reader, text)
+
+
+def _placed(reader: _Reader, text: str) -> str:
+    """A path as written in the config: ~ and ~user expanded, relative to its folder."""
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~user of a user this machine does not know
+        user = text.split("/", 1)[0].split("\\", 1)[0]
+        raise _Invalid("a path", f" ({user} is not a user on this machine)") from None
     return str(path if path.is_absolute() else reader.base / path)
 
 
@@ -824,6 +836,8 @@ KEYS: dict[str, Key] = {
     "backups": Key(_whole(0, 100)),
     "require_touch_columns": Key(_flag),
     "stale_lock_hours": Key(_hours(1, 720)),
+    "max_unpacked_mb": Key(_whole(16, 65536)),
+    "max_unpack_ratio": Key(_whole(20, 2000)),
     "tabs": Key(_section(Tabs, _TAB_KEYS, _check_tabs)),
     "headers": Key(_headers),
     "rules": Key(_section(Rules, _RULE_KEYS, _check_rules)),

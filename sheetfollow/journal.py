@@ -173,6 +173,44 @@ class Journal:
                 _replace(path, "".join(line + "\n" for line in kept))
 
 
+class Tail:
+    """The lines of one journal file, read as it grows: each `read` parses only what was
+    appended since the last one, so a run that reads its log before every email does not
+    read the whole file each time. A file replaced or cut short (`remove` rewrote it) is read
+    again from the start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: tuple[int, int] | None = None  # (device, inode) of what was read
+        self._offset = 0
+
+    def read(self) -> tuple[list[Pending], bool]:
+        """(the lines added since the last read, whether they start over from the first)."""
+        try:
+            with open(self.path, "rb") as handle:
+                status = os.fstat(handle.fileno())
+                same = self._file == (status.st_dev, status.st_ino)
+                again = not same or status.st_size < self._offset
+                if again:
+                    self._offset = 0
+                handle.seek(self._offset)
+                data = handle.read()
+        except FileNotFoundError:
+            again, self._file, self._offset = self._file is not None, None, 0
+            return [], again
+        except OSError as exc:
+            raise SheetError(f"the pending journal {self.path} cannot be read ({exc})") from None
+        self._file = (status.st_dev, status.st_ino)
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+        self._offset += len(complete)
+        try:
+            text = complete.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SheetError(f"the pending journal {self.path} cannot be read ({exc})") from None
+        lines = [_parse(line, self.path) for line in text.splitlines()]
+        return [line for line in lines if line is not None], again
+
+
 def _moment(item: Pending) -> datetime:
     try:
         when = datetime.fromisoformat(item.at)

@@ -741,9 +741,7 @@ class _Claims:
     def _verdict(self, claim: str, message: Message) -> Delivery | state.Claim | None:
         """None: send; a Delivery: do not; a Claim: wait for that run's outcome."""
         now = datetime.now(timezone.utc)
-        about = [
-            c for c in state.claims(self.log.read()) if c.about(self.day, message.kind, message.key)
-        ]
+        about = self.log.about(self.day, message.kind, message.key)
         if not self.force:
             for c in about:
                 if c.outcome == SENT and c.record is not None:

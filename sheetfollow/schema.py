@@ -20,6 +20,7 @@ from sheetfollow.backends.base import RawValue, Table
 from sheetfollow.calendar import is_known_region
 from sheetfollow.errors import SheetError
 from sheetfollow.models import Outcome, Owner, Problem, Prospect
+from sheetfollow.text import quoted
 
 #: How far down a tab a header row is looked for (title rows and notes often sit above it).
 HEADER_SEARCH_ROWS = 20
@@ -362,7 +363,7 @@ def parse_date(value: RawValue, *, epoch: date) -> date | None:
         return None
     parsed = _date_from_text(text)
     if parsed is None:
-        raise BadValue(f"'{text}' is not a date ({_DATE_HINT})")
+        raise BadValue(f"{quoted(text)} is not a date ({_DATE_HINT})")
     return parsed
 
 
@@ -413,7 +414,7 @@ def parse_amount(value: RawValue) -> float | None:
     compact = _SPACES.sub("", _CURRENCY.sub("", text))
     amount = _amount_from_text(compact) if _AMOUNT.fullmatch(compact) else None
     if amount is None:
-        raise BadValue(f"'{text}' is not an amount (use 12500 or 12.500,50)")
+        raise BadValue(f"{quoted(text)} is not an amount (use 12500 or 12.500,50)")
     return amount
 
 
@@ -453,7 +454,7 @@ def parse_count(value: RawValue) -> int:
             return int(number)
     elif re.fullmatch(r"\+?\d+", text):
         return int(text)
-    raise BadValue(f"'{text}' is not a number of attempts (use 0, 1, 2 ...)")
+    raise BadValue(f"{quoted(text)} is not a number of attempts (use 0, 1, 2 ...)")
 
 
 E = TypeVar("E", bound=Enum)
@@ -469,7 +470,7 @@ def parse_choice(value: RawValue, aliases: Mapping[str, E], what: str) -> E | No
         kind = type(next(iter(aliases.values())))
         words = [str(m.value) for m in kind]
         listed = ", ".join(words[:-1]) + " or " + words[-1]
-        raise BadValue(f"'{text}' is not a known {what} (use {listed})")
+        raise BadValue(f"{quoted(text)} is not a known {what} (use {listed})")
     return member
 
 
@@ -482,7 +483,7 @@ def parse_yes_no(value: RawValue) -> bool:
         return False
     answer = vocab.BOOL_ALIASES.get(vocab.normalise(text))
     if answer is None:
-        raise BadValue(f"'{text}' is not yes or no")
+        raise BadValue(f"{quoted(text)} is not yes or no")
     return answer
 
 
@@ -728,7 +729,7 @@ def parse_language(value: RawValue) -> str | None:
     lang = _LANGUAGE_NAMES.get(key) or key.split(" ")[0]
     if lang not in vocab.LANGS:
         raise BadValue(
-            f"'{text}' is not a language sheetfollow writes "
+            f"{quoted(text)} is not a language sheetfollow writes "
             f"(use {', '.join(vocab.LANGS[:-1])} or {vocab.LANGS[-1]})"
         )
     return lang
@@ -754,7 +755,7 @@ def parse_owners(
         if owner is None:
             pass
         elif key in owners:
-            r.report("owner", f"'{owner.name}' is listed twice; the first row is used")
+            r.report("owner", f"{quoted(owner.name)} is listed twice; the first row is used")
         else:
             owners[key] = owner
         problems.extend(r.problems)
@@ -770,7 +771,7 @@ def _owner_of(r: _RowReader, default_language: str) -> Owner | None:
     if not email:
         r.report("email", f"no email for {name}")
     elif not _EMAIL.fullmatch(email):
-        r.report("email", f"'{email}' is not an email address")
+        r.report("email", f"{quoted(email)} is not an email address")
         email = ""
     try:
         language = parse_language(r.raw("language")) or default_language
@@ -781,7 +782,7 @@ def _owner_of(r: _RowReader, default_language: str) -> Owner | None:
     if country and not (_COUNTRY.fullmatch(country) and is_known_region(country)):
         r.report(
             "country",
-            f"'{r.text('country')}' is not a country code with known public holidays "
+            f"{quoted(r.text('country'))} is not a country code with known public holidays "
             "(use NL, DE, DK, ES, GB ...); the team calendar is used",
         )
         country = ""

@@ -57,6 +57,8 @@ def open_backend(
         Path(target),
         backups=config.backups,
         stale_lock_after=timedelta(hours=config.stale_lock_hours),
+        max_member_bytes=config.max_unpacked_mb << 20,
+        max_ratio=config.max_unpack_ratio,
     )
 
 

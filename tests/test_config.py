@@ -260,6 +260,10 @@ def test_an_explicit_config_is_named_as_given(tmp_path: Path) -> None:
             "stale_lock_hours must be a number of hours from 1 to 720, not true",
         ),
         ("stale_lock_hours = '12'", "stale_lock_hours must be a number of hours from 1 to 720"),
+        ("max_unpacked_mb = 8", "max_unpacked_mb must be a whole number from 16 to 65536, not 8"),
+        ("max_unpacked_mb = 1e9", "max_unpacked_mb must be a whole number from 16 to 65536"),
+        ("max_unpack_ratio = 10", "max_unpack_ratio must be a whole number from 20 to 2000"),
+        ("max_unpack_ratio = 'x'", "max_unpack_ratio must be a whole number from 20 to 2000"),
         ("[headers]\ncompnay = 'Firm'", "unknown key 'headers.compnay' (did you mean 'company'?)"),
         ("[headers]\ncompany = ''", "headers.company must be the header text"),
         (
@@ -345,6 +349,7 @@ def test_touch_columns_lock_hours_and_the_touches_tab_default(tmp_path: Path) ->
     assert config.require_touch_columns is True
     assert config.stale_lock_hours == 12
     assert config.tabs.touches == "sheetfollow_touches"
+    assert (config.max_unpacked_mb, config.max_unpack_ratio) == (2048, 200)
 
 
 def test_touch_columns_lock_hours_and_the_touches_tab_are_read(tmp_path: Path) -> None:

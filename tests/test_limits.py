@@ -354,13 +354,6 @@ def recipient(eml: Path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="sheetfollow/notifier.py _Claims._verdict reads and parses the whole send log "
-    "(state.SendLog.read) again before every email, so a run's cost grows with the square "
-    "of its emails: run --outbox for 10,000 owners had written 3,617 emails after 20 "
-    "minutes. The performance issue will address it.",
-)
 def test_ten_thousand_owners_each_get_one_email_from_the_nightly_run(tmp_path: Path) -> None:
     write_big_team(tmp_path)
 

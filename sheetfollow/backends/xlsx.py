@@ -377,23 +377,29 @@ class XlsxBackend:
                     shapes[info.filename] = shape
         return shapes
 
-    def _too_large(self, name: str, detail: str) -> SheetError:
+    def _too_large(self, name: str, detail: str, *, limit: str = "") -> SheetError:
+        """`limit`: the setting that allows such a member, for a genuine workbook."""
+        raise_it = (
+            f"; if it is a genuine workbook, raise {limit} in sheetfollow.toml" if limit else ""
+        )
         return SheetError(
-            f"{self.label} is unusually large: {name} unpacks to {detail}; "
-            "not opened (it looks like a zip bomb)"
+            f"{self.label} is unusually large: {name} unpacks to {detail}; not opened (it "
+            f"looks like a zip bomb{raise_it})"
         )
 
     def _check_declared(self, info: zipfile.ZipInfo) -> None:
         size, packed = info.file_size, info.compress_size
         if size > self.max_member_bytes:
             limit = _size(self.max_member_bytes)
-            raise self._too_large(info.filename, f"{_size(size)} (limit {limit})")
+            detail = f"{_size(size)} (limit {limit})"
+            raise self._too_large(info.filename, detail, limit="max_unpacked_mb")
         if size > _RATIO_CHECKED_ABOVE and size > packed * self.max_ratio:
             ratio = f"{size / max(packed, 1):,.0f}"
             raise self._too_large(
                 info.filename,
                 f"{_size(size)} from {_size(packed)}, {ratio} times its packed size "
                 f"(limit {self.max_ratio:,g} times)",
+                limit="max_unpack_ratio",
             )
 
     def _check_inflated(

@@ -26,9 +26,10 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from sheetfollow import schema, vocab
 from sheetfollow.backends.base import Backend, CellValue, RawValue, TabChanges, Table
 from sheetfollow.config import Config
 from sheetfollow.errors import BusyError, SheetError
-from sheetfollow.journal import Journal, Pending, new_id
+from sheetfollow.journal import Journal, Pending, Tail, new_id
 
 #: The tab's columns, in order.
 COLUMNS: tuple[str, ...] = ("Day", "Kind", "Key", "To", "Status", "At", "Detail")
@@ -93,29 +94,28 @@ class RunState:
 
     def delivered(self, day: date, kind: str, key: str) -> Entry | None:
         """The first entry saying this email went out on `day`, if one does."""
-        for entry in self.entries:
-            if (
-                entry.day == day
-                and entry.status in DELIVERED
-                and entry.kind == kind
-                and same_key(entry.key, key)
-            ):
-                return entry
-        return None
+        found = self._delivered.get((day, kind, vocab.normalise(key)))
+        return found[0] if found else None
 
     def holds(self, record: Entry) -> bool:
         """Whether the tab already has this record of a delivered email: same day, kind and
         key, and the same moment (to the second; a row without a readable At matches)."""
+        found = self._delivered.get((record.day, record.kind, vocab.normalise(record.key)), [])
+        return any(
+            entry.at is None or record.at is None or _same_moment(entry.at, record.at)
+            for entry in found
+        )
+
+    @cached_property
+    def _delivered(self) -> dict[tuple[date, str, str], list[Entry]]:
+        """The entries of delivered emails by day, kind and key (as people write it), in
+        the order of the tab: asked once per email, so found without a scan."""
+        index: dict[tuple[date, str, str], list[Entry]] = {}
         for entry in self.entries:
-            if (
-                entry.day == record.day
-                and entry.status in DELIVERED
-                and entry.kind == record.kind
-                and same_key(entry.key, record.key)
-                and (entry.at is None or record.at is None or _same_moment(entry.at, record.at))
-            ):
-                return True
-        return False
+            if entry.status in DELIVERED:
+                email = (entry.day, entry.kind, vocab.normalise(entry.key))
+                index.setdefault(email, []).append(entry)
+        return index
 
 
 def _same_moment(a: datetime, b: datetime) -> bool:
@@ -376,6 +376,8 @@ class SendLog:
     def __init__(self, journal: Journal) -> None:
         fallback = _beside(journal.fallback, _LOG_SUFFIX) if journal.fallback else None
         self.journal = Journal(_beside(journal.path, _LOG_SUFFIX), fallback)
+        self._tail = Tail(self.journal.path)
+        self._index = _ClaimIndex()
 
     @property
     def path(self) -> Path:
@@ -383,6 +385,20 @@ class SendLog:
 
     def read(self) -> list[Pending]:
         return self.journal.entries()
+
+    def about(self, day: date, kind: str, key: str) -> list[Claim]:
+        """The claims on one email in the order they were made, each with its first outcome.
+
+        Asked before every email of a run: the log is read as it grows and kept indexed,
+        so a run's cost grows with its emails, not with their square."""
+        fallback = self.journal.fallback
+        if fallback is not None and fallback.exists():  # two files: merged in time order
+            return [c for c in claims(self.read()) if c.about(day, kind, key)]
+        lines, again = self._tail.read()
+        if again:
+            self._index = _ClaimIndex()
+        self._index.add(lines)
+        return self._index.about(day, kind, key)
 
     def claim(
         self,
@@ -420,30 +436,49 @@ class SendLog:
 
 def claims(lines: Sequence[Pending]) -> list[Claim]:
     """The claims in the order they were made, each with its first outcome."""
-    found: dict[str, Claim] = {}
-    outcomes: dict[str, Pending] = {}
-    for line in lines:
-        data = line.data
-        try:
-            if line.kind == CLAIM:
-                found[line.id] = _claim(line)
-            elif line.kind in OUTCOMES and str(data.get("claim")) not in outcomes:
-                outcomes[str(data["claim"])] = line
-        except (KeyError, ValueError, TypeError):
-            continue  # a line this version cannot read says nothing about today
-    result = []
-    for ident, claim in found.items():
-        settled = outcomes.get(ident)
-        if settled is None:
-            result.append(claim)
-            continue
-        record = settled.data.get("record")
+    index = _ClaimIndex()
+    index.add(lines)
+    return [index.settled(ident) for ident in index.claims]
+
+
+class _ClaimIndex:
+    """Claims and their first outcomes, from log lines added in the order they were
+    written, found by the email they are about."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, Claim] = {}
+        self.outcomes: dict[str, Pending] = {}
+        self.by_email: dict[tuple[date, str, str], list[str]] = {}
+
+    def add(self, lines: Iterable[Pending]) -> None:
+        for line in lines:
+            try:
+                if line.kind == CLAIM:
+                    claim = _claim(line)
+                    if line.id not in self.claims:
+                        email = (claim.day, claim.kind, vocab.normalise(claim.key))
+                        self.by_email.setdefault(email, []).append(line.id)
+                    self.claims[line.id] = claim
+                elif line.kind in OUTCOMES:
+                    self.outcomes.setdefault(str(line.data["claim"]), line)
+            except (KeyError, ValueError, TypeError):
+                continue  # a line this version cannot read says nothing about today
+
+    def about(self, day: date, kind: str, key: str) -> list[Claim]:
+        found = self.by_email.get((day, kind, vocab.normalise(key)), [])
+        return [self.settled(ident) for ident in found]
+
+    def settled(self, ident: str) -> Claim:
+        claim = self.claims[ident]
+        outcome = self.outcomes.get(ident)
+        if outcome is None:
+            return claim
+        record = outcome.data.get("record")
         try:
             entry = from_record(record) if isinstance(record, Mapping) else None
         except (KeyError, ValueError, TypeError):
             entry = None
-        result.append(replace(claim, outcome=settled.kind, record=entry))
-    return result
+        return replace(claim, outcome=outcome.kind, record=entry)
 
 
 def delivered_records(lines: Sequence[Pending]) -> list[tuple[Pending, Entry]]:

@@ -127,7 +127,8 @@ def test_a_sheet_that_unpacks_past_the_limit_is_refused_before_it_is_unpacked(
 
     assert refused(workbook) == (
         f"{workbook} is unusually large: {SHEET} unpacks to 3.0 GB (limit 2.0 GB); "
-        "not opened (it looks like a zip bomb)"
+        "not opened (it looks like a zip bomb; if it is a genuine workbook, raise "
+        "max_unpacked_mb in sheetfollow.toml)"
     )
 
 
@@ -138,7 +139,8 @@ def test_an_unrelated_member_that_inflates_a_thousand_times_is_refused(workbook:
 
     assert refused(workbook) == (
         f"{workbook} is unusually large: xl/media/image1.png unpacks to 2.0 GB from 2.0 MB, "
-        f"{ratio} times its packed size (limit 200 times); not opened (it looks like a zip bomb)"
+        f"{ratio} times its packed size (limit 200 times); not opened (it looks like a zip bomb; "
+        "if it is a genuine workbook, raise max_unpack_ratio in sheetfollow.toml)"
     )
 
 
@@ -149,8 +151,43 @@ def test_a_huge_ratio_below_the_size_limit_is_refused(workbook: Path) -> None:
 
     assert refused(workbook) == (
         f"{workbook} is unusually large: xl/sharedStrings.xml unpacks to 512.0 MB from {packed}, "
-        f"{ratio} times its packed size (limit 200 times); not opened (it looks like a zip bomb)"
+        f"{ratio} times its packed size (limit 200 times); not opened (it looks like a zip bomb; "
+        "if it is a genuine workbook, raise max_unpack_ratio in sheetfollow.toml)"
     )
+
+
+@pytest.mark.parametrize(
+    ("setting", "refusal"),
+    [
+        ("max_unpacked_mb = 256", "512.0 MB (limit 256.0 MB)"),
+        ("max_unpack_ratio = 2000", None),
+    ],
+)
+def test_the_limits_are_set_in_sheetfollow_toml(
+    workbook: Path, setting: str, refusal: str | None
+) -> None:
+    # 512 MiB of shared strings packed 1,000 times: refused by default for its ratio.
+    bombed(workbook, "xl/sharedStrings.xml", zeros(512 * MiB), 512 * MiB)
+    (workbook.parent / "sheetfollow.toml").write_text(setting + "\n", encoding="utf-8")
+    before = workbook.read_bytes()
+
+    checked = subprocess.run(
+        [sys.executable, "-m", "sheetfollow", "check", "--sheet", str(workbook)],
+        cwd=workbook.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    if refusal is None:  # allowed through, it is unpacked: zeros are no shared strings
+        assert "zip bomb" not in checked.stderr, checked.stderr
+        assert "the tab 'Prospects' cannot be read" in checked.stderr, checked.stderr
+    else:
+        assert checked.returncode == 4, checked.stderr
+        assert checked.stderr.count("\n") == 1, checked.stderr
+        assert refusal in checked.stderr and "raise max_unpacked_mb" in checked.stderr
+    assert workbook.read_bytes() == before
 
 
 def test_a_member_that_declares_less_than_it_holds_is_stopped_while_inflating(
