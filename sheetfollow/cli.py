@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 from sheetfollow import __version__, service
 from sheetfollow.backends.base import Backend
 from sheetfollow.config import Config, load_config, today_in
-from sheetfollow.errors import SheetfollowError
+from sheetfollow.errors import ConfigError, RemoteError, SheetfollowError, UsageError
 from sheetfollow.exit_codes import ExitCode
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.models import Row, Status
@@ -526,20 +526,127 @@ def run_command(
     config: ConfigOpt = None,
     today: TodayOpt = None,
 ) -> None:
-    """Refresh, then notify: the line for cron. Exit codes as for notify."""
+    """Read the replies to the email's buttons ([inbox]), refresh, then notify: the line
+    for cron. Exit codes as for notify; 8 also when the inbox could not be read (the emails
+    still go out)."""
     from sheetfollow import notifier
 
     run, backend = _open(ctx, sheet, config, today)
+    replies, inbox_code = _run_inbox(backend, run, dry_run=dry_run, force=force, json_=json_)
     report = notifier.run(
         backend, run.config, run.today, dry_run=dry_run, outbox=outbox, force=force
     )
     if json_:
-        out.print_json(json.dumps(report.as_dict()))
+        found = report.as_dict()
+        if replies is not None:
+            found["inbox"] = replies
+        out.print_json(json.dumps(found))
     else:
         _print_summary(report.refresh)
         for line in report.notify.lines():
             _say(line)
+    if inbox_code and not report.notify.exit_code:
+        raise typer.Exit(int(inbox_code))
     _end_notify(report.notify)
+
+
+def _run_inbox(
+    backend: Backend, run: _Run, *, dry_run: bool, force: bool, json_: bool
+) -> tuple[dict[str, object] | None, ExitCode]:
+    """`run` reads the replies first, so today's lists already count them. A mail server
+    that cannot be used is reported and the morning emails still go out; touches that wait
+    in the pending journal are written by the run itself (or it exits 10)."""
+    inbox_config = run.config.inbox
+    if not (inbox_config.address and inbox_config.host):
+        return None, ExitCode.OK
+    from sheetfollow import inbox
+
+    try:
+        report = inbox.read_inbox(
+            backend, run.config, run.today, environ=os.environ, dry_run=dry_run, force=force
+        )
+    except SheetfollowError as error:
+        if not isinstance(error, (RemoteError, ConfigError)):
+            raise
+        _error(f"the replies were not read: {error}; the emails go out all the same")
+        return {"error": str(error)}, error.exit_code
+    if not json_:
+        for line in report.lines():
+            _say(line)
+    if report.move_error:
+        _error(report.move_error)
+    code = ExitCode.REMOTE if report.move_error else ExitCode.OK
+    return report.as_dict(), code
+
+
+@app.command("inbox")
+def inbox_command(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Read and decide, but record and move nothing."),
+    ] = False,
+    init_: Annotated[
+        bool,
+        typer.Option(
+            "--init",
+            help="Create the team secret that signs the buttons (a file only you can read, "
+            "beside sheetfollow.toml or at [inbox] secret_file); an existing one is kept.",
+        ),
+    ] = False,
+    force: ForceOpt = False,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Record the replies to the email's outcome buttons, read from the [inbox] mailbox.
+
+    Each valid reply is recorded as `mark` records a touch and moved to done_folder; a
+    forged, altered, expired or unknown one is moved to review_folder. Nothing is deleted.
+    Exit 8 when the mail server cannot be used, 10 when the touches wait in the pending
+    journal.
+    """
+    from sheetfollow import inbox
+
+    if init_:
+        _init_secret(_run(ctx, sheet, config, today).config)
+        return
+    run, backend = _open(ctx, sheet, config, today)
+    report = inbox.read_inbox(
+        backend, run.config, run.today, environ=os.environ, dry_run=dry_run, force=force
+    )
+    if json_:
+        out.print_json(json.dumps(report.as_dict()))
+    else:
+        for line in report.lines():
+            _say(line)
+    if report.move_error:
+        _error(report.move_error)
+        raise typer.Exit(int(report.exit_code))
+    _end_pending(report.pending)
+
+
+def _init_secret(config: Config) -> None:
+    from sheetfollow import inbox
+    from sheetfollow.secrets import INBOX_SECRET_ENV
+
+    made = inbox.init_secret(config, os.environ)
+    if made.created:
+        _say(f"wrote a new team secret to {made.path} (only you can read it)")
+    else:
+        _say(
+            f"{made.path} already holds the team secret: kept (a new one would void every "
+            "button already sent)"
+        )
+    where = f" --config {config.path}" if config.path else ""
+    _say(
+        f"sheetfollow finds it there when it runs as this user with{where or ' its config'} "
+        "(cron too). For another user or machine, copy it with 'install -m 600' and set "
+        f"[inbox] secret_file, or put its contents in {INBOX_SECRET_ENV}."
+    )
+    if made.from_environment:
+        _say(f"note: {INBOX_SECRET_ENV} is set, and is used instead of the file")
 
 
 def _end_notify(report: NotifyReport) -> None:
@@ -563,14 +670,28 @@ def check(
             "log in, sending nothing. Exit 8 when a step fails.",
         ),
     ] = False,
+    inbox: Annotated[
+        bool,
+        typer.Option(
+            "--inbox",
+            help="Check the [inbox] mailbox instead of the sheet: find the IMAP server, "
+            "connect, secure the connection, log in and open the folder, changing nothing. "
+            "Exit 8 when a step fails.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
 ) -> None:
     """Validate the config, the headers and every row. Exit 5 when there are problems."""
+    if smtp and inbox:
+        raise UsageError("check --smtp and check --inbox are separate: give one of them")
     if smtp:
         _check_smtp(_run(ctx, sheet, config, today).config, json_)
+        return
+    if inbox:
+        _check_inbox(_run(ctx, sheet, config, today).config, json_)
         return
     run, backend = _open(ctx, sheet, config, today)
     google = _check_access(backend, json_)
@@ -638,6 +759,36 @@ def _check_smtp(config: Config, json_: bool) -> None:
         for step in steps:
             _say(f"  {'ok  ' if step.ok else 'FAIL'}  {step.name}: {step.text}")
         _say("the mail server works" if ok else "the mail server cannot be used")
+    if not ok:
+        raise typer.Exit(int(ExitCode.REMOTE))
+
+
+def _check_inbox(config: Config, json_: bool) -> None:
+    from sheetfollow.config import CONFIG_NAME
+    from sheetfollow.notify import imap
+
+    if not (config.inbox.host or os.environ.get(imap.ENV_OVERRIDES["host"], "").strip()):
+        text = (
+            "no mailbox set ([inbox] host): the emails carry no outcome buttons and no "
+            "replies are read"
+        )
+        if json_:
+            out.print_json(json.dumps({"server": None, "ok": True, "steps": [], "note": text}))
+        else:
+            _say(text)
+        return
+    source = config.path.name if config.path else CONFIG_NAME
+    settings = imap.imap_settings(config.inbox, os.environ, source=source)
+    steps = imap.check(settings, config.inbox.folder)
+    ok = all(step.ok for step in steps) and len(steps) == len(imap.STEPS)
+    if json_:
+        found = [{"step": s.name, "ok": s.ok, "text": s.text} for s in steps]
+        out.print_json(json.dumps({"server": settings.server, "ok": ok, "steps": found}))
+    else:
+        _say(f"{settings.server} ({settings.security}, {settings.username})")
+        for step in steps:
+            _say(f"  {'ok  ' if step.ok else 'FAIL'}  {step.name}: {step.text}")
+        _say("the mailbox works" if ok else "the mailbox cannot be used")
     if not ok:
         raise typer.Exit(int(ExitCode.REMOTE))
 

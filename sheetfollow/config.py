@@ -143,6 +143,56 @@ class EmailConfig:
     outbox: str = ""
     #: How many days ahead an owner's email lists what is coming.
     coming_days: int = 3
+    #: At most this many follow-ups in an owner's email; the rest are counted ("and 12
+    #: more"). A card with outcome buttons takes up to about 5.5 KB of HTML, and Gmail cuts
+    #: an email off at 102 KB (the last cards' buttons would hide behind "View entire
+    #: message"): 15 stays below that, and is a morning's calls on a phone.
+    max_cards: int = 15
+    #: The ISO 4217 code of the Value column's currency ("EUR", "DKK"); "" = plain numbers.
+    currency: str = ""
+    #: A link to the workbook for the emails (a SharePoint or OneDrive address); a Google
+    #: Sheet is linked without it.
+    sheet_url: str = ""
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    """[inbox]: the mailbox that one-tap replies to the morning email go to. Setting
+    `address` puts the outcome buttons in the email; `sheetfollow inbox` (and `run`) then
+    reads the replies over IMAP. No password or secret is part of the config."""
+
+    #: Where the buttons send (the team's follow-up address); "" = no buttons.
+    address: str = ""
+    #: The IMAP server that receives mail for `address`.
+    host: str = ""
+    #: None: the usual port for `security` (993 for tls, 143 for starttls and none).
+    port: int | None = None
+    #: "tls" (implicit TLS), "starttls" or "none" (only for a server on this machine).
+    security: str = "tls"
+    username: str = ""
+    #: The environment variable that holds the IMAP password ...
+    password_env: str = "SHEETFOLLOW_IMAP_PASSWORD"
+    #: ... or a file only its owner can read that holds it.
+    password_file: str = ""
+    #: CA certificate(s) to trust for a server with a private certificate.
+    ca_file: str = ""
+    #: The folder replies arrive in, and where they go once read: recorded ones to
+    #: `done_folder`, refused ones (forged, altered, expired, unknown) to `review_folder`.
+    #: Folders are created when missing; nothing is ever deleted.
+    folder: str = "INBOX"
+    done_folder: str = "sheetfollow/done"
+    review_folder: str = "sheetfollow/review"
+    #: The team secret that signs the buttons: a file only its owner can read ("" = the
+    #: SHEETFOLLOW_INBOX_SECRET environment variable, else the file `inbox --init` wrote).
+    secret_file: str = ""
+    #: A reply to an email older than this many days is not applied (it goes to review).
+    max_age_days: int = 14
+    #: Seconds to wait for the server before giving up.
+    timeout: float = 30.0
+
+
+#: The [inbox] security settings; the port each implies when none is given.
+IMAP_SECURITY: tuple[str, ...] = ("tls", "starttls", "none")
 
 
 @dataclass(frozen=True)
@@ -187,6 +237,7 @@ class Config:
     imports: ImportConfig = field(default_factory=ImportConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
+    inbox: InboxConfig = field(default_factory=InboxConfig)
     google: GoogleConfig = field(default_factory=GoogleConfig)
 
 
@@ -390,6 +441,18 @@ def _sheet(reader: _Reader, key: str, value: Any) -> str:
         return text
     # A relative path means "next to this config file", wherever cron runs us from.
     return _placed(reader, text)
+
+
+def _folder(reader: _Reader, key: str, value: Any) -> str:
+    """An IMAP folder name such as "INBOX" or "sheetfollow/done"."""
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > 200
+        or any(ord(ch) < 32 or ch in '"\\*%' for ch in value)
+    ):
+        raise _Invalid('a mail folder name such as "INBOX" or "sheetfollow/done"')
+    return value.strip()
 
 
 #: Characters Excel does not allow in a tab name.
@@ -807,11 +870,81 @@ def _check_smtp(reader: _Reader, key: str, smtp: SmtpConfig) -> SmtpConfig:
     return smtp
 
 
+def _currency(reader: _Reader, key: str, value: Any) -> str:
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code is None:
+        raise _Invalid("an ISO 4217 currency code such as 'EUR', or \"\"")
+    # Babel is imported here, not for every command: only a config that sets this needs it.
+    from babel.numbers import list_currencies
+
+    if code and code not in list_currencies():
+        raise _Invalid("an ISO 4217 currency code such as 'EUR', or \"\"")
+    return code
+
+
+def _web_address(reader: _Reader, key: str, value: Any) -> str:
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or (
+        text
+        and (
+            not re.fullmatch(r"https?://[^\s/]+\S*", text, re.IGNORECASE)
+            or len(text) > 2000
+            or any(not ch.isprintable() for ch in text)
+        )
+    ):
+        raise _Invalid("a web address starting with https://, or \"\"")
+    return text
+
+
 _EMAIL_KEYS: dict[str, Parse] = {
     "manager": _address(named=False),
     "outbox": _path,
     "coming_days": _whole(0, 31),
+    "max_cards": _whole(1, 1000),
+    "currency": _currency,
+    "sheet_url": _web_address,
 }
+
+_INBOX_KEYS: dict[str, Parse] = {
+    "address": _address(named=False),
+    "host": _host,
+    "port": _whole(1, 65535),
+    "security": _choice(IMAP_SECURITY),
+    "username": _text(254),
+    "password_env": _env_name,
+    "password_file": _secret_file,
+    "ca_file": _path,
+    "folder": _folder,
+    "done_folder": _folder,
+    "review_folder": _folder,
+    "secret_file": _secret_file,
+    "max_age_days": _whole(1, 365),
+    "timeout": _seconds,
+}
+
+
+def _check_inbox(reader: _Reader, key: str, inbox: InboxConfig) -> InboxConfig:
+    if inbox.address and not inbox.host:
+        raise reader.error(
+            _dotted(key, "host"),
+            f"is needed: address = {inbox.address!r} puts reply buttons in the emails, and "
+            "sheetfollow reads the replies from that mailbox's IMAP server",
+        )
+    if inbox.security == "none" and inbox.host and inbox.host.lower() not in LOCAL_HOSTS:
+        raise reader.error(
+            _dotted(key, "security"),
+            f"= 'none' sends the password unencrypted; it is only allowed for a server on "
+            f"this machine (localhost), not {inbox.host!r}: use 'tls' or 'starttls'",
+        )
+    folders = {"folder": inbox.folder, "done_folder": inbox.done_folder}
+    folders["review_folder"] = inbox.review_folder
+    for name, other in (("done_folder", "folder"), ("review_folder", "folder")):
+        if folders[name] == folders[other]:
+            raise reader.error(
+                _dotted(key, name), f"must differ from {_dotted(key, other)} ({folders[other]!r})"
+            )
+    return inbox
+
 
 _GOOGLE_KEYS: dict[str, Parse] = {"key_file": _path}
 
@@ -846,6 +979,7 @@ KEYS: dict[str, Key] = {
     "import": Key(_section(ImportConfig, _IMPORT_KEYS), target="imports"),
     "smtp": Key(_section(SmtpConfig, _SMTP_KEYS, _check_smtp, _SMTP_FIELDS)),
     "email": Key(_section(EmailConfig, _EMAIL_KEYS)),
+    "inbox": Key(_section(InboxConfig, _INBOX_KEYS, _check_inbox)),
     "google": Key(_section(GoogleConfig, _GOOGLE_KEYS)),
 }
 

@@ -21,20 +21,20 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sheetfollow import journal, service, stats, vocab
+from sheetfollow import digests, inbox, journal, reply, secrets, sends, service, vocab
 from sheetfollow.backends.base import Backend
 from sheetfollow.config import Config, is_address
 from sheetfollow.errors import ConfigError, SheetfollowError, UsageError
 from sheetfollow.exit_codes import ExitCode
 from sheetfollow.log import LogEntry, read_log
-from sheetfollow.models import Owner, Row
-from sheetfollow.notify import render, state
+from sheetfollow.models import Outcome, Owner, Row
+from sheetfollow.notify import digest, render, state
 from sheetfollow.notify.message import Message
 from sheetfollow.notify.mime import DEFAULT_SENDER, to_mime
 from sheetfollow.notify.outbox import OUTBOX_NAME, Outbox, OutboxError, holds
@@ -223,7 +223,7 @@ def run(
         ws = open_workspace(backend, config, today, now=now)
         summary = service.refresh_in(ws, dry_run=dry_run)
         report, kept = notify_in(
-            ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport
+            ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport, env=env
         )
         if dry_run:
             return RunReport(summary, report)
@@ -261,7 +261,7 @@ def notify(
     with _sending(backend, config, dry_run) as waited:
         ws = open_workspace(backend, config, today, now=now)
         report, kept = notify_in(
-            ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport
+            ws, dry_run=dry_run, owner=owner, force=force, now=now, transport=transport, env=env
         )
         report = replace(report, notes=(*report.notes, *ws.notes()))
         if dry_run:
@@ -307,22 +307,24 @@ def notify_in(
     force: bool,
     now: datetime | None,
     transport: Transport,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[NotifyReport, list[Kept]]:
     """Send today's emails from the sheet as `ws` sees it (pending changes and typed
     touches applied); what went out is staged in `ws` and returned to keep if the
     workbook cannot be written."""
     sheet, config, today = ws.sheet, ws.config, ws.today
     pipeline = ws.pipeline()
-    plans, notes = owner_plans(pipeline, config, today, sheet.label)
-    plans += digest_plans(pipeline, config, read_log(sheet, config), today)
+    log = state.SendLog(ws.journal)
+    recorded = sends.read_state(sheet, config)
+    known, recovered, more = _recover(log, recorded, dry_run)
+    sent = state.RunState((*recorded.entries, *known))
+    plans, notes = owner_plans(pipeline, config, today, sheet.label, env=env, sent=sent)
+    notes += more
+    refused = _refused_replies(sheet.label, config, notes)
+    plans += digest_plans(pipeline, config, read_log(sheet, config), today, sent, refused)
     if owner:
         plans = _only(plans, owner, sheet.label)
     moment = _moment(config, now)
-    log = state.SendLog(ws.journal)
-    recorded = state.read_state(sheet, config)
-    known, recovered, more = _recover(log, recorded, dry_run)
-    notes += more
-    sent = state.RunState((*recorded.entries, *known))
     slots: list[Delivery | None] = []
     pending: list[tuple[int, Message]] = []
     for plan in plans:
@@ -414,16 +416,36 @@ class Plan:
 
 
 def owner_plans(
-    pipeline: service.Pipeline, config: Config, today: date, sheet: str
+    pipeline: service.Pipeline,
+    config: Config,
+    today: date,
+    sheet: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    sent: state.RunState | None = None,
 ) -> tuple[list[Plan], list[str]]:
     """One plan per owner (or delegate) with rows assigned to them, and per owner of the
-    Owners tab; the notes say where a delegated row went to its owner instead."""
+    Owners tab; the notes say where a delegated row went to its owner instead, and why
+    the emails have no outcome buttons when [inbox] asks for them and there is no secret.
+    With buttons, each email confirms the replies recorded since the person's previous one
+    (`sent`: what went out before)."""
     owners = pipeline.owners or {}
     groups, names, moved = _recipients(pipeline.rows, owners)
     notes = [
         f"{_count(n, 'follow-up')} assigned to {delegate} went to {owner}: {delegate} {why}"
         for (delegate, owner, why), n in moved.items()
     ]
+    secret = None
+    if config.inbox.address:
+        environ = os.environ if env is None else env
+        secret = secrets.team_secret(config.inbox.secret_file, config.path, environ)
+        if secret is None:
+            notes.append(
+                f"no outcome buttons: [inbox] address is set but there is no team secret "
+                f"(${secrets.INBOX_SECRET_ENV}, or `sheetfollow inbox --init`); the emails "
+                "show the mark command"
+            )
+    replied = _recorded_replies(sheet, config, today, notes) if secret is not None else []
     plans = []
     # Everyone in the Owners tab, in its order, then names found only in the sheet.
     keys = [*owners, *(key for key in groups if key not in owners)]
@@ -436,9 +458,84 @@ def owner_plans(
             config=config,
             sheet=sheet,
             coming_days=config.email.coming_days,
+            replies=_replies(
+                secret,
+                config,
+                sheet,
+                person,
+                groups.get(key, []),
+                today,
+                _confirmed(replied, person, sent or state.RunState(), today),
+            ),
         )
         plans.append(_owner_plan(person, message))
     return plans, notes
+
+
+def _replies(
+    secret: bytes | None,
+    config: Config,
+    sheet: str,
+    person: Owner,
+    rows: Sequence[Row],
+    today: date,
+    recorded: tuple[render.Recorded, ...] = (),
+) -> render.Replies | None:
+    """The outcome buttons of one person's email: each row's token, signed for the address
+    the email goes to and for today, so a reply proves which email it answers."""
+    if secret is None or not person.email:
+        return None
+    tokens = {
+        ident: reply.sign(secret, sheet, ident, person.email, today)
+        for row in rows
+        if (ident := row.prospect.id.strip())
+    }
+    return render.Replies(config.inbox.address, tokens, recorded)
+
+
+#: How far back an email confirms replies when the person never had one before.
+_CONFIRM_DAYS = 7
+
+
+def _recorded_replies(
+    sheet: str, config: Config, today: date, notes: list[str]
+) -> list[inbox.Record]:
+    """The replies `inbox` recorded lately, read once for every email of the run."""
+    try:
+        return inbox.recorded_since(sheet, config, today - timedelta(days=31))
+    except SheetfollowError as error:
+        notes.append(f"the emails do not confirm recorded replies: {error}")
+        return []
+
+
+def _confirmed(
+    records: Sequence[inbox.Record], person: Owner, sent: state.RunState, today: date
+) -> tuple[render.Recorded, ...]:
+    """The replies by `person` (or about their prospects) recorded after their previous
+    email went out (else in the last week), oldest first."""
+    if not records:
+        return ()
+    names = {vocab.normalise(n) for n in (person.name, person.email) if n}
+    previous = sent.last_before(today, "owner", person.name)
+    since = previous.at if previous is not None and previous.at is not None else None
+    found = []
+    for r in records:
+        if not names & {vocab.normalise(x) for x in (r.by, r.owner, r.sender) if x}:
+            continue
+        if r.day is None or not r.outcome:
+            continue
+        moment = r.moment
+        if since is not None and moment is not None:
+            if moment.replace(tzinfo=None) <= since.replace(tzinfo=None):
+                continue
+        elif r.seen is None or r.seen < today - timedelta(days=_CONFIRM_DAYS):
+            continue
+        try:
+            outcome = Outcome(r.outcome)
+        except ValueError:
+            continue
+        found.append(render.Recorded(r.company or r.prospect_id, outcome, r.day))
+    return tuple(found)
 
 
 def _owner_plan(person: Owner, message: Message | None) -> Plan:
@@ -493,78 +590,20 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-@dataclass
-class _Manager:
-    name: str
-    to: str
-    language: str
-    #: The owners the digest is about; empty: everyone.
-    team: list[Owner] = field(default_factory=list)
-
-
 def digest_plans(
-    pipeline: service.Pipeline, config: Config, entries: Sequence[LogEntry], today: date
+    pipeline: service.Pipeline,
+    config: Config,
+    entries: Sequence[LogEntry],
+    today: date,
+    sent: state.RunState | None = None,
+    refused: Sequence[digest.RefusedReply] = (),
 ) -> list[Plan]:
-    """One digest per manager: each Manager named in the Owners tab (a name there with an
-    email, or an address), each owner whose Digest is yes, and [email] manager."""
+    """One digest per manager (see sheetfollow/digests.py): what it covers, counted since
+    the previous digest that `sent` says went out to that manager; a failed plan per
+    Manager who cannot be emailed."""
     owners = pipeline.owners or {}
-    managers, plans = _managers(owners, config)
-    everyone = list(owners.values()) or [Owner(name=name) for name in _sheet_owners(pipeline.rows)]
-    for manager in managers.values():
-        team = manager.team or everyone
-        keys = {vocab.normalise(person.name) for person in team}
-        rows = [row for row in pipeline.rows if vocab.normalise(row.prospect.owner) in keys]
-        numbers = stats.build(
-            entries,
-            rows,
-            today=today,
-            rules=config.rules,
-            owners={vocab.normalise(p.name): p for p in team},
-        )
-        message = render.digest_message(
-            manager.name,
-            to=manager.to,
-            language=manager.language,
-            pipeline_rows=pipeline.rows,
-            owners=team,
-            stats=numbers,
-            log_entries=entries,
-            today=today,
-            config=config,
-        )
-        if message is None:
-            plans.append(
-                Plan("digest", manager.to, manager.to, None, SKIPPED, "no owners", manager.name)
-            )
-        else:
-            plans.append(Plan("digest", message.key, message.to, message, name=manager.name))
-    return plans
-
-
-def _managers(
-    owners: Mapping[str, Owner], config: Config
-) -> tuple[dict[str, _Manager], list[Plan]]:
-    """Digest recipients by address, and a failed plan per Manager who cannot be emailed."""
-    managers: dict[str, _Manager] = {}
-    unreachable: dict[str, list[str]] = {}
-    for person in owners.values():
-        named = person.manager.strip()
-        if not named:
-            continue
-        boss = _manager_of(named, owners, config)
-        if boss is None:
-            unreachable.setdefault(named, []).append(person.name)
-            continue
-        managers.setdefault(boss.to.casefold(), boss).team.append(person)
-    for person in owners.values():
-        if person.digest and person.email:
-            managers.setdefault(
-                person.email.casefold(), _Manager(person.name, person.email, person.language)
-            )
-    if config.email.manager:
-        address = config.email.manager
-        managers.setdefault(address.casefold(), _Manager(address, address, config.language))
-    failed = [
+    managers, unreachable = digests.recipients(owners, config)
+    plans = [
         Plan(
             "digest",
             named,
@@ -576,24 +615,49 @@ def _managers(
         )
         for named, team in unreachable.items()
     ]
-    return managers, failed
+    covered = digests.coverage(managers, owners, pipeline.rows)
+    sheet = config.sheet or ""
+    for manager, groups, at_top in zip(managers, covered, digests.top(managers), strict=True):
+        shown = digests.view(
+            groups,
+            pipeline.rows,
+            entries,
+            today=today,
+            since=digests.period(sent or state.RunState(), manager.to, today),
+            config=config,
+            refused=refused,
+            at_top=at_top,
+        )
+        message = digest.digest_message(
+            shown,
+            manager=manager.name,
+            to=manager.to,
+            language=manager.language,
+            sheet=sheet,
+            link=render.sheet_link(sheet, config),
+        )
+        if message is None:
+            plans.append(
+                Plan("digest", manager.to, manager.to, None, SKIPPED, "no owners", manager.name)
+            )
+        else:
+            plans.append(Plan("digest", message.key, message.to, message, name=manager.name))
+    return plans
 
 
-def _manager_of(named: str, owners: Mapping[str, Owner], config: Config) -> _Manager | None:
-    if is_address(named):
-        return _Manager(named, named, config.language)
-    person = owners.get(vocab.normalise(named))
-    if person is None or not person.email:
-        return None
-    return _Manager(person.name, person.email, person.language)
-
-
-def _sheet_owners(rows: Iterable[Row]) -> list[str]:
-    names: dict[str, str] = {}
-    for row in rows:
-        if row.prospect.owner.strip():
-            names.setdefault(vocab.normalise(row.prospect.owner), row.prospect.owner.strip())
-    return list(names.values())
+def _refused_replies(sheet: str, config: Config, notes: list[str]) -> list[digest.RefusedReply]:
+    """The replies `inbox` refused, from its record beside the journal: each digest lists
+    those since the previous digest. A record that cannot be read stops no email."""
+    try:
+        records = inbox.refused_since(sheet, config, date.min)
+    except SheetfollowError as error:
+        notes.append(f"the digests do not list refused replies: {error}")
+        return []
+    return [
+        digest.RefusedReply(r.moment, r.sender, r.prospect_id, r.reason, r.company)
+        for r in records
+        if r.moment is not None
+    ]
 
 
 def _only(plans: list[Plan], who: str, sheet: str) -> list[Plan]:
@@ -860,7 +924,7 @@ def _stage_record(
         return []
     # No ID is recorded with these rows: a record of sends applied twice says the same.
     change_id = journal.new_id()
-    ws.sheet.write([state.append_changes(ws.sheet, ws.config, entries)])
+    ws.sheet.write([sends.append_changes(ws.sheet, ws.config, entries)])
     data = {"emails": [state.to_record(e) for e in entries]}
     return [Kept(change_id, journal.SENT, data, f"record of {_count(len(entries), 'email')}")]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-#: C0 controls, DEL and C1 controls: everything a terminal may act on.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: C0 controls, DEL and C1 controls (everything a terminal may act on), and the Unicode line
+#: and paragraph separators (which split a line as much as a line break does).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 #: How much of a cell a message quotes before it cuts the text short.
@@ -20,7 +21,12 @@ QUOTE_LIMIT = 60
 
 def printable(text: str) -> str:
     """`text` with every control character shown as an escape (a line break as \\n)."""
-    return _CONTROL.sub(lambda m: _NAMED.get(m[0], f"\\x{ord(m[0]):02x}"), text)
+    return _CONTROL.sub(lambda m: _NAMED.get(m[0], _escape(m[0])), text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sheetfollow import journal, schema, service, snapshot, typed
+from sheetfollow import journal, schema, sends, service, snapshot, typed
 from sheetfollow.backends.base import Backend, Table
 from sheetfollow.config import Config
 from sheetfollow.errors import BusyError, RemoteError, UsageError
@@ -255,7 +255,7 @@ class Workspace:
             )
             for item in entry.data["emails"]
         ]
-        self.sheet.write([state.append_changes(self.sheet, self.config, entries)])
+        self.sheet.write([sends.append_changes(self.sheet, self.config, entries)])
         return ""
 
     def _apply_import(self, entry: Pending) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import xlsxwriter
+from fakes.imap_server import dovecot, imap_server  # noqa: F401  (a real Dovecot)
 from fakes.sheets_server import sheets_server  # noqa: F401  (a fixture for every test)
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook

@@ -7,11 +7,14 @@ the Prospects tab with its owned columns, the Log, and the hidden run-state tab.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +233,14 @@ def test_run_refreshes_then_emails_with_the_ids_it_just_filled_in(
     outbox = team.folder / "outbox"
     report = run(cli, team, "run", "--outbox", outbox)
     assert report["refresh"]["ids_filled"] == 3
-    anna = (outbox / f"{TODAY.isoformat()}-owner-anna.eml").read_text(encoding="utf-8")
-    assert "sheetfollow mark P-0011 " in anna
-    assert "sheetfollow mark P-0002 " in anna
+    eml = (outbox / f"{TODAY.isoformat()}-owner-anna.eml").read_bytes()
+    message = email.message_from_bytes(eml, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    anna = str(body.get_content())
+    # The run is started from another folder: the command names the config it needs.
+    mark = f"sheetfollow mark --config {team.config.resolve()}"
+    assert f"{mark} P-0011 " in anna
+    assert f"{mark} P-0002 " in anna
     assert "--sheet" not in anna

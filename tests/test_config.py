@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sheetfollow.config import (
     _CALENDAR_KEYS,
     _IMPORT_KEYS,
+    _INBOX_KEYS,
     _RULE_KEYS,
     _TAB_KEYS,
     CONFIG_NAME,
@@ -146,12 +147,13 @@ def _set_or_shown(key: str, text: str) -> bool:
 def test_the_template_documents_every_key() -> None:
     text = TEMPLATE.read_text(encoding="utf-8")
     sections = {
-        "tabs", "headers", "rules", "cadence", "calendar", "import", "smtp", "email", "google"
+        "tabs", "headers", "rules", "cadence", "calendar", "import", "smtp", "email", "inbox",
+        "google",
     }  # fmt: skip
     assert sections <= set(KEYS)
     for key in KEYS:
         assert f"\n[{key}]\n" in text if key in sections else _set_or_shown(key, text), key
-    for table in (_TAB_KEYS, _RULE_KEYS, _CALENDAR_KEYS, _IMPORT_KEYS):
+    for table in (_TAB_KEYS, _RULE_KEYS, _CALENDAR_KEYS, _IMPORT_KEYS, _INBOX_KEYS):
         missing = [key for key in table if not _set_or_shown(key, text)]
         assert not missing, f"undocumented in the template: {missing}"
     # [headers] takes field names: the comment lists them all.

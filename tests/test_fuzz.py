@@ -524,8 +524,11 @@ def problem_of(cli: Cli, path: Path) -> tuple[str, list[str]]:
     return f"  {problem['ref']}: {problem['message']}", shown.stdout.splitlines()
 
 
-def test_a_line_break_in_a_cell_keeps_its_problem_on_one_line(cli: Cli, tmp_path: Path) -> None:
-    line, lines = problem_of(cli, one_bad_cell(tmp_path, "next\nweek"))
+@pytest.mark.parametrize("text", ["next\nweek", "next\r\nweek", "a\x85b", "a\x0bb\x0c", "a\u2028b"])
+def test_a_line_break_in_a_cell_keeps_its_problem_on_one_line(
+    cli: Cli, tmp_path: Path, text: str
+) -> None:
+    line, lines = problem_of(cli, one_bad_cell(tmp_path, text))
 
     assert [shown for shown in lines if shown.startswith("  ")] == [line]
 

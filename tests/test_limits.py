@@ -37,18 +37,23 @@ from conftest import (
 )
 from icalendar import Calendar
 
-from sheetfollow.config import CalendarConfig, Config
+from sheetfollow.config import CalendarConfig, Config, EmailConfig
 from sheetfollow.models import Outcome, Owner, Prospect, Row, Stage
 from sheetfollow.notify import render
 from sheetfollow.notify.message import Message
-from sheetfollow.notify.render import MAX_CARDS, owner_message
+from sheetfollow.notify.render import owner_message
 from sheetfollow.service import compute_row
 
 ISO_TODAY = TODAY.isoformat()
 #: The emails of a team on TODAY, a Wednesday in the Netherlands.
 CONFIG = Config(
-    sheet="pipeline.xlsx", timezone="Europe/Amsterdam", calendar=CalendarConfig(country="NL")
+    sheet="pipeline.xlsx",
+    timezone="Europe/Amsterdam",
+    calendar=CalendarConfig(country="NL"),
+    # A team that raised the cap ([email] max_cards) far above the default of 25.
+    email=EmailConfig(max_cards=100),
 )
+MAX_CARDS = CONFIG.email.max_cards
 TEAM_TOML = """\
 sheet = "pipeline.xlsx"
 timezone = "Europe/Amsterdam"

@@ -1,7 +1,8 @@
-"""The emails people read: the owner's call list and the manager's digest.
+"""The owner's morning email: the call list, its one-tap outcome buttons, and how it reads.
 
 Rows are computed by the real rules (service.compute_row) from prospects as a sheet would
-hold them, or read from a real workbook; the HTML is parsed back with lxml.
+hold them, or read from a real workbook; the HTML is parsed back with lxml, and the buttons'
+mailto: links are decoded and their tags checked with the real signing code.
 """
 
 from __future__ import annotations
@@ -9,20 +10,32 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import lxml.html
 import pytest
 from babel.dates import format_date, format_skeleton
 from babel.numbers import format_decimal
-from conftest import TODAY, Team
+from conftest import TEAM_CONFIG, TODAY, Cli, Team
 from icalendar import Calendar
 
-from sheetfollow import stats as stats_module
-from sheetfollow.config import CalendarConfig, Config, ImportConfig, Rules, load_config
+from sheetfollow import reply, secrets, vocab
+from sheetfollow.config import (
+    CalendarConfig,
+    Config,
+    EmailConfig,
+    ImportConfig,
+    Rules,
+    load_config,
+)
+from sheetfollow.errors import ConfigError
 from sheetfollow.fields import LANGUAGES
-from sheetfollow.log import LogEntry
 from sheetfollow.models import (
     Channel,
     Computed,
@@ -36,7 +49,7 @@ from sheetfollow.models import (
 )
 from sheetfollow.notify import render
 from sheetfollow.notify.message import Message
-from sheetfollow.notify.render import digest_message, owner_message
+from sheetfollow.notify.render import owner_message
 from sheetfollow.service import compute_row, load, open_backend
 
 GOLDEN = Path(__file__).parent / "golden" / "email"
@@ -172,11 +185,14 @@ GOLDEN_PROSPECTS = (
 )
 
 
+@pytest.mark.parametrize("buttons", [False, True], ids=["commands", "buttons"])
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_owner_email_matches_the_golden_files(language: str) -> None:
-    message = message_for(computed(*GOLDEN_PROSPECTS), anna(language))
+def test_the_owner_email_matches_the_golden_files(language: str, buttons: bool) -> None:
+    """Without [inbox] each card has the mark command; with it, the outcome buttons."""
+    rows = computed(*GOLDEN_PROSPECTS)
+    message = message_for(rows, anna(language), replies=replies_for(rows) if buttons else None)
     for suffix, got in (("txt", message.text), ("html", message.html)):
-        golden = GOLDEN / f"owner-{language}.{suffix}"
+        golden = GOLDEN / f"owner-{language}{'-buttons' if buttons else ''}.{suffix}"
         if os.environ.get("UPDATE_GOLDEN"):
             golden.parent.mkdir(parents=True, exist_ok=True)
             golden.write_text(got, encoding="utf-8")
@@ -509,7 +525,7 @@ def test_the_suggested_channel() -> None:
         Channel.EMAIL,
     ]
     text = message_for(rows, anna("nl")).text
-    assert [line.split(" · ")[2] for line in text.splitlines() if "Kanaal:" in line] == [
+    assert [line.split(" · ")[1] for line in text.splitlines() if "Kanaal:" in line] == [
         "Kanaal: Bezoek",
         "Kanaal: Telefoon",
         "Kanaal: E-mail",
@@ -615,251 +631,499 @@ def test_the_call_list_of_an_owner_in_the_team_workbook(team: Team) -> None:
     }
     hrefs = [a.get("href") for a in dom(message).iter("a")]
     assert hrefs == ["tel:+31205550102", "tel:+31205550101", "tel:+442055501" + "05"]
-    # The config names the same workbook (relative to the config's folder): no --sheet.
-    assert "Record the outcome: sheetfollow mark P-0002 <outcome>" in message.text
+    # The config names the same workbook (relative to the config's folder): no --sheet. The
+    # config is not the one a command typed here would find: --config.
+    config_option = f"--config {config.path}"
+    assert f"Record the outcome: sheetfollow mark {config_option} P-0002 <outcome>" in message.text
     assert message.text.rstrip().endswith("Sent by sheetfollow from pipeline.xlsx.")
     other = team.folder / "copy of pipeline.xlsx"
     message = owner_message(owner, mine, today=team.today, config=config, sheet=str(other))
     assert message is not None
-    assert f"sheetfollow mark --sheet '{other}' P-0002 <outcome>" in message.text
+    assert f"mark {config_option} --sheet '{other}' P-0002 <outcome>" in message.text
 
 
-# --- The digest --------------------------------------------------------------------------------
+def test_the_mark_command_needs_no_config_where_the_config_is_found(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config(team.config)
+    row = computed(new_lead(2, "Acme", TODAY, id="P-0012"))[0]
+    assert "--config" in render.mark_command(row, "x", config=config)
+    monkeypatch.chdir(team.folder)
+    assert render.mark_command(row, "x", config=config) == "sheetfollow mark P-0012 <x>"
 
-MONDAY = date(2026, 3, 9)
-BOB = Owner("Bob", "bob@example.com", country="NL", manager="Mia")
-ZOE = Owner("Zoë", "zoe@example.com", delegate="Émile", country="NL", manager="Mia")
-EMILE = Owner("Émile", "emile@example.com", country="NL")
+
+# --- One-tap outcomes ---------------------------------------------------------------------------
+
+SECRET = b"a-team-secret-only-the-tests-know"
+INBOX = "follow-ups@example.com"
+#: What a mailto: link may hold after RFC 6068 percent-encoding: the address, then a subject
+#: and a body of unreserved characters and %XX escapes only, as every mail app reads them.
+STRICT_MAILTO = re.compile(
+    r"mailto:[A-Za-z0-9.+_-]+@[A-Za-z0-9.-]+\?subject=(?:[A-Za-z0-9._~-]|%[0-9A-F]{2})+"
+    r"&body=(?:[A-Za-z0-9._~-]|%[0-9A-F]{2})+"
+)
 
 
-def touch(day: date, ident: str, company: str, by: str, outcome: Outcome) -> LogEntry:
-    return LogEntry(
-        datetime.combine(day, datetime.min.time()) + timedelta(hours=10),
-        ident,
-        company,
-        by,
-        outcome,
+@dataclass(frozen=True)
+class Tap:
+    """What a mail app opens for a button: a message to `to` with this subject and body."""
+
+    label: str
+    to: str
+    subject: str
+    body: str
+
+    @property
+    def tag(self) -> reply.Tag:
+        found = reply.find_tag(self.subject)
+        assert found is not None, self.subject
+        return found
+
+    @property
+    def said(self) -> tuple[str, str]:
+        return (self.tag.outcome.value, self.tag.delay)
+
+
+def tap(label: str, href: str) -> Tap:
+    """A button's link as iOS Mail, Gmail or Outlook open it (RFC 6068: %XX is UTF-8)."""
+    assert STRICT_MAILTO.fullmatch(href), href
+    address, _, query = href.removeprefix("mailto:").partition("?")
+    fields = dict(pair.split("=", 1) for pair in query.split("&"))
+    return Tap(
+        label,
+        unquote(address, errors="strict"),
+        unquote(fields["subject"], errors="strict"),
+        unquote(fields["body"], errors="strict"),
     )
 
 
-def team_rows() -> list[Row]:
-    """Anna: one overdue, one due today, one needing attention. Bob: one that died on
-    Tuesday, one won on Tuesday (its thank-you is due today), one that died last week."""
-    owners = {"Anna": anna(), "Bob": BOB, "Zoë": ZOE}
-    prospects = [
-        new_lead(2, "Acme Tools", TODAY, id="P-0001"),
-        new_lead(3, "Brick & Co", date(2026, 3, 2), id="P-0002"),
+def taps(message: Message) -> dict[str, list[Tap]]:
+    """Company -> the buttons of its card, in order."""
+    found: dict[str, list[Tap]] = {}
+    for heading in dom(message).iter("div"):
+        if "font-size:16px" not in heading.get("style", ""):
+            continue
+        card = heading.getparent()
+        assert card is not None
+        links = [a for a in card.iter("a") if a.get("href", "").startswith(f"mailto:{INBOX}")]
+        found[(heading.text or "").strip()] = [tap(a.text_content(), a.get("href")) for a in links]
+    return found
+
+
+def replies_for(
+    rows: Sequence[Row], recipient: str = "anna@example.com", sheet: str = "pipeline.xlsx"
+) -> render.Replies:
+    """What the notify use case hands the renderer: each ID's token for this recipient."""
+    tokens = {
+        r.prospect.id: reply.sign(SECRET, sheet, r.prospect.id, recipient, TODAY)
+        for r in rows
+        if r.prospect.id
+    }
+    return render.Replies(INBOX, tokens)
+
+
+def with_buttons(rows: Sequence[Row], owner: Owner | None = None) -> Message:
+    return message_for(rows, owner, replies=replies_for(rows))
+
+
+ATTEMPT = [
+    ("reached", ""),
+    ("no answer", ""),
+    ("voicemail", ""),
+    ("interested", ""),
+    ("not interested", ""),
+    ("call back", "1w"),
+    ("call back", "2w"),
+    ("call back", "1m"),
+]
+
+
+def test_each_button_sends_a_signed_outcome_for_its_prospect_to_the_inbox() -> None:
+    message = with_buttons(computed(*GOLDEN_PROSPECTS))
+    brick = taps(message)["Brick & <Co>"]
+    assert [t.said for t in brick] == ATTEMPT
+    assert [t.label for t in brick] == [
+        "Reached",
+        "No answer",
+        "Voicemail",
+        "Interested",
+        "Not interested",
+        "1 week",
+        "2 weeks",
+        "1 month",
+    ]
+    for button in brick:
+        assert button.to == INBOX
+        assert button.body == "Note: \r\n\r\n"
+        assert button.tag.prospect_id == "P-0002"
+        # Signed for this sheet, this prospect and the address the email went to, today.
+        token = button.tag.token
+        assert reply.verify(SECRET, token, "pipeline.xlsx", "P-0002", "anna@example.com")
+        assert reply.verify(SECRET, token, "/srv/sales/Pipeline.xlsx", "P-0002", "Anna@Example.com")
+        assert not reply.verify(SECRET, token, "pipeline.xlsx", "P-0002", "bob@example.com")
+        assert not reply.verify(SECRET, token, "pipeline.xlsx", "P-0001", "anna@example.com")
+        assert not reply.verify(
+            b"another secret", token, "pipeline.xlsx", "P-0002", "anna@example.com"
+        )
+        assert reply.issued_on(token) == TODAY
+    # The person reads the subject; the tag after it decides.
+    assert brick[1].subject.startswith("P-0002 · Brick & <Co>: No answer [sf/no-answer//P-0002/")
+    assert brick[6].subject.startswith(
+        "P-0002 · Brick & <Co>: Call back in 2 weeks [sf/call-back/2w/"
+    )
+    # A reply prefixes and folds the subject; the tag survives it.
+    folded = "RE: AW: " + brick[6].subject.replace(" [sf", "\r\n [sf")
+    assert reply.find_tag(folded) == brick[6].tag
+
+
+def test_the_outcomes_offered_fit_what_the_row_is_waiting_for() -> None:
+    quoted = {"stage": Stage.QUOTE, "created": date(2026, 2, 1), "owner": "Anna"}
+    rows = computed(
+        new_lead(2, "New lead", TODAY, id="P-1"),
+        Prospect(
+            3,
+            id="P-2",
+            company="Interested",
+            owner="Anna",
+            stage=Stage.INTERESTED,
+            created=date(2026, 2, 1),
+            last_contact=date(2026, 3, 10),
+            last_outcome=Outcome.INTERESTED,
+        ),
         Prospect(
             4,
-            id="P-0003",
-            company="Golf SA",
-            owner="Anna",
-            problems=(Problem("Prospects!J4", "'soon' is not a date"),),
+            id="P-3",
+            company="Quoted",
+            last_contact=date(2026, 3, 6),
+            last_outcome=Outcome.QUOTE_SENT,
+            **quoted,  # type: ignore[arg-type]
         ),
         Prospect(
             5,
-            id="P-0004",
-            company="Foxtrot AS",
-            owner="Bob",
-            stage=Stage.CONTACTED,
-            created=date(2026, 1, 5),
-            last_contact=date(2026, 3, 10),
+            id="P-4",
+            company="Quoted, no answer",
+            last_contact=date(2026, 3, 9),
             last_outcome=Outcome.NO_ANSWER,
-            attempts=5,
+            attempts=1,
+            **quoted,  # type: ignore[arg-type]
         ),
         Prospect(
             6,
-            id="P-0005",
-            company="Hotel Oy",
-            owner="Bob",
+            id="P-5",
+            company="Winner",
+            owner="Anna",
             stage=Stage.WON,
             last_contact=date(2026, 3, 10),
             last_outcome=Outcome.WON,
         ),
-        Prospect(
-            7,
-            id="P-0006",
-            company="Kilo Old",
-            owner="Bob",
-            stage=Stage.CONTACTED,
-            created=date(2026, 1, 5),
-            last_contact=date(2026, 3, 6),
-            last_outcome=Outcome.NO_ANSWER,
-            attempts=5,
-        ),
-        new_lead(8, "India Pty", date(2026, 3, 3), id="P-0007", owner="Zoë"),
-    ]
-    return [compute_row(p, owners[p.owner], CONFIG, TODAY) for p in prospects]
-
-
-def team_log() -> list[LogEntry]:
-    return [
-        touch(date(2026, 3, 10), "P-0004", "Foxtrot AS", "Bob", Outcome.NO_ANSWER),
-        touch(date(2026, 3, 10), "P-0005", "Hotel Oy", "Bob", Outcome.WON),
-        # Émile called for Zoë: it counts for both (only Zoë is in this digest).
-        touch(date(2026, 3, 10), "P-0007", "India Pty", "Émile", Outcome.VOICEMAIL),
-        # Made by Anna on a prospect of nobody in the sheet: hers.
-        touch(date(2026, 3, 10), "", "Unknown BV", "Anna", Outcome.REACHED),
-        # Not yesterday: not "done".
-        touch(date(2026, 3, 9), "P-0001", "Acme Tools", "Anna", Outcome.REACHED),
-        touch(date(2026, 3, 6), "P-0006", "Kilo Old", "Bob", Outcome.NO_ANSWER),
-    ]
-
-
-def the_digest(
-    owners: Sequence[Owner] = (anna(), BOB, ZOE),
-    *,
-    language: str = "en",
-    today: date = TODAY,
-    rows: Sequence[Row] | None = None,
-    log: Sequence[LogEntry] | None = None,
-    with_stats: bool = True,
-) -> Message:
-    rows = team_rows() if rows is None else rows
-    log = team_log() if log is None else log
-    stats = stats_module.build(log, rows, today=today, rules=CONFIG.rules) if with_stats else None
-    message = digest_message(
-        "Mia",
-        to="mia@example.com",
-        language=language,
-        pipeline_rows=rows,
-        owners=owners,
-        stats=stats,
-        log_entries=log,
-        today=today,
-        config=CONFIG,
     )
-    assert message is not None
-    return message
-
-
-def table_cells(message: Message, index: int = 0) -> list[list[str]]:
-    table = list(dom(message).iter("table"))[index]
-    return [[c.text_content().strip() for c in tr] for tr in table.iter("tr")]
-
-
-def test_the_digest_per_owner() -> None:
-    message = the_digest()
-    assert message.kind == "digest" and message.to == "mia@example.com"
-    assert message.key == "mia@example.com"
-    assert table_cells(message) == [
-        ["Owner", "Today", "Overdue", "Done", "Died", "Won"],
-        ["Anna", "2", "1", "1", "0", "0"],
-        ["Bob", "1", "0", "2", "1", "1"],
-        ["Zoë", "1", "1", "1", "0", "0"],
+    assert all(row.computed.is_due(TODAY) for row in rows)
+    offered = {
+        company: [t.said for t in found] for company, found in taps(with_buttons(rows)).items()
+    }
+    later = [("call back", "1w"), ("call back", "2w"), ("call back", "1m")]
+    assert offered == {
+        "New lead": ATTEMPT,
+        "Interested": [
+            ("quote sent", ""),
+            ("reached", ""),
+            ("no answer", ""),
+            ("not interested", ""),
+            *later,
+        ],
+        "Quoted": [
+            ("won", ""),
+            ("reached", ""),
+            ("no answer", ""),
+            ("quote sent", ""),
+            ("not interested", ""),
+            *later,
+        ],
+        "Quoted, no answer": offered["Quoted"],
+        # The thank-you after the sale: it happened, or it did not.
+        "Winner": [("reached", ""), ("no answer", "")],
+    }
+    steps = [render.task_text(row, render.Strings("en")) for row in rows]
+    text = message_for(rows).text
+    assert all(f"  {step} · Channel: " in text for step in steps)
+    assert steps == [
+        "First call",
+        "Send the quote",
+        "Follow up on the quote",
+        "Follow up on the quote (attempt 2 of 5)",
+        "Thank-you after the sale",
     ]
-    assert message.subject == "Team follow-ups: 4 due, 2 overdue, 1 needs attention"
+
+
+def test_buttons_are_table_cells_large_enough_to_tap() -> None:
+    tree = dom(with_buttons(computed(*GOLDEN_PROSPECTS)))
+    links = [a for a in tree.iter("a") if a.get("href", "").startswith("mailto:" + INBOX)]
+    assert len(links) == 3 * len(ATTEMPT)  # Brick, Acme, Cobalt; Echo Ltd has no ID
+    for link in links:
+        cell = link.getparent()
+        assert cell is not None and cell.tag == "td"
+        # Outlook for Windows draws the cell: its colour and height are attributes too.
+        assert cell.get("height") == "44" and cell.get("bgcolor", "").startswith("#")
+        style = link.get("style", "")
+        assert "display:block" in style and "padding:12px" in style and "line-height:20px" in style
+    assert not list(tree.iter("script", "form", "input", "button", "style"))
+
+
+def test_a_row_without_an_id_a_tag_can_carry_keeps_the_mark_command() -> None:
+    rows = computed(
+        new_lead(2, "Has an ID", TODAY, id="P-0001", value=3),
+        new_lead(3, "No ID", TODAY, value=2),
+        new_lead(4, "Odd ID", TODAY, id="P]0004", value=1),
+    )
+    replies = replies_for(rows)
+    assert "P]0004" in replies.tokens
+    message = message_for(rows, replies=replies)
+    assert {company: len(found) for company, found in taps(message).items()} == {
+        "Has an ID": len(ATTEMPT),
+        "No ID": 0,
+        "Odd ID": 0,
+    }
+    html = message.html
+    assert "sheetfollow mark &#39;No ID&#39; &lt;outcome&gt;" in html
+    assert "sheetfollow mark &#39;P]0004&#39; &lt;outcome&gt;" in html
+    assert "sheetfollow mark P-0001" not in html
+    # Where a command is shown, the words it takes are explained once, at the end.
+    assert "After each call, replace" in dom(message).text_content()
+
+
+def test_without_inbox_every_card_keeps_the_mark_command_and_there_are_no_buttons() -> None:
+    message = message_for(computed(*GOLDEN_PROSPECTS))
+    assert all(not found for found in taps(message).values())
+    assert "<table" not in message.html and INBOX not in message.html
+    assert message.html.count("sheetfollow mark ") == 4
+    assert "tap what happened" not in message.html
+    with_inbox = with_buttons(computed(*GOLDEN_PROSPECTS))
+    # Only Echo Ltd (no ID) keeps its command; the help with the words goes with it.
+    assert with_inbox.html.count("sheetfollow mark ") == 1
+    assert "After a call, tap what happened" in dom(with_inbox).text_content()
+
+
+def test_the_plain_text_points_to_the_buttons_and_keeps_the_commands() -> None:
+    message = with_buttons(computed(*GOLDEN_PROSPECTS))
     text = message.text
-    assert "Owner  Today  Overdue  Done  Died  Won\nAnna       2        1     1     0    0" in text
-    details = text.split("PER OWNER", 1)[1].split("FUNNEL", 1)[0]
-    assert "Brick & Co: Due since Mon 2 Mar (9 days)" in details
-    assert "Died this week:\n  - Foxtrot AS\n  Won this week:\n  - Hotel Oy" in details
-    assert "Kilo Old" not in details  # it died on Friday, last week
+    assert "The HTML version of this email has a button for each outcome" in text
+    # Links of 200 characters help nobody in plain text: the command does the same.
+    assert "mailto:" not in text and "[sf/" not in text
+    assert len(re.findall(r"Record the outcome: sheetfollow mark", text)) == 4
+    # The calendar needs no button either.
+    (attachment,) = message.attachments
+    assert b"[sf/" not in attachment.data and b"mailto:" + INBOX.encode() not in attachment.data
 
 
-def test_done_on_a_monday_counts_the_weekend() -> None:
-    log = [
-        touch(date(2026, 3, 13), "P-0001", "Acme Tools", "Anna", Outcome.REACHED),  # Friday
-        touch(date(2026, 3, 14), "P-0001", "Acme Tools", "Anna", Outcome.REACHED),  # Saturday
-        touch(date(2026, 3, 15), "P-0002", "Brick & Co", "Anna", Outcome.NO_ANSWER),  # Sunday
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_buttons_speak_the_owners_language(language: str) -> None:
+    rows = computed(*GOLDEN_PROSPECTS)
+    brick = taps(with_buttons(rows, anna(language)))["Brick & <Co>"]
+    names = vocab.OUTCOME_NAMES[language]
+    table = render.strings_table()[language]
+    assert [t.label for t in brick[:5]] == [
+        names[o]
+        for o in (
+            Outcome.REACHED,
+            Outcome.NO_ANSWER,
+            Outcome.VOICEMAIL,
+            Outcome.INTERESTED,
+            Outcome.NOT_INTERESTED,
+        )
     ]
-    monday = date(2026, 3, 16)
-    assert render.done_days(monday) == (date(2026, 3, 14), date(2026, 3, 15))
-    assert render.done_days(TODAY) == (date(2026, 3, 10), date(2026, 3, 10))
-    message = the_digest([anna()], today=monday, log=log)
-    assert table_cells(message)[1][:1] + table_cells(message)[1][3:4] == ["Anna", "2"]
-    assert "touches recorded this weekend" in message.text
+    assert [t.label for t in brick[5:]] == [table[f"delay_{d}"] for d in reply.DELAYS]
+    assert all(t.body == f"{table['reply_note']} \r\n\r\n" for t in brick)
+    assert brick[1].subject.startswith(f"P-0002 · Brick & <Co>: {names[Outcome.NO_ANSWER]} [sf/")
+    assert [t.said for t in brick] == ATTEMPT
 
 
-def test_died_and_won_count_from_monday() -> None:
-    assert render.week_start(TODAY) == MONDAY
-    assert render.week_start(MONDAY) == MONDAY
-    rows = team_rows()
-    died = [r.prospect.company for r in rows if stats_module.died_on(r, CONFIG.rules)]
-    assert died == ["Foxtrot AS", "Kilo Old"]
-    # On the Monday after, last week's deaths and wins are gone.
-    message = the_digest([BOB], today=date(2026, 3, 16))
-    assert table_cells(message)[1][4:] == ["0", "0"]
-
-
-def test_the_funnel_table_comes_from_stats() -> None:
-    message = the_digest()
-    stats = stats_module.build(team_log(), team_rows(), today=TODAY, rules=CONFIG.rules)
-    expected = [
-        [r.label, str(r.called), str(r.reached), str(r.interested), str(r.won)]
-        for r in stats.funnel
-    ]
-    assert expected  # the team's log has first calls in the period
-    assert table_cells(message, 1) == [
-        ["Round", "Called", "Reached", "Interested", "Won"],
-        *expected,
-    ]
-    assert "Funnel per calling round" in section_titles(message)
-    without = the_digest(with_stats=False)
-    assert "Funnel per calling round" not in section_titles(without)
-    assert "FUNNEL" not in without.text and len(list(dom(without).iter("table"))) == 1
-
-
-def test_rows_that_need_attention_name_the_cell() -> None:
-    message = the_digest()
-    items = [
-        li.text_content() for li in dom(message).iter("li") if "Prospects!" in li.text_content()
-    ]
-    assert items == ["Golf SA (Anna): Check Prospects!J4: 'soon' is not a date."]
-    assert "- Golf SA (Anna): Check Prospects!J4: 'soon' is not a date." in message.text
-
-
-def test_the_digest_covers_only_the_owners_it_is_given() -> None:
-    message = the_digest([BOB])
-    assert [row[0] for row in table_cells(message)] == ["Owner", "Bob"]
-    assert "Golf SA" not in message.text and "Brick" not in message.text
-    assert message.subject == "Team follow-ups: 1 due, 0 overdue"
-
-
-def test_no_owners_no_digest() -> None:
-    got = digest_message(
-        "Mia",
-        to="mia@example.com",
-        language="en",
-        pipeline_rows=team_rows(),
-        owners=[],
-        stats=None,
-        log_entries=team_log(),
-        today=TODAY,
-        config=CONFIG,
+def test_the_email_of_an_owner_with_many_calls_stays_below_gmails_clipping_size() -> None:
+    """Gmail shows the first 102 KB of an email's HTML and hides the rest behind "View
+    entire message": at the default cap, the last card's buttons are still in view."""
+    long_note = "Met at the trade fair; wants a demo of the new line before the summer. " * 5
+    rows = computed(
+        *(
+            new_lead(
+                n,
+                f"Gebroeders van der Heijden-Ølstrøm Installatietechniek {n} B.V.",
+                date(2026, 3, 2) if n % 2 else TODAY,
+                id=f"P-{n:05d}",
+                contact=f"Jan-Willem van den Boogaard {n}",
+                phone=f"+31 20 555 {n:04d}",
+                email=f"jan-willem.van.den.boogaard{n}@installatietechniek.example",
+                value=100_000 + n,
+                notes=long_note,
+            )
+            for n in range(2, 102)
+        )
     )
-    assert got is None
+    for language in LANGUAGES:
+        message = with_buttons(rows, anna(language))
+        assert len(message.html.encode()) < 102_000, language
+        shown = taps(message)
+        assert len(shown) == Config().email.max_cards
+        assert all(len(found) == len(ATTEMPT) for found in shown.values())
+
+
+# --- The phone layout ---------------------------------------------------------------------------
+
+
+def test_a_one_line_summary_comes_first() -> None:
+    message = message_for(computed(*GOLDEN_PROSPECTS))
+    first = "4 follow-ups today, 1 overdue; start with Brick & <Co> (9 days overdue)"
+    assert message.text.splitlines()[0] == first
+    body = dom(message).body
+    assert body.text_content().split()[:4] == first.split()[:4]
+    assert " ".join(body.text_content().split()).startswith(first)
+    # Nothing overdue: start with the biggest call of the day.
+    today_only = computed(
+        new_lead(2, "Small", TODAY, value=10), new_lead(3, "Big", TODAY, value=9000)
+    )
+    assert (
+        message_for(today_only).text.splitlines()[0] == "2 follow-ups today; start with Big (9,000)"
+    )
+    nl = message_for(computed(*GOLDEN_PROSPECTS), anna("nl")).text.splitlines()[0]
+    assert nl == "4 opvolgingen vandaag, 1 achterstallig; begin met Brick & <Co> (9 dagen te laat)"
 
 
 @pytest.mark.parametrize(
-    ("language", "subject"),
+    ("language", "whole", "cents"),
     [
-        ("en", "Team follow-ups: 4 due, 2 overdue, 1 needs attention"),
-        ("nl", "Opvolging team: 4 te doen, 2 achterstallig, 1 vraagt aandacht"),
-        ("de", "Wiedervorlagen im Team: 4 fällig, 2 überfällig, 1 zu prüfen"),
-        ("da", "Teamets opfølgninger: 4 i dag, 2 forsinkede, 1 kræver opmærksomhed"),
-        ("es", "Seguimientos del equipo: 4 pendientes, 2 atrasados, 1 requiere atención"),
+        ("en", "€12,000", "€1,234.50"),
+        ("nl", "€ 12.000", "€ 1.234,50"),
+        ("de", "12.000 €", "1.234,50 €"),
+        ("da", "12.000 €", "1.234,50 €"),
+        ("es", "12.000 €", "1.234,50 €"),
     ],
 )
-def test_digest_subjects(language: str, subject: str) -> None:
-    assert the_digest(language=language).subject == subject
-
-
-def test_the_digest_escapes_names_and_greets_by_name_only() -> None:
-    rows = computed(new_lead(2, "<script>x</script>", date(2026, 3, 2)))
-    message = the_digest([anna()], rows=rows, log=[])
-    assert not list(dom(message).iter("script"))
-    assert "<script>x</script>: Due since" in message.text
-    assert message.text.startswith("Good morning Mia,")
-    by_address = digest_message(
-        "mia@example.com",
-        to="mia@example.com",
-        language="en",
-        pipeline_rows=rows,
-        owners=[anna()],
-        stats=None,
-        log_entries=[],
-        today=TODAY,
-        config=CONFIG,
+def test_values_show_their_currency_in_the_owners_language(
+    language: str, whole: str, cents: str
+) -> None:
+    config = Config(sheet="pipeline.xlsx", email=EmailConfig(currency="EUR"))
+    rows = computed(
+        new_lead(2, "Whole", TODAY, value=12000),
+        new_lead(3, "Cents", TODAY, value=1234.5),
+        config=config,
     )
-    assert by_address is not None and by_address.text.startswith("Good morning,\n")
+    message = owner_message(anna(language), rows, today=TODAY, config=config, sheet="")
+    assert message is not None
+    text = message.text.replace("\xa0", " ").replace("\u202f", " ")
+    assert f" · {whole}\n" in text and f" · {cents}\n" in text
+    # Without a currency, the number as before, with its label.
+    plain = message_for(rows).text
+    assert "Value: 12,000" in plain and "€" not in plain
+
+
+def test_the_sheet_is_linked_when_it_has_an_address() -> None:
+    rows = computed(*GOLDEN_PROSPECTS)
+    google = "https://docs.google.com/spreadsheets/d/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
+    message = owner_message(anna(), rows, today=TODAY, config=CONFIG, sheet=google)
+    assert message is not None
+    (link,) = [a for a in dom(message).iter("a") if a.get("href", "").startswith("http")]
+    assert link.get("href") == google and link.text_content().startswith("Open the sheet")
+    assert f"Open the sheet: {google}" in message.text
+    sharepoint = "https://contoso.sharepoint.com/:x:/r/sites/sales/Pipeline.xlsx?web=1"
+    config = Config(sheet="pipeline.xlsx", email=EmailConfig(sheet_url=sharepoint))
+    message = owner_message(anna(), rows, today=TODAY, config=config, sheet="pipeline.xlsx")
+    assert message is not None
+    hrefs = [a.get("href") for a in dom(message).iter("a")]
+    assert sharepoint in hrefs
+    # A workbook on a disk has no address to link to.
+    assert not [a for a in dom(message_for(rows)).iter("a") if a.get("href", "").startswith("http")]
+
+
+def test_the_number_of_cards_is_capped_by_the_config() -> None:
+    rows = computed(*(new_lead(n, f"Lead {n}", TODAY, id=f"P-{n}", value=n) for n in range(2, 42)))
+    config = Config(sheet="pipeline.xlsx", email=EmailConfig(max_cards=10))
+    message = owner_message(anna(), rows, today=TODAY, config=config, sheet="")
+    assert message is not None
+    assert sum(1 for d in dom(message).iter("div") if "font-size:16px" in d.get("style", "")) == 10
+    assert "and 30 more: see the sheet" in message.text
+    assert message.subject == "40 follow-ups today"
+    # The default: 15 cards.
+    assert Config().email.max_cards == 15
+    assert "and 25 more: see the sheet" in message_for(rows).text
+
+
+def test_email_settings_are_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "sheetfollow.toml"
+    path.write_text(
+        '[email]\nmax_cards = 40\ncurrency = "dkk"\n'
+        'sheet_url = "https://contoso.sharepoint.com/sites/sales/Pipeline.xlsx"\n',
+        encoding="utf-8",
+    )
+    email = load_config(path).email
+    assert (email.max_cards, email.currency) == (40, "DKK")
+    assert email.sheet_url == "https://contoso.sharepoint.com/sites/sales/Pipeline.xlsx"
+    for line, message in (
+        ('currency = "euro"', "email.currency must be an ISO 4217 currency code"),
+        ("max_cards = 0", "email.max_cards must be a whole number from 1 to 1000"),
+        ('sheet_url = "pipeline.xlsx"', "email.sheet_url must be a web address"),
+    ):
+        path.write_text(f"[email]\n{line}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(path)
+
+
+# --- From the notify use case to the outbox ----------------------------------------------------
+
+INBOX_TOML = f"""
+[inbox]
+address = "{INBOX}"
+host = "imap.example.com"
+"""
+
+
+def owner_emails(outbox: Path) -> dict[str, EmailMessage]:
+    found = {}
+    for file in outbox.glob("*-owner-*.eml"):
+        mail = BytesParser(policy=policy.default).parsebytes(file.read_bytes())
+        assert isinstance(mail, EmailMessage)
+        found[str(mail["To"])] = mail
+    return found
+
+
+def html_of(mail: EmailMessage) -> Message:
+    part = mail.get_body(("html",))
+    assert part is not None
+    return Message("owner", "", str(mail["To"]), str(mail["Subject"]), "", part.get_content(), "en")
+
+
+def test_notify_signs_each_owners_buttons_for_that_owner(team: Team, cli: Cli) -> None:
+    team.config.write_text(TEAM_CONFIG + INBOX_TOML, encoding="utf-8")
+    env = {secrets.INBOX_SECRET_ENV: SECRET.decode()}
+    result = cli("notify", "--config", team.config, "--outbox", "out", env=env)
+    assert result.exit_code == 0, result.output
+    mails = owner_emails(team.folder / "out")
+    anna_taps = taps(html_of(mails["anna@example.com"]))
+    # Echo Ltd has no ID yet (notify does not fill them in, as refresh does): the command.
+    assert {company: len(found) for company, found in anna_taps.items()} == {
+        "Brick & Co": len(ATTEMPT),
+        "Acme Tools": len(ATTEMPT),
+        "Hotel Oy": 7,
+        "Echo Ltd": 0,
+    }
+    for company, ident in (("Brick & Co", "P-0002"), ("Acme Tools", "P-0001")):
+        for button in anna_taps[company]:
+            assert button.tag.prospect_id == ident
+            label = str(team.workbook)
+            assert reply.verify(SECRET, button.tag.token, label, ident, "anna@example.com")
+            assert not reply.verify(SECRET, button.tag.token, label, ident, "zoe@example.com")
+    # Each owner's buttons are signed for that owner's address.
+    for to, mail in mails.items():
+        for found in taps(html_of(mail)).values():
+            for button in found:
+                ident = button.tag.prospect_id
+                assert reply.verify(SECRET, button.tag.token, str(team.workbook), ident, to)
+
+
+def test_without_a_team_secret_the_emails_keep_the_command_and_say_why(
+    team: Team, cli: Cli
+) -> None:
+    team.config.write_text(TEAM_CONFIG + INBOX_TOML, encoding="utf-8")
+    result = cli("notify", "--config", team.config, "--outbox", "out", env={})
+    assert result.exit_code == 0, result.output
+    assert "no outcome buttons" in result.output and "inbox --init" in result.output
+    mail = owner_emails(team.folder / "out")["anna@example.com"]
+    assert "sheetfollow mark P-0002 &lt;outcome&gt;" in html_of(mail).html
+    assert INBOX not in html_of(mail).html

@@ -1,4 +1,5 @@
-"""The emails people read: an owner's morning call list and a manager's digest.
+"""The emails people read: an owner's morning call list, and the strings, dates and numbers
+that the manager's digest (notify/digest.py) shares with it.
 
 Pure: rows in, a Message (subject, text, HTML, calendar) out. The only thing read is the
 templates in templates/email/ (Jinja2) and their strings.toml, which holds every fixed text
@@ -16,45 +17,38 @@ import re
 import shlex
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import jinja2
 import phonenumbers
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal
 
-from sheetfollow import vocab
-from sheetfollow.config import Config
+from sheetfollow import reply, vocab
+from sheetfollow.config import CONFIG_NAME, Config
 from sheetfollow.fields import LANGUAGES
-from sheetfollow.models import Channel, Outcome, Owner, Row, Status
+from sheetfollow.models import Channel, Outcome, Owner, Row, Stage, Status
 from sheetfollow.notify import ics
 from sheetfollow.notify.message import Attachment, Message
-from sheetfollow.stats import Stats, died_on
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-if TYPE_CHECKING:
-    from sheetfollow.log import LogEntry
-
 #: Notes are cut to about this many characters: the sheet has the rest.
 NOTE_LENGTH = 140
 #: Any other text of a card (company, contact, phone, email, why) is cut to about this
 #: many: a cell holds up to 32,767 characters, and a hundred such cards made 7 MB emails.
 FIELD_LENGTH = 300
-#: The digest lists at most this many rows per owner and list; the rest is counted.
-DIGEST_LIST_LENGTH = 10
-#: An owner's email shows at most this many follow-ups, overdue first, then today's, then
-#: the coming days'; the rest are counted ("and 4,900 more: see the sheet"). An owner with
-#: thousands due still gets a mail that opens, and the calendar file holds the calls shown.
-MAX_CARDS = 100
+#: A company name in the subject of a reply button is cut to about this many characters:
+#: the tag after it decides, the name is for the person.
+REPLY_COMPANY_LENGTH = 24
 
 #: Babel locales per language. English dates are British: "Wed 11 Mar", not "Wed, Mar 11".
 _LOCALES = {"en": "en_GB", "nl": "nl_NL", "de": "de_DE", "da": "da_DK", "es": "es_ES"}
@@ -152,6 +146,22 @@ class Strings:
         """12000 -> '12,000' (en) or '12.000' (nl); no currency: the sheet does not say which."""
         return str(format_decimal(value, format="#,##0.##", locale=self.locale))
 
+    def money(self, value: float, currency: str) -> str:
+        """An amount in `currency` (ISO 4217) as the language writes it: '€12,000' (en),
+        '12.000 €' (de), '€ 1.234,50' (nl); whole amounts without cents. A plain number
+        without a currency."""
+        if not currency:
+            return self.number(value)
+        if not float(value).is_integer():
+            return str(format_currency(value, currency, locale=self.locale))
+        # The language's own pattern ("#,##0.00 ¤"), without its cents.
+        pattern = self.locale.currency_formats["standard"].pattern.replace(".00", "")
+        return str(
+            format_currency(
+                value, currency, format=pattern, locale=self.locale, currency_digits=False
+            )
+        )
+
     def clock(self, moment: time) -> str:
         return str(format_time(moment, format="short", locale=self.locale))
 
@@ -204,12 +214,23 @@ def shorten(text: str, length: int = NOTE_LENGTH) -> str:
 def mark_command(row: Row, placeholder: str, *, sheet: str = "", config: Config) -> str:
     """The command that records the outcome of this follow-up: the row's ID, or else its
     company (the beginning of a very long one, which mark finds as well), quoted for the
-    shell; --sheet only when the sheet is not the config's."""
+    shell; --config when a command typed in this working folder would not find the config
+    by itself, --sheet only when the sheet is not the config's."""
     who = (row.prospect.id or row.prospect.company)[:FIELD_LENGTH]
     parts = ["sheetfollow", "mark"]
+    if config.path is not None and config.path != (Path.cwd() / CONFIG_NAME).resolve():
+        parts += ["--config", shlex.quote(str(config.path))]
     if sheet and not _same_sheet(sheet, config.sheet or ""):
         parts += ["--sheet", shlex.quote(sheet)]
     return " ".join([*parts, shlex.quote(who), f"<{placeholder}>"])
+
+
+def reply_href(address: str, subject: str, body: str) -> str:
+    """A mailto: link (RFC 6068) that opens a message to `address` with this subject and
+    body: every character but letters, digits and -._~ percent-encoded as UTF-8, so that
+    iOS Mail, Gmail and Outlook all read the same text; line breaks as %0D%0A."""
+    lines = body.replace("\r\n", "\n").replace("\n", "\r\n")
+    return f"{mailto_href(address)}?subject={quote(subject, safe='')}&body={quote(lines, safe='')}"
 
 
 def _same_sheet(one: str, other: str) -> bool:
@@ -229,6 +250,51 @@ def step_text(step: str, t: Strings) -> str:
     return t(key) if key else step
 
 
+def phase(row: Row) -> str:
+    """What the next touch is for, which decides the outcomes it can have: "after-sale"
+    (a thank-you, check-in or review, or a date set by hand for a won row or a customer),
+    "quote" (they are interested: the quote goes out), "deal" (a quote is out), else
+    "attempt" (reaching the prospect, for the first time or again)."""
+    c, p = row.computed, row.prospect
+    if c.status in (Status.WON, Status.CUSTOMER) or c.step in ("thank-you", "check-in", "review"):
+        return "after-sale"
+    # The last outcome is the newest fact; the Stage, which only moves forward, says the
+    # rest (an unanswered call or a talk without a decision leaves it as it was).
+    if p.last_outcome is Outcome.QUOTE_SENT or p.stage is Stage.QUOTE:
+        return "deal"
+    if p.last_outcome is Outcome.INTERESTED or p.stage is Stage.INTERESTED:
+        return "quote"
+    return "attempt"
+
+
+def task_text(row: Row, t: Strings) -> str:
+    """What to do, as the card says it: "First call", "Send the quote", "Follow up on the
+    quote", "Attempt 3 of 5", "Thank-you after the sale" ... The rules count every touch of
+    the pipeline as an attempt ("1 of 5"); a quote follow-up is no first attempt, though."""
+    step = row.computed.step.strip()
+    attempt = _ATTEMPT.fullmatch(step)
+    if attempt is None:
+        return step_text(step, t)
+    p = row.prospect
+    k, n = t.number(int(attempt[1])), t.number(int(attempt[2]))
+    if p.last_contact is None and p.last_outcome is None:
+        return t("step_first_call")
+    fixed = {
+        Outcome.INTERESTED: "step_send_quote",
+        Outcome.QUOTE_SENT: "step_quote_follow_up",
+        Outcome.CALL_BACK: "step_call_back",
+        Outcome.REACHED: "step_after_talk",
+    }
+    key = fixed.get(p.last_outcome) if p.last_outcome is not None else None
+    if key is not None:
+        return t(key)
+    if phase(row) == "deal":
+        return t("step_quote_attempt", k=k, n=n)
+    if phase(row) == "quote":
+        return t("step_send_quote")
+    return t("attempt", k=k, n=n)
+
+
 def suggested_channel(row: Row) -> Channel:
     """The row's Channel, else phone when there is a number, else email."""
     if row.prospect.channel is not None:
@@ -246,6 +312,66 @@ def _name(names: Mapping[str, Mapping[Any, str]], language: str, member: Any) ->
 
 
 @dataclass(frozen=True)
+class Replies:
+    """What the outcome buttons need, worked out by the notify use case: the address they
+    send to, and per prospect ID the token signed for this email's recipient and day
+    (reply.sign). The renderer never sees the team secret."""
+
+    address: str
+    tokens: Mapping[str, str]
+    #: Replies recorded since this person's previous email, confirmed at the top.
+    recorded: tuple[Recorded, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A reply to an earlier email that `inbox` recorded as a touch."""
+
+    company: str
+    outcome: Outcome
+    day: date
+
+
+@dataclass(frozen=True)
+class Button:
+    """One outcome button: a mailto: link whose subject carries the signed tag."""
+
+    label: str
+    href: str
+    #: "yes" (got through), "no" (did not), "stop" (not interested), "later" (call back):
+    #: the templates colour by it.
+    tone: str
+
+
+#: The outcomes a card offers, per phase (see `phase`), in rows of buttons. Call back (in
+#: 1 week, 2 weeks, 1 month) comes on a row of its own, except after the sale.
+OFFERS: dict[str, tuple[tuple[Outcome, ...], ...]] = {
+    "attempt": (
+        (Outcome.REACHED, Outcome.NO_ANSWER, Outcome.VOICEMAIL),
+        (Outcome.INTERESTED, Outcome.NOT_INTERESTED),
+    ),
+    "quote": (
+        (Outcome.QUOTE_SENT, Outcome.REACHED, Outcome.NO_ANSWER),
+        (Outcome.NOT_INTERESTED,),
+    ),
+    "deal": (
+        (Outcome.WON, Outcome.REACHED, Outcome.NO_ANSWER),
+        (Outcome.QUOTE_SENT, Outcome.NOT_INTERESTED),
+    ),
+    "after-sale": ((Outcome.REACHED, Outcome.NO_ANSWER),),
+}
+_TONES = {
+    Outcome.NO_ANSWER: "no",
+    Outcome.VOICEMAIL: "no",
+    Outcome.NOT_INTERESTED: "stop",
+    Outcome.CALL_BACK: "later",
+}
+#: A prospect ID a tag can carry as it is: no "]" and no run of spaces, which a mail app
+#: folding the subject would change.
+_TAGGABLE = re.compile(r"[^\]\s]+(?: [^\]\s]+)*")
+
+
+@dataclass(frozen=True)
 class Card:
     """One follow-up as the owner's email shows it; every text already in the language."""
 
@@ -257,7 +383,9 @@ class Card:
     tel: str
     email: str
     mailto: str
-    #: Stage, step, channel, value: short facts shown on one line.
+    #: What to do: "Follow up on the quote", "Attempt 3 of 5", "First call" ...
+    task: str
+    #: Channel and value: short facts shown on one line after the task.
     facts: tuple[str, ...]
     #: "Due since Mon 2 Mar (9 days)" for an overdue follow-up; "" otherwise.
     late: str
@@ -267,6 +395,10 @@ class Card:
     note: str
     why: str
     command: str
+    #: The outcome buttons in rows; none without [inbox] (or for a row without an ID).
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    #: The call-back buttons (1 week, 2 weeks, 1 month), shown under their own label.
+    call_back: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -277,20 +409,18 @@ class _Context:
     sheet: str
     reader: str
     country: str
+    replies: Replies | None = None
 
 
 def _card(row: Row, ctx: _Context) -> Card:
     p, c, t = row.prospect, row.computed, ctx.t
     lang = t.language
-    facts = []
-    if p.stage is not None:
-        facts.append(_name(vocab.STAGE_NAMES, lang, p.stage))
-    if c.step:
-        facts.append(step_text(c.step, t))
     channel = _name(vocab.CHANNEL_NAMES, lang, suggested_channel(row))
-    facts.append(f"{t('label_channel')}: {channel}")
+    facts = [f"{t('label_channel')}: {channel}"]
     if p.value is not None:
-        facts.append(f"{t('label_value')}: {t.number(p.value)}")
+        currency = ctx.config.email.currency
+        value = t.money(p.value, currency)
+        facts.append(value if currency else f"{t('label_value')}: {value}")
     due = c.next_follow_up or ctx.today
     late = ""
     if due < ctx.today:
@@ -301,6 +431,9 @@ def _card(row: Row, ctx: _Context) -> Card:
     if owner and vocab.normalise(owner) != vocab.normalise(ctx.reader):
         for_owner = t("for_owner", owner=_cut(owner))
     phone, email = p.phone.strip(), p.email.strip()
+    last = _last_contact(row, t, ctx.today)
+    if p.last_contact is None and _ATTEMPT.fullmatch(c.step):
+        last = ""  # "No contact yet" would say again what "First call" says.
     # A link is made of the whole value: one that had to be cut gets none.
     return Card(
         company=_cut(p.company or p.id or f"#{p.row}"),
@@ -310,14 +443,41 @@ def _card(row: Row, ctx: _Context) -> Card:
         tel=tel_href(phone, ctx.country) if len(phone) <= FIELD_LENGTH else "",
         email=_cut(email),
         mailto=mailto_href(email) if email and len(email) <= FIELD_LENGTH else "",
+        task=task_text(row, t),
         facts=tuple(facts),
         late=late,
         day=t.day(due, ctx.today),
-        last=_last_contact(row, t, ctx.today),
+        last=last,
         note=shorten(p.notes) if p.notes.strip() else "",
         why=_cut(c.why),
         command=mark_command(row, t("placeholder"), sheet=ctx.sheet, config=ctx.config),
     )
+
+
+def _with_buttons(card: Card, row: Row, ctx: _Context) -> Card:
+    """The card with the outcome buttons of its row's phase, when the email has replies and
+    the row an ID its tag can carry."""
+    ident = row.prospect.id.strip()
+    token = ctx.replies.tokens.get(ident) if ctx.replies and ident else None
+    if ctx.replies is None or token is None or not _TAGGABLE.fullmatch(ident):
+        return card
+    t, address = ctx.t, ctx.replies.address
+    company = shorten(row.prospect.company or ident, REPLY_COMPANY_LENGTH)
+    body = t("reply_note") + " \n\n"
+
+    def button(outcome: Outcome, delay: str = "") -> Button:
+        name = _name(vocab.OUTCOME_NAMES, t.language, outcome)
+        label = t(f"delay_{delay}") if delay else name
+        said = t("reply_call_back", delay=label) if delay else name
+        human = t("reply_subject", id=ident, company=company, outcome=said)
+        subject = f"{human} {reply.Tag(ident, outcome, delay, token).text}"
+        return Button(label, reply_href(address, subject, body), _TONES.get(outcome, "yes"))
+
+    rows = tuple(tuple(button(o) for o in line) for line in OFFERS[phase(row)])
+    later: tuple[Button, ...] = ()
+    if phase(row) != "after-sale":
+        later = tuple(button(Outcome.CALL_BACK, delay) for delay in reply.DELAYS)
+    return replace(card, buttons=rows, call_back=later)
 
 
 def _last_contact(row: Row, t: Strings, today: date) -> str:
@@ -405,8 +565,12 @@ def owner_message(
     config: Config,
     sheet: str,
     coming_days: int = 3,
+    replies: Replies | None = None,
 ) -> Message | None:
-    """The morning email to `owner` (or a delegate) about `rows`, the rows assigned to them.
+    """The morning email to `owner` (or a delegate) about `rows`, the rows assigned to them:
+    a one-line summary, then the cards of the overdue, today's and the coming days'
+    follow-ups, at most [email] max_cards. With `replies`, today's cards have a button per
+    outcome that fits the row; without, the `mark` command that records it.
 
     None when nothing is overdue or due today: the coming days alone are no reason to mail.
     """
@@ -415,10 +579,13 @@ def owner_message(
         return None
     t = Strings(language_of(owner, config))
     country = owner.country or config.imports.default_country or config.calendar.country
-    ctx = _Context(t, today, config, sheet, owner.name, country)
+    ctx = _Context(t, today, config, sheet, owner.name, country, replies)
     sections: list[Section] = []
-    calls: list[Row] = []
-    room = MAX_CARDS
+    calls: list[tuple[Row, Card]] = []
+    # At most [email] max_cards, overdue first, then today's, then the coming days'; the rest
+    # are counted ("and 4,900 more: see the sheet"). An owner with thousands due still gets
+    # a mail that opens, and the calendar file holds the calls shown.
+    room = config.email.max_cards
     for title, kind, part in (
         ("section_overdue", "overdue", found.overdue),
         ("section_today", "today", found.today),
@@ -430,14 +597,23 @@ def owner_message(
         room -= len(shown)
         hidden = len(part) - len(shown)
         more = t.count("more_in_sheet", hidden) if hidden else ""
-        cards = tuple(_card(row, ctx) for row in shown)
+        if kind == "coming":
+            # The coming days are for a glance: their outcomes come on their own day.
+            cards = tuple(_card(row, ctx) for row in shown)
+        else:
+            cards = tuple(_with_buttons(_card(row, ctx), row, ctx) for row in shown)
+            calls += zip(shown, cards, strict=True)
         sections.append(Section(t(title), kind, cards, t.number(len(part)), more))
-        if kind != "coming":
-            calls += shown
     subject = owner_subject(len(found.overdue), len(found.today), t)
+    calling = [card for _, card in calls]
     context = {
         "lang": t.language,
         "subject": subject,
+        "summary": _summary(subject, found, ctx),
+        "recorded": _recorded(replies, t, today),
+        "sheet_link": sheet_link(sheet or config.sheet or "", config),
+        "buttons": any(card.buttons for card in calling),
+        "commands": any(not card.buttons for card in calling),
         "greeting": t("greeting", name=owner.name) if owner.name else t("greeting_anonymous"),
         "intro": t("intro", day=t.long_day(today)),
         "sections": sections,
@@ -457,7 +633,7 @@ def owner_message(
         filename=f"follow-ups-{today.isoformat()}.ics",
         mime_type="text/calendar",
         data=ics.calendar_file(
-            [_calendar_item(row, ctx) for row in calls],
+            [_calendar_item(row, card, ctx) for row, card in calls],
             day=today,
             timezone_name=config.timezone,
         ),
@@ -475,6 +651,45 @@ def owner_message(
     )
 
 
+def _summary(subject: str, found: CallList, ctx: _Context) -> str:
+    """'4 follow-ups today, 1 overdue; start with Brick & Co (9 days overdue)': the line a
+    phone shows before the email is opened. The first card is where to start."""
+    t = ctx.t
+    first = (found.overdue or found.today)[0]
+    p = first.prospect
+    who = shorten(p.company or p.id or f"#{p.row}", REPLY_COMPANY_LENGTH)
+    due = first.computed.next_follow_up or ctx.today
+    if due < ctx.today:
+        who += f" ({t.count('summary_late', (ctx.today - due).days)})"
+    elif p.value:
+        who += f" ({t.money(p.value, ctx.config.email.currency)})"
+    return t("summary", counts=subject, company=who)
+
+
+def sheet_link(sheet: str, config: Config) -> str:
+    """Where the email links to the sheet: [email] sheet_url (a workbook on SharePoint or
+    OneDrive), else a sheet that is a web address (a Google Sheet); "" for a file."""
+    if config.email.sheet_url:
+        return config.email.sheet_url
+    return sheet if sheet.startswith(("https://", "http://")) else ""
+
+
+def _recorded(replies: Replies | None, t: Strings, today: date) -> tuple[str, ...]:
+    """"Acme: No answer (Fri 4 Dec)" for each reply recorded since the previous email, so the
+    person sees that the tap counted."""
+    if replies is None:
+        return ()
+    return tuple(
+        t(
+            "recorded_line",
+            company=_cut(r.company) or "?",
+            outcome=_name(vocab.OUTCOME_NAMES, t.language, r.outcome),
+            day=t.day(r.day, today),
+        )
+        for r in replies.recorded
+    )
+
+
 def _sheet_name(sheet: str) -> str:
     """A workbook's file name (the folder says nothing to the reader); a URL as it is."""
     if "://" in sheet:
@@ -482,7 +697,7 @@ def _sheet_name(sheet: str) -> str:
     return Path(sheet).name if sheet else "sheetfollow"
 
 
-def _calendar_item(row: Row, ctx: _Context) -> ics.CalendarItem:
+def _calendar_item(row: Row, shown: Card, ctx: _Context) -> ics.CalendarItem:
     p, t = row.prospect, ctx.t
     due = row.computed.next_follow_up or ctx.today
     verb = {
@@ -493,7 +708,6 @@ def _calendar_item(row: Row, ctx: _Context) -> ics.CalendarItem:
     summary = t(verb, company=_cut(p.company or p.id))
     if p.contact:
         summary += f" ({_cut(p.contact)})"
-    shown = _card(row, ctx)
     lines = [
         f"{t('label_phone')}: {shown.phone}" if shown.phone else "",
         f"{t('label_email')}: {shown.email}" if shown.email else "",
@@ -521,305 +735,3 @@ def _uid_key(key: str) -> str:
 
 def _render(name: str, context: Mapping[str, object]) -> str:
     return environment().get_template(name).render(**context)
-
-
-# --- The manager's digest ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OwnerLine:
-    """One owner's numbers in the digest."""
-
-    name: str
-    #: Follow-ups due today, overdue ones included.
-    today: int
-    overdue: int
-    #: Touches recorded by or for the owner on the previous day (Saturday and Sunday on
-    #: a Monday).
-    done: int
-    died: int
-    won: int
-
-
-@dataclass(frozen=True)
-class OwnerDetail:
-    name: str
-    overdue: tuple[str, ...]
-    died: tuple[str, ...]
-    won: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Attention:
-    ref: str
-    company: str
-    owner: str
-    why: str
-
-
-def done_days(today: date) -> tuple[date, date]:
-    """The days whose touches count as done: yesterday; on a Monday the weekend before."""
-    if today.weekday() == 0:
-        return today - timedelta(days=2), today - timedelta(days=1)
-    return today - timedelta(days=1), today - timedelta(days=1)
-
-
-def week_start(today: date) -> date:
-    """Monday of today's ISO week."""
-    return today - timedelta(days=today.weekday())
-
-
-class _LogIndex:
-    """Finds the owner of the prospect a Log entry is about, as stats joins them."""
-
-    def __init__(self, rows: Iterable[Row]) -> None:
-        self.by_id: dict[str, Row] = {}
-        self.by_company: dict[str, Row] = {}
-        for row in rows:
-            # The first row wins, as for a person reading the sheet from the top.
-            if row.prospect.id:
-                self.by_id.setdefault(row.prospect.id.strip().casefold(), row)
-            if row.prospect.company:
-                self.by_company.setdefault(vocab.normalise(row.prospect.company), row)
-
-    def row(self, entry: LogEntry) -> Row | None:
-        ident = entry.id.strip().casefold()
-        found = self.by_id.get(ident) if ident else None
-        if found is None and entry.company:
-            found = self.by_company.get(vocab.normalise(entry.company))
-        return found
-
-    def owners(self, entry: LogEntry) -> set[str]:
-        """Normalised names the entry counts for: who made the touch and whose prospect."""
-        names = {vocab.normalise(entry.by)} if entry.by.strip() else set()
-        row = self.row(entry)
-        if row is not None and row.prospect.owner.strip():
-            names.add(vocab.normalise(row.prospect.owner))
-        return names
-
-
-@dataclass(frozen=True)
-class Digest:
-    """What a manager's digest reports, before it is put into words."""
-
-    lines: tuple[OwnerLine, ...]
-    details: tuple[OwnerDetail, ...]
-    attention: tuple[Attention, ...]
-
-    @property
-    def due(self) -> int:
-        return sum(line.today for line in self.lines)
-
-    @property
-    def overdue(self) -> int:
-        return sum(line.overdue for line in self.lines)
-
-
-def digest_message(
-    manager: str,
-    *,
-    to: str,
-    language: str,
-    pipeline_rows: Sequence[Row],
-    owners: Sequence[Owner],
-    stats: Stats | None,
-    log_entries: Sequence[LogEntry],
-    today: date,
-    config: Config,
-) -> Message | None:
-    """The manager's digest of `owners`: per owner today's list, what was done the day
-    before, what died and what was won this week; the funnel; the rows that need attention.
-
-    None when there is no owner to report on.
-    """
-    if not owners:
-        return None
-    t = Strings(language)
-    digest = build_digest(owners, pipeline_rows, log_entries, today=today, config=config, t=t)
-    subject = digest_subject(digest, t)
-    named = manager.strip() and "@" not in manager
-    first, last = done_days(today)
-    context = {
-        "lang": t.language,
-        "subject": subject,
-        "greeting": t("greeting", name=manager.strip()) if named else t("greeting_anonymous"),
-        "intro": t("digest_intro", day=t.long_day(today)),
-        "t": t,
-        "number": t.number,
-        "lines": digest.lines,
-        "team_table": _team_table(digest.lines, t),
-        "details": [d for d in digest.details if d.overdue or d.died or d.won],
-        "legend": t(
-            "digest_legend",
-            period=t("period_weekend" if first != last else "period_yesterday"),
-            monday=t.day(week_start(today), today),
-        ),
-        "funnel": stats.funnel if stats is not None else (),
-        "funnel_table": _funnel_table(stats, t),
-        "cohort": _cohort(stats, t, today),
-        "attention": digest.attention,
-        "footer": t("footer", sheet=_sheet_name(config.sheet or "")),
-    }
-    return Message(
-        kind="digest",
-        key=to,
-        to=to,
-        subject=subject,
-        text=_render("digest.txt.j2", context),
-        html=_render("digest.html.j2", context),
-        language=t.language,
-    )
-
-
-def digest_subject(digest: Digest, t: Strings) -> str:
-    """'Team follow-ups: 12 due, 3 overdue, 2 need attention' (due counts the overdue too)."""
-    values = {
-        "due": t.count("digest_due", digest.due),
-        "overdue": t.count("digest_overdue", digest.overdue),
-        "attention": t.count("digest_attention", len(digest.attention)),
-    }
-    return t("digest_subject_attention" if digest.attention else "digest_subject", **values)
-
-
-def build_digest(
-    owners: Sequence[Owner],
-    pipeline_rows: Sequence[Row],
-    log_entries: Sequence[LogEntry],
-    *,
-    today: date,
-    config: Config,
-    t: Strings,
-) -> Digest:
-    """The numbers and lists of the digest of `owners`; rows belong to their Owner."""
-    keys = {vocab.normalise(owner.name) for owner in owners}
-    mine = [row for row in pipeline_rows if vocab.normalise(row.prospect.owner) in keys]
-    index = _LogIndex(pipeline_rows)
-    lines, details = _owner_numbers(owners, mine, log_entries, index, today, config, t)
-    attention = [_attention(row) for row in mine if row.computed.status is Status.NEEDS_ATTENTION]
-    return Digest(tuple(lines), tuple(details), tuple(attention))
-
-
-def _team_table(lines: Sequence[OwnerLine], t: Strings) -> str:
-    names = ("owner", "today", "overdue", "done", "died", "won")
-    return text_table(
-        [t(f"col_{name}") for name in names],
-        [[line.name, *(t.number(getattr(line, name)) for name in names[1:])] for line in lines],
-    )
-
-
-def _cohort(stats: Stats | None, t: Strings, today: date) -> str:
-    if stats is None:
-        return ""
-    return t.count("funnel_cohort", stats.cohort, day=t.day(stats.since, today))
-
-
-def _owner_numbers(
-    owners: Sequence[Owner],
-    rows: Sequence[Row],
-    entries: Sequence[LogEntry],
-    index: _LogIndex,
-    today: date,
-    config: Config,
-    t: Strings,
-) -> tuple[list[OwnerLine], list[OwnerDetail]]:
-    first, last = done_days(today)
-    monday = week_start(today)
-    touches = [e for e in entries if e.outcome is not None]
-    lines: list[OwnerLine] = []
-    details: list[OwnerDetail] = []
-    for owner in owners:
-        key = vocab.normalise(owner.name)
-        own = [row for row in rows if vocab.normalise(row.prospect.owner) == key]
-        found = call_list(own, today, 0)
-        died = [row for row in own if _between(died_on(row, config.rules), monday, today)]
-        done = [e for e in touches if first <= e.when.date() <= last and key in index.owners(e)]
-        won = _won(touches, index, key, monday, today)
-        lines.append(
-            OwnerLine(
-                owner.name,
-                today=len(found.overdue) + len(found.today),
-                overdue=len(found.overdue),
-                done=len(done),
-                died=len(died),
-                won=len(won),
-            )
-        )
-        details.append(
-            OwnerDetail(
-                owner.name,
-                overdue=_capped([_overdue_line(row, t, today) for row in found.overdue], t),
-                died=_capped([row.prospect.company or row.prospect.id for row in died], t),
-                won=_capped(won, t),
-            )
-        )
-    return lines, details
-
-
-def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns for a plain-text email: the first left-aligned, the numbers right-aligned."""
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join([first, *rest]).rstrip()
-
-    return "\n".join(line(row) for row in [headers, *rows])
-
-
-def _funnel_table(stats: Stats | None, t: Strings) -> str:
-    if stats is None or not stats.funnel:
-        return ""
-    names = ("round", "called", "reached", "interested", "funnel_won")
-    return text_table(
-        [t(f"col_{name}") for name in names],
-        [
-            [r.label, *(t.number(n) for n in (r.called, r.reached, r.interested, r.won))]
-            for r in stats.funnel
-        ],
-    )
-
-
-def _between(day: date | None, first: date, last: date) -> bool:
-    return day is not None and first <= day <= last
-
-
-def _won(
-    touches: Sequence[LogEntry], index: _LogIndex, key: str, monday: date, today: date
-) -> tuple[str, ...]:
-    """Companies with a won touch by or for the owner this week, each once."""
-    names: dict[str, str] = {}
-    for entry in touches:
-        if entry.outcome is not Outcome.WON or not _between(entry.when.date(), monday, today):
-            continue
-        if key not in index.owners(entry):
-            continue
-        row = index.row(entry)
-        name = (row.prospect.company if row else "") or entry.company or entry.id
-        names.setdefault(vocab.normalise(name), name)
-    return tuple(names.values())
-
-
-def _capped(items: Sequence[str], t: Strings) -> tuple[str, ...]:
-    """The first DIGEST_LIST_LENGTH items, then "and 4 more"."""
-    if len(items) <= DIGEST_LIST_LENGTH:
-        return tuple(items)
-    rest = len(items) - DIGEST_LIST_LENGTH
-    return (*items[:DIGEST_LIST_LENGTH], t.count("more", rest))
-
-
-def _overdue_line(row: Row, t: Strings, today: date) -> str:
-    due = row.computed.next_follow_up or today
-    days = t.count("days_late", (today - due).days)
-    since = t("due_since", day=t.day(due, today), days=days)
-    return f"{row.prospect.company or row.prospect.id}: {since}"
-
-
-def _attention(row: Row) -> Attention:
-    p = row.prospect
-    why = row.computed.why
-    ref = p.problems[0].ref if p.problems else ""
-    # The rules' Why names the cell already ("Check Prospects!J6: ..."): once is enough.
-    return Attention(
-        ref="" if ref in why else ref, company=p.company or p.id, owner=p.owner, why=why
-    )

@@ -1,8 +1,9 @@
-"""Which emails went out on which day: a hidden tab of the workbook itself, and, while a
-run is sending, a send log beside it.
+"""Which emails went out on which day: the records, and, while a run is sending, the run
+lock and the send log that keep two runs from sending one email twice.
 
-Kept in the sheet, not on the machine, so a run on another machine (cron moved, a laptop
-run by hand) knows what was already sent today. Rows are only ever appended.
+The records live in the workbook's hidden state tab (read and appended by the notify use
+case, sheetfollow/sends.py), so a run on another machine knows what was already sent today.
+This module only deals in records and in files of the journal's folder.
 
 The tab is written once, after the emails went out. What happens in between is made safe by
 two things in the journal's folder (`.sheetfollow/` beside the workbook, or beside
@@ -35,25 +36,15 @@ from typing import Any
 
 import filelock
 
-from sheetfollow import schema, vocab
-from sheetfollow.backends.base import Backend, CellValue, RawValue, TabChanges, Table
-from sheetfollow.config import Config
+from sheetfollow import vocab
 from sheetfollow.errors import BusyError, SheetError
 from sheetfollow.journal import Journal, Pending, Tail, new_id
-
-#: The tab's columns, in order.
-COLUMNS: tuple[str, ...] = ("Day", "Kind", "Key", "To", "Status", "At", "Detail")
-#: Without these a row cannot say what was sent when.
-_REQUIRED: tuple[str, ...] = ("Day", "Kind", "Key", "Status")
 
 SENT = "sent"
 WRITTEN = "written"
 FAILED = "failed"
 #: Statuses that mean the email is out: the same one is not sent again that day.
 DELIVERED: frozenset[str] = frozenset({SENT, WRITTEN})
-
-#: Details longer than this are cut: an error message, not a log file.
-DETAIL_LENGTH = 300
 
 
 @dataclass(frozen=True)
@@ -70,17 +61,6 @@ class Entry:
     status: str
     at: datetime | None = None
     detail: str = ""
-
-    def cells(self) -> dict[str, CellValue]:
-        return {
-            "Day": self.day,
-            "Kind": self.kind,
-            "Key": self.key,
-            "To": self.to,
-            "Status": self.status,
-            "At": self.at.replace(tzinfo=None, microsecond=0) if self.at else None,
-            "Detail": self.detail[:DETAIL_LENGTH] or None,
-        }
 
 
 def same_key(a: str, b: str) -> bool:
@@ -106,6 +86,21 @@ class RunState:
             for entry in found
         )
 
+    def last_before(self, day: date, kind: str, key: str) -> Entry | None:
+        """The last record of this email going out on a day before `day`; None when it
+        never did."""
+        found = [e for e in self._by_email.get((kind, vocab.normalise(key)), []) if e.day < day]
+        # Records of one day keep the order they were written in: the last is the latest.
+        return max(reversed(found), key=lambda e: e.day, default=None)
+
+    @cached_property
+    def _by_email(self) -> dict[tuple[str, str], list[Entry]]:
+        """The records of each delivered email (kind and key), whatever the day."""
+        index: dict[tuple[str, str], list[Entry]] = {}
+        for (_, kind, key), entries in self._delivered.items():
+            index.setdefault((kind, key), []).extend(entries)
+        return index
+
     @cached_property
     def _delivered(self) -> dict[tuple[date, str, str], list[Entry]]:
         """The entries of delivered emails by day, kind and key (as people write it), in
@@ -123,99 +118,6 @@ def _same_moment(a: datetime, b: datetime) -> bool:
     # serial number may be a hair off the second it was written as.
     naive = [m.replace(tzinfo=None, microsecond=0) for m in (a, b)]
     return abs(naive[0] - naive[1]) <= timedelta(seconds=1)
-
-
-def read_state(backend: Backend, config: Config) -> RunState:
-    """The run state; empty when the tab does not exist yet."""
-    table = backend.read_tab(config.tabs.state)
-    if table is None or not any(_filled(v) for row in table.rows for v in row):
-        return RunState()
-    columns = _columns(table, backend.label)
-    entries = []
-    for values in table.rows[1:]:
-        entry = _entry(values, columns, table)
-        if entry is not None:
-            entries.append(entry)
-    return RunState(tuple(entries))
-
-
-def _columns(table: Table, label: str) -> dict[str, int]:
-    """Column (1-based) of each known header in the first row."""
-    header = [vocab.normalise(schema.cell_text(v)) for v in table.rows[0]]
-    columns = {
-        name: header.index(vocab.normalise(name)) + 1
-        for name in COLUMNS
-        if vocab.normalise(name) in header
-    }
-    missing = [name for name in _REQUIRED if name not in columns]
-    if missing:
-        raise SheetError(
-            f"{label}: the hidden tab {table.tab!r} lacks the columns {', '.join(missing)} "
-            "in its first row, so sheetfollow cannot tell which emails went out today; "
-            "restore them, or delete the tab to start afresh"
-        )
-    return columns
-
-
-def _filled(value: RawValue) -> bool:
-    return value is not None and schema.cell_text(value) != ""
-
-
-def _entry(values: Sequence[RawValue], columns: dict[str, int], table: Table) -> Entry | None:
-    def raw(name: str) -> RawValue:
-        column = columns.get(name)
-        return values[column - 1] if column is not None and column <= len(values) else None
-
-    try:
-        day = schema.parse_date(raw("Day"), epoch=table.epoch)
-    except ValueError:
-        return None
-    kind, key = schema.cell_text(raw("Kind")), schema.cell_text(raw("Key"))
-    if day is None or not kind or not key:
-        return None
-    at = raw("At")
-    return Entry(
-        day=day,
-        kind=kind,
-        key=key,
-        to=schema.cell_text(raw("To")),
-        status=schema.cell_text(raw("Status")).lower(),
-        at=at if isinstance(at, datetime) else None,
-        detail=schema.cell_text(raw("Detail")),
-    )
-
-
-def append_changes(backend: Backend, config: Config, entries: Sequence[Entry]) -> TabChanges:
-    """The change that appends `entries`, creating the hidden tab when it is missing."""
-    table = backend.read_tab(config.tabs.state)
-    if table is None:
-        columns = {name: i + 1 for i, name in enumerate(COLUMNS)}
-        changes = TabChanges(
-            tab=config.tabs.state,
-            create=True,
-            hidden=True,
-            new_headers={column: name for name, column in columns.items()},
-        )
-    elif not any(_filled(v) for row in table.rows for v in row):
-        # Emptied by hand: write the headers again above the new rows.
-        columns = {name: i + 1 for i, name in enumerate(COLUMNS)}
-        changes = TabChanges(tab=table.tab, new_headers=dict(enumerate(COLUMNS, start=1)))
-    else:
-        columns = _columns(table, backend.label)
-        changes = TabChanges(tab=table.tab)
-        last = max(len(table.rows[0]), *columns.values())
-        for name in COLUMNS:
-            if name not in columns:
-                last += 1
-                columns[name] = last
-                changes.new_headers[last] = name
-    width = max(columns.values())
-    for entry in entries:
-        row: list[CellValue] = [None] * width
-        for name, value in entry.cells().items():
-            row[columns[name] - 1] = value
-        changes.append_rows.append(row)
-    return changes
 
 
 def to_record(entry: Entry) -> dict[str, str | None]:
