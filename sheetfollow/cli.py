@@ -23,13 +23,13 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from sheetfollow import __version__, service
-from sheetfollow.backends.base import Backend
 from sheetfollow.config import Config, load_config, today_in
 from sheetfollow.errors import ConfigError, RemoteError, SheetfollowError, UsageError
 from sheetfollow.exit_codes import ExitCode
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.models import Row, Status
 from sheetfollow.rules import fmt_day
+from sheetfollow.sheet import Backend
 from sheetfollow.text import printable
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ in a single write.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import dataclasses
 import getpass
@@ -28,7 +27,12 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from sheetfollow import schema, service, snapshot, vocab
-from sheetfollow.backends.base import (
+from sheetfollow.config import Config
+from sheetfollow.errors import ConfigError, SheetError, UsageError
+from sheetfollow.fields import INPUT_FIELDS, OWNED_FIELDS
+from sheetfollow.log import LogEntry, append_changes
+from sheetfollow.models import Outcome, Prospect, Row, Stage, Status
+from sheetfollow.sheet import (
     EPOCH_1900,
     Backend,
     CellValue,
@@ -36,11 +40,6 @@ from sheetfollow.backends.base import (
     TabChanges,
     Table,
 )
-from sheetfollow.config import Config
-from sheetfollow.errors import ConfigError, SheetError, UsageError
-from sheetfollow.fields import INPUT_FIELDS, OWNED_FIELDS
-from sheetfollow.log import LogEntry, append_changes
-from sheetfollow.models import Outcome, Prospect, Row, Stage, Status
 
 #: What the Log's Outcome column says for a row added by an import.
 IMPORTED = "imported"
@@ -970,15 +969,15 @@ def import_file(
     if dry_run:
         return dataclasses.replace(report, dry_run=True)
     kept: list[Kept] = []
-    copy: Path | None = None
     if report.added:
-        copy = ws.journal.keep_file(path, change_id)
-        data = {"file": str(copy), "name": report.file, "owner": owner, "segment": segment}
-        kept.append(Kept(change_id, journal.IMPORT, {**data, "by": by}, f"import of {report.file}"))
+        data = {"name": report.file, "owner": owner, "segment": segment, "by": by}
+
+        def copy() -> dict[str, str]:
+            # Only when the workbook cannot be written, just before the journal line.
+            return {"file": str(ws.journal.keep_file(path, change_id))}
+
+        kept.append(Kept(change_id, journal.IMPORT, data, f"import of {report.file}", copy))
     saved = ws.save(force=force, kept=kept)
-    if saved.written and copy is not None:
-        with contextlib.suppress(OSError):
-            copy.unlink()
     return dataclasses.replace(report, pending=saved.pending)
 
 

@@ -47,13 +47,13 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sheetfollow import mark, reply, schema, service, snapshot, vocab, workspace
-from sheetfollow.backends.base import Backend, Table
 from sheetfollow.config import Config, is_address
 from sheetfollow.errors import ConfigError, RemoteError, UsageError
 from sheetfollow.exit_codes import ExitCode
 from sheetfollow.journal import Journal, Pending
 from sheetfollow.models import Owner, Prospect
 from sheetfollow.secrets import INBOX_SECRET_ENV, create_team_secret, default_secret_path
+from sheetfollow.sheet import Backend, Table
 
 # What became of each message.
 RECORDED = "recorded"

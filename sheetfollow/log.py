@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sheetfollow import schema, vocab
-from sheetfollow.backends.base import Backend, CellValue, RawValue, TabChanges, Table
 from sheetfollow.config import Config
 from sheetfollow.errors import SheetError
 from sheetfollow.fields import LOG_FIELDS
 from sheetfollow.models import Channel, Outcome
+from sheetfollow.sheet import Backend, CellValue, RawValue, TabChanges, Table
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,13 @@ from zoneinfo import ZoneInfo
 from rapidfuzz import fuzz, process
 
 from sheetfollow import schema, service, snapshot, vocab
-from sheetfollow.backends.base import (
+from sheetfollow.config import Config
+from sheetfollow.errors import NoMatchError, SheetError, UsageError
+from sheetfollow.fields import OWNED_FIELDS
+from sheetfollow.log import LogEntry, append_changes
+from sheetfollow.models import Channel, Outcome, Owner, Prospect, Row, Stage, Status
+from sheetfollow.rules import cadence_for, fmt_day, max_attempts_for
+from sheetfollow.sheet import (
     EPOCH_1900,
     Backend,
     CellValue,
@@ -41,12 +47,6 @@ from sheetfollow.backends.base import (
     TabChanges,
     Table,
 )
-from sheetfollow.config import Config
-from sheetfollow.errors import NoMatchError, SheetError, UsageError
-from sheetfollow.fields import OWNED_FIELDS
-from sheetfollow.log import LogEntry, append_changes
-from sheetfollow.models import Channel, Outcome, Owner, Prospect, Row, Stage, Status
-from sheetfollow.rules import cadence_for, fmt_day, max_attempts_for
 
 #: At most this many candidates are listed when WHO is unclear.
 MAX_CANDIDATES = 8

@@ -28,7 +28,6 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sheetfollow import digests, inbox, journal, reply, secrets, sends, service, vocab
-from sheetfollow.backends.base import Backend
 from sheetfollow.config import Config, is_address
 from sheetfollow.errors import ConfigError, SheetfollowError, UsageError
 from sheetfollow.exit_codes import ExitCode
@@ -45,6 +44,7 @@ from sheetfollow.notify.smtp import (
     SmtpTransport,
     settings_from,
 )
+from sheetfollow.sheet import Backend
 from sheetfollow.workspace import Kept, Saved, Workspace, open_workspace
 
 # What happened to each email, as the report and --json say it.

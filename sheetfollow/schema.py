@@ -16,10 +16,10 @@ from types import MappingProxyType
 from typing import NoReturn, TypeGuard, TypeVar
 
 from sheetfollow import fields, vocab
-from sheetfollow.backends.base import RawValue, Table
 from sheetfollow.calendar import is_known_region
 from sheetfollow.errors import SheetError
 from sheetfollow.models import Outcome, Owner, Problem, Prospect
+from sheetfollow.sheet import RawValue, Table
 from sheetfollow.text import quoted
 
 #: How far down a tab a header row is looked for (title rows and notes often sit above it).

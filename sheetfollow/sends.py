@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sheetfollow import schema, vocab
-from sheetfollow.backends.base import Backend, CellValue, RawValue, TabChanges, Table
 from sheetfollow.config import Config
 from sheetfollow.errors import SheetError
 from sheetfollow.notify.state import Entry, RunState
+from sheetfollow.sheet import Backend, CellValue, RawValue, TabChanges, Table
 
 #: The tab's columns, in order.
 COLUMNS: tuple[str, ...] = ("Day", "Kind", "Key", "To", "Status", "At", "Detail")

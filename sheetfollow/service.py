@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz
 
 from sheetfollow import schema, vocab
-from sheetfollow.backends.base import Backend, CellValue, CellWrite, RawValue, TabChanges, Table
 from sheetfollow.calendar import calendar_for
 from sheetfollow.config import CONFIG_NAME, Config
 from sheetfollow.errors import SheetError
@@ -22,9 +21,10 @@ from sheetfollow.fields import OWNED_FIELDS
 from sheetfollow.log import read_log
 from sheetfollow.models import Computed, Owner, Problem, Prospect, Row, Status
 from sheetfollow.rules import compute
+from sheetfollow.sheet import Backend, CellValue, CellWrite, RawValue, TabChanges, Table
 
 if TYPE_CHECKING:
-    from sheetfollow.backends.gsheets import Access
+    from sheetfollow.backends.gsheets import Access  # noqa: TID251
     from sheetfollow.workspace import Workspace
 
 #: Called as work advances: (done, total). The CLI draws a progress bar with it.
@@ -47,11 +47,11 @@ def open_backend(
         )
     if _REMOTE_SHEET.fullmatch(target.strip()) and not Path(target).exists():
         # Imported here: the Google libraries take a while to load, and Excel needs none.
-        from sheetfollow.backends.gsheets import open_sheet
+        from sheetfollow.backends.gsheets import open_sheet  # noqa: TID251
 
         environ = os.environ if env is None else env
         return open_sheet(target, key_file=config.google.key_file, env=environ)
-    from sheetfollow.backends.xlsx import XlsxBackend
+    from sheetfollow.backends.xlsx import XlsxBackend  # noqa: TID251
 
     return XlsxBackend(
         Path(target),
@@ -64,7 +64,7 @@ def open_backend(
 
 def sheet_access(backend: Backend) -> Access | None:
     """For a Google Sheet: the service account used and whether the sheet opens with it."""
-    from sheetfollow.backends.gsheets import GoogleSheetsBackend
+    from sheetfollow.backends.gsheets import GoogleSheetsBackend  # noqa: TID251
 
     return backend.access() if isinstance(backend, GoogleSheetsBackend) else None
 

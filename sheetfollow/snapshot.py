@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sheetfollow import schema, vocab
-from sheetfollow.backends.base import Backend, CellValue, RawValue, TabChanges, Table
 from sheetfollow.config import Config
 from sheetfollow.errors import SheetError
 from sheetfollow.models import Outcome, Prospect, Stage
+from sheetfollow.sheet import Backend, CellValue, RawValue, TabChanges, Table
 
 #: The tab's columns, in order.
 COLUMNS: tuple[str, ...] = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sheetfollow.backends.base import (
+from sheetfollow.sheet import (
     Backend,
     CellValue,
     RawValue,

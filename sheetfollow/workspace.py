@@ -12,7 +12,7 @@ kept, then the touches typed into the sheet, then the command's own change.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -20,13 +20,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sheetfollow import journal, schema, sends, service, snapshot, typed
-from sheetfollow.backends.base import Backend, Table
 from sheetfollow.config import Config
 from sheetfollow.errors import BusyError, RemoteError, UsageError
 from sheetfollow.journal import Journal, Pending
 from sheetfollow.mark import MarkResult, Touch, fold, record_touch
 from sheetfollow.models import Channel, Outcome, Owner
 from sheetfollow.notify import state
+from sheetfollow.sheet import Backend, Table
 from sheetfollow.staged import Staged
 
 
@@ -39,6 +39,10 @@ class Kept:
     data: Mapping[str, Any]
     #: For messages: "touch P-0012", "import of leads.csv".
     what: str
+    #: Makes what the change needs only once it goes to the journal (an import's copy of its
+    #: file); returns data to add. Made before the write instead, it would be left behind by
+    #: a command killed meanwhile, with no journal line that would ever clear it.
+    prepare: Callable[[], Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -293,7 +297,8 @@ class Workspace:
                 raise
             path = self.journal.path
             for item in keep:
-                path = self.journal.append(item.kind, item.data, change_id=item.id, at=self.now)
+                data = {**item.data, **item.prepare()} if item.prepare else item.data
+                path = self.journal.append(item.kind, data, change_id=item.id, at=self.now)
             return Saved(False, (), _pending_line(error, keep, len(self.applied), path))
         self.journal.remove(entry.id for entry in [*self.done, *self.applied])
         for entry in [*self.done, *self.applied]:

@@ -18,7 +18,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sheetfollow import fields, vocab
-from sheetfollow.backends.base import EPOCH_1900, EPOCH_1904, RawValue, Table
 from sheetfollow.errors import SheetError
 from sheetfollow.models import Channel, Outcome, Owner, Problem, Prospect, Stage
 from sheetfollow.schema import (
@@ -35,6 +34,7 @@ from sheetfollow.schema import (
     parse_prospect,
     parse_prospects,
 )
+from sheetfollow.sheet import EPOCH_1900, EPOCH_1904, RawValue, Table
 
 CORPUS = Path(__file__).resolve().parent / "data" / "corpus" / "xlsx"
 TODAY = date(2026, 5, 1)

@@ -19,8 +19,8 @@ from datetime import date, datetime
 from typing import NamedTuple
 from xml.parsers import expat
 
-from sheetfollow.backends.base import CellValue
 from sheetfollow.errors import SheetError
+from sheetfollow.sheet import CellValue
 
 REL_OFFICE_DOCUMENT = (
     "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"

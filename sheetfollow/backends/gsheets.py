@@ -51,14 +51,6 @@ from gspread.exceptions import APIError
 from gspread.http_client import FileType, HTTPClient, ParamsType
 from requests.adapters import HTTPAdapter
 
-from sheetfollow.backends.base import (
-    EPOCH_1900,
-    CellValue,
-    RawValue,
-    TabChanges,
-    Table,
-    WriteResult,
-)
 from sheetfollow.errors import (
     BusyError,
     ConfigError,
@@ -68,6 +60,14 @@ from sheetfollow.errors import (
 )
 from sheetfollow.schema import col_letter
 from sheetfollow.secrets import read_private_file
+from sheetfollow.sheet import (
+    EPOCH_1900,
+    CellValue,
+    RawValue,
+    TabChanges,
+    Table,
+    WriteResult,
+)
 
 __all__ = [
     "API_ROOT",

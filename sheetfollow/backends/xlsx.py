@@ -38,7 +38,9 @@ import python_calamine
 
 from sheetfollow.backends import _xlsxml as xml
 from sheetfollow.backends import lockfiles
-from sheetfollow.backends.base import (
+from sheetfollow.errors import BusyError, SheetError
+from sheetfollow.files import fsync_folder
+from sheetfollow.sheet import (
     EPOCH_1900,
     EPOCH_1904,
     CellValue,
@@ -47,8 +49,6 @@ from sheetfollow.backends.base import (
     Table,
     WriteResult,
 )
-from sheetfollow.errors import BusyError, SheetError
-from sheetfollow.files import fsync_folder
 
 __all__ = ["XlsxBackend"]
 

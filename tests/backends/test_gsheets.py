@@ -26,7 +26,6 @@ from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 
 from sheetfollow import schema, service
-from sheetfollow.backends.base import CellWrite, TabChanges
 from sheetfollow.backends.gsheets import (
     API_ROOT,
     CREDENTIALS_ENV,
@@ -44,6 +43,7 @@ from sheetfollow.backends.xlsx import XlsxBackend
 from sheetfollow.config import Config, GoogleConfig, config_from_text, load_config
 from sheetfollow.errors import BusyError, ConfigError, RemoteError, SheetError
 from sheetfollow.exit_codes import ExitCode
+from sheetfollow.sheet import CellWrite, TabChanges
 
 KEY = "1SheetfollowTestPipeline-abcdefghijklmnopqrs"
 OTHER_KEY = "1SomebodyElsesSheet_0123456789abcdefghijklm"

@@ -27,7 +27,6 @@ from conftest import TEAM_CONFIG, TEAM_EXPECTED, TEAM_OWNERS, TODAY, Layout
 from requests.adapters import HTTPAdapter
 
 from sheetfollow import mark, schema, service
-from sheetfollow.backends.base import CellValue, TabChanges
 from sheetfollow.backends.gsheets import (
     API_ROOT,
     CREDENTIALS_ENV,
@@ -38,6 +37,7 @@ from sheetfollow.backends.gsheets import (
 )
 from sheetfollow.config import Config, config_from_text
 from sheetfollow.notify import state
+from sheetfollow.sheet import CellValue, TabChanges
 
 LIVE_SHEET = os.environ.get("SHEETFOLLOW_LIVE_SHEET", "").strip()
 CREDENTIALS = os.environ.get(CREDENTIALS_ENV, "").strip()

@@ -31,9 +31,9 @@ from xlsx_fixtures import PROSPECT_HEADERS, STATUS_COLUMN, make_feature_workbook
 
 from sheetfollow import vocab
 from sheetfollow.backends import _xlsxml, xlsx
-from sheetfollow.backends.base import CellWrite, TabChanges, Table
 from sheetfollow.backends.xlsx import MAX_MEMBER_BYTES, MAX_RATIO, XlsxBackend
 from sheetfollow.errors import SheetError
+from sheetfollow.sheet import CellWrite, TabChanges, Table
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "xlsx"
 SHEET = "xl/worksheets/sheet1.xml"  # Prospects, in the feature workbook

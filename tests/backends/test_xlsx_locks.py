@@ -23,10 +23,10 @@ import pytest
 from python_calamine import CalamineWorkbook
 from xlsx_fixtures import STATUS_COLUMN, make_feature_workbook
 
-from sheetfollow.backends.base import CellWrite, TabChanges
 from sheetfollow.backends.lockfiles import LockFile, find_lock, is_stale
 from sheetfollow.backends.xlsx import XlsxBackend
 from sheetfollow.errors import BusyError, SheetError
+from sheetfollow.sheet import CellWrite, TabChanges
 
 EXCEL_OWNER_FILE_SIZE = 165
 LIBREOFFICE_LINE = (
@@ -302,7 +302,7 @@ WRITE_AS = textwrap.dedent(
     """
     import json, os, shutil, sys, tempfile
     from pathlib import Path
-    from sheetfollow.backends.base import CellWrite, TabChanges
+    from sheetfollow.sheet import CellWrite, TabChanges
     from sheetfollow.backends.xlsx import XlsxBackend
 
     path, column, uid = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])

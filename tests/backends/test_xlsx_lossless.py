@@ -26,8 +26,8 @@ from xlsx_fixtures import (
     sheet_part,
 )
 
-from sheetfollow.backends.base import CellWrite, TabChanges
 from sheetfollow.backends.xlsx import XlsxBackend
+from sheetfollow.sheet import CellWrite, TabChanges
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "xlsx"
 CORPUS_FILES = sorted(CORPUS.glob("*.xls[xm]"))

@@ -31,9 +31,9 @@ import xlsxwriter
 from python_calamine import CalamineWorkbook
 from xlsx_fixtures import PROSPECT_HEADERS, STATUS_COLUMN, prospect_rows
 
-from sheetfollow.backends.base import CellWrite, TabChanges
 from sheetfollow.backends.xlsx import XlsxBackend
 from sheetfollow.errors import BusyError
+from sheetfollow.sheet import CellWrite, TabChanges
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and fork are POSIX")
 
@@ -121,7 +121,7 @@ WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     from sheetfollow.backends import xlsx
-    from sheetfollow.backends.base import CellWrite, TabChanges
+    from sheetfollow.sheet import CellWrite, TabChanges
     from sheetfollow.errors import BusyError
 
     path, value, rows, step, column, exchange = sys.argv[1:]
@@ -247,7 +247,7 @@ ZYGOTE = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from sheetfollow.backends.base import CellWrite, TabChanges
+    from sheetfollow.sheet import CellWrite, TabChanges
     from sheetfollow.backends.xlsx import XlsxBackend
     from sheetfollow.errors import BusyError
 

@@ -16,9 +16,9 @@ from xlsx_fixtures import (
     sheet_document,
 )
 
-from sheetfollow.backends.base import EPOCH_1900, EPOCH_1904
 from sheetfollow.backends.xlsx import XlsxBackend
 from sheetfollow.errors import SheetError
+from sheetfollow.sheet import EPOCH_1900, EPOCH_1904
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "xlsx"
 

@@ -13,9 +13,9 @@ import pytest
 from python_calamine import CalamineWorkbook
 from xlsx_fixtures import STATUS_COLUMN, make_feature_workbook
 
-from sheetfollow.backends.base import CellWrite, TabChanges
 from sheetfollow.backends.xlsx import XlsxBackend
 from sheetfollow.errors import BusyError, SheetError
+from sheetfollow.sheet import CellWrite, TabChanges
 
 
 def status(value: str, row: int = 2) -> list[TabChanges]:

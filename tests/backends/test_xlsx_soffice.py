@@ -19,8 +19,8 @@ from xlsx_fixtures import (
     sheet_part,
 )
 
-from sheetfollow.backends.base import CellWrite, TabChanges
 from sheetfollow.backends.xlsx import XlsxBackend
+from sheetfollow.sheet import CellWrite, TabChanges
 
 SOFFICE = shutil.which("soffice")
 # UTF-8, comma separated, double quotes; the last option (-1) exports every sheet to its own

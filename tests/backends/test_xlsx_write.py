@@ -30,10 +30,10 @@ from xlsx_fixtures import (
     sheet_part,
 )
 
-from sheetfollow.backends.base import CellWrite, TabChanges
 from sheetfollow.backends.xlsx import XlsxBackend
 from sheetfollow.errors import SheetError
 from sheetfollow.models import Status
+from sheetfollow.sheet import CellWrite, TabChanges
 
 NS = {"m": MAIN_NS}
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "xlsx"

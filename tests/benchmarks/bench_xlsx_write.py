@@ -146,7 +146,7 @@ def build(path: Path, rows: int) -> None:
 
 
 def refresh_changes(rows: int, variant: int) -> list[object]:
-    from sheetfollow.backends.base import CellWrite, TabChanges
+    from sheetfollow.sheet import CellWrite, TabChanges
 
     cells = []
     for r in range(2, rows + 2):
@@ -160,8 +160,8 @@ def refresh_changes(rows: int, variant: int) -> list[object]:
 
 def step(kind: str, path: Path, rows: int) -> dict[str, float]:
     """One measured step, run inside its own process."""
-    from sheetfollow.backends.base import CellWrite, TabChanges
     from sheetfollow.backends.xlsx import XlsxBackend
+    from sheetfollow.sheet import CellWrite, TabChanges
 
     backend = XlsxBackend(path, backups=1)
     changes: list[object] = []

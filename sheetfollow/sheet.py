@@ -1,4 +1,6 @@
-"""What every backend (Excel file, Google Sheet) offers the service layer."""
+"""What every sheet (an Excel file, a Google Sheet) offers the service layer: the values and
+tables the core reads, the changes it asks for, and the Backend protocol the adapters in
+sheetfollow/backends implement. The core imports these from here, never an adapter."""
 
 from __future__ import annotations
 
