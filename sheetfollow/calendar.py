@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
-
-import holidays
+from typing import TYPE_CHECKING
 
 from sheetfollow.config import CalendarConfig
+
+if TYPE_CHECKING:
+    # Imported where a calendar is built: the holiday tables take a while to load, and
+    # `sheetfollow --help` needs none of them.
+    import holidays
 
 #: A long run of days off (a misconfigured weekend, say) must not loop forever.
 _MAX_SKIP = 366
@@ -30,15 +34,19 @@ class BusinessCalendar:
         if len(self.weekend) >= 7:
             raise ValueError("a week needs at least one working day")
         self.days_off = frozenset(days_off)
-        self._holidays: holidays.HolidayBase | None = (
+        self._holidays: holidays.HolidayBase | None = None
+        if self.country:
+            import holidays
+
             # Names in English whatever the machine's locale, so Why texts do not change
             # with the environment cron happens to run in.
-            holidays.country_holidays(
+            self._holidays = holidays.country_holidays(
                 self.country, subdiv=subdivision or None, language="en_US"
             )
-            if self.country
-            else None
-        )
+        # Every row asks about the same few weeks: each day is looked up once per calendar.
+        self._working: dict[date, bool] = {}
+        self._rolled: dict[date, date] = {}
+        self._added: dict[tuple[date, int], date] = {}
 
     @classmethod
     def from_config(cls, config: CalendarConfig, *, country: str = "") -> BusinessCalendar:
@@ -65,17 +73,24 @@ class BusinessCalendar:
         return str(name) if name else None
 
     def is_working_day(self, day: date) -> bool:
-        return (
-            day.weekday() not in self.weekend
-            and day not in self.days_off
-            and (self._holidays is None or day not in self._holidays)
-        )
+        known = self._working.get(day)
+        if known is None:
+            known = self._working[day] = (
+                day.weekday() not in self.weekend
+                and day not in self.days_off
+                and (self._holidays is None or day not in self._holidays)
+            )
+        return known
 
     def roll_forward(self, day: date) -> date:
         """The day itself when it is a working day, else the next working day."""
+        rolled = self._rolled.get(day)
+        if rolled is not None:
+            return rolled
         for offset in range(_MAX_SKIP):
             candidate = day + timedelta(days=offset)
             if self.is_working_day(candidate):
+                self._rolled[day] = candidate
                 return candidate
         raise ValueError(f"no working day within a year after {day.isoformat()}")
 
@@ -85,11 +100,16 @@ class BusinessCalendar:
             raise ValueError("n must not be negative")
         if n == 0:
             return self.roll_forward(day)
+        added = self._added.get((day, n))
+        if added is not None:
+            return added
         # Count from the day itself, not from it rolled forward: one working day after a
         # Saturday is the Monday, as business_days_between counts it.
+        result = day
         for _ in range(n):
-            day = self.roll_forward(day + timedelta(days=1))
-        return day
+            result = self.roll_forward(result + timedelta(days=1))
+        self._added[day, n] = result
+        return result
 
     def business_days_between(self, start: date, end: date) -> int:
         """Working days in (start, end]; negative when end is before start."""
@@ -105,6 +125,8 @@ class BusinessCalendar:
 
 @lru_cache(maxsize=1)
 def _supported() -> dict[str, frozenset[str]]:
+    import holidays
+
     return {
         code: frozenset(s.upper() for s in subdivisions)
         for code, subdivisions in holidays.list_supported_countries().items()

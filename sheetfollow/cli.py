@@ -17,9 +17,6 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-from rich.table import Table as RichTable
-from rich.text import Text
 from typer.core import TyperGroup
 
 from sheetfollow import __version__, service
@@ -33,6 +30,10 @@ from sheetfollow.sheet import Backend
 from sheetfollow.text import printable
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     from sheetfollow.notifier import NotifyReport
     from sheetfollow.workspace import Workspace
 
@@ -250,21 +251,65 @@ def _main(
     ctx.obj = _Globals(sheet, config, today)
 
 
+class _Bar:
+    """One progress bar on stderr for a command's long work: reading (the backend reports
+    as it goes), computing, writing, sending. Each phase fills the bar from 0 to 100%."""
+
+    def __init__(self, bar: Progress, label: str) -> None:
+        self._bar = bar
+        self._task = bar.add_task(label, total=None)
+
+    def phase(self, label: str, fraction: float) -> None:
+        """A phase and how far it is (0..1): the backend's `progress` hook."""
+        done = min(max(fraction, 0.0), 1.0) * 100
+        self._bar.update(self._task, description=label, completed=done, total=100)
+
+    def counter(self, label: str) -> service.Progress:
+        """A (done, total) callback for a phase counted in items."""
+
+        def advance(done: int, total: int) -> None:
+            self.phase(label, done / total if total else 1.0)
+
+        return advance
+
+
 @contextmanager
-def _progress(label: str) -> Iterator[service.Progress | None]:
-    """A progress bar on stderr for long work, only when a person watches a terminal."""
+def _progress(label: str, backend: Backend | None = None) -> Iterator[_Bar | None]:
+    """A progress bar on stderr for long work, only when a person watches a terminal (never
+    under cron, in a pipe or in tests); it also follows the backend's reading and writing."""
     if not err.is_terminal:
         yield None
         return
+    # Imported here: only a command that shows a bar pays for Rich's progress machinery.
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
     with Progress(
-        TextColumn(label), BarColumn(), TaskProgressColumn(), console=err, transient=True
-    ) as bar:
-        task = bar.add_task(label, total=None)
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        bar = _Bar(progress, label)
+        hooked = backend is not None and hasattr(backend, "progress")
+        if hooked:
+            backend.progress = bar.phase  # type: ignore[union-attr]
+        try:
+            yield bar
+        finally:
+            if hooked:
+                backend.progress = None  # type: ignore[union-attr]
 
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
 
-        yield advance
+def _counter(bar: _Bar | None, label: str) -> service.Progress | None:
+    return bar.counter(label) if bar is not None else None
+
+
+def _print_json(data: object) -> None:
+    """JSON for scripts, straight to stdout: no highlighting, no wrapping, and nothing held
+    twice (Rich's print_json parses it again and styles every token)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 @app.command()
@@ -313,12 +358,17 @@ def refresh(
 ) -> None:
     """Recompute Next follow-up, Status, Step, Why and Assigned to, and write them back."""
     run, backend = _open(ctx, sheet, config, today)
-    with _progress("computing") as progress:
+    with _progress("reading", backend) as bar:
         summary = service.refresh(
-            backend, run.config, run.today, dry_run=dry_run, force=force, progress=progress
+            backend,
+            run.config,
+            run.today,
+            dry_run=dry_run,
+            force=force,
+            progress=_counter(bar, "computing"),
         )
     if json_:
-        out.print_json(json.dumps(summary.as_dict()))
+        _print_json(summary.as_dict())
     else:
         _print_summary(summary)
     _end_pending(summary.pending)
@@ -387,7 +437,7 @@ def due(
     pipeline = ws.pipeline()
     rows = service.due_rows(pipeline, run.today, owner)
     if json_:
-        out.print_json(json.dumps([service.row_as_dict(r, run.today) for r in rows]))
+        _print_json([service.row_as_dict(r, run.today) for r in rows])
         return
     if not rows:
         who = f" for {owner}" if owner else ""
@@ -412,6 +462,9 @@ _WITH_WHY = 140
 
 
 def _due_table(rows: list[Row], today: date, width: int) -> RichTable:
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     overdue = sum(1 for r in rows if (r.computed.next_follow_up or today) < today)
     table = RichTable(
         title=f"{len(rows)} follow-ups on {fmt_day(today)}, {overdue} overdue",
@@ -449,6 +502,8 @@ def _due_table(rows: list[Row], today: date, width: int) -> RichTable:
 
 
 def _texts(*values: str) -> list[Text]:
+    from rich.text import Text
+
     return [Text(printable(value)) for value in values]
 
 
@@ -502,7 +557,7 @@ def notify_command(
         backend, run.config, run.today, dry_run=dry_run, owner=owner, outbox=outbox, force=force
     )
     if json_:
-        out.print_json(json.dumps(report.as_dict()))
+        _print_json(report.as_dict())
     else:
         for line in report.lines():
             _say(line)
@@ -540,7 +595,7 @@ def run_command(
         found = report.as_dict()
         if replies is not None:
             found["inbox"] = replies
-        out.print_json(json.dumps(found))
+        _print_json(found)
     else:
         _print_summary(report.refresh)
         for line in report.notify.lines():
@@ -617,7 +672,7 @@ def inbox_command(
         backend, run.config, run.today, environ=os.environ, dry_run=dry_run, force=force
     )
     if json_:
-        out.print_json(json.dumps(report.as_dict()))
+        _print_json(report.as_dict())
     else:
         for line in report.lines():
             _say(line)
@@ -702,18 +757,16 @@ def check(
     problems = service.check(pipeline)
     typed = [item.line() for item in ws.typed_touches]
     if json_:
-        out.print_json(
-            json.dumps(
-                {
-                    "sheet": backend.label,
-                    "rows": len(pipeline.rows),
-                    "unknown_columns": list(pipeline.header.unknown),
-                    "problems": [{"ref": p.ref, "message": p.message} for p in problems],
-                    "typed_touches": typed,
-                    "pending": ws.notes(),
-                    **({"google": google} if google else {}),
-                }
-            )
+        _print_json(
+            {
+                "sheet": backend.label,
+                "rows": len(pipeline.rows),
+                "unknown_columns": list(pipeline.header.unknown),
+                "problems": [{"ref": p.ref, "message": p.message} for p in problems],
+                "typed_touches": typed,
+                "pending": ws.notes(),
+                **({"google": google} if google else {}),
+            }
         )
     else:
         _print_check(backend.label, pipeline, problems, typed, ws.notes())
@@ -728,7 +781,7 @@ def _check_access(backend: Backend, json_: bool) -> dict[str, object] | None:
     if access is None:
         return None
     if json_ and access.error is not None:
-        out.print_json(json.dumps({"sheet": backend.label, "google": access.as_dict()}))
+        _print_json({"sheet": backend.label, "google": access.as_dict()})
     elif not json_:
         _say(f"service account: {access.account} (key {access.key_file})")
         if access.shared:
@@ -743,24 +796,14 @@ def _check_smtp(config: Config, json_: bool) -> None:
 
     settings = smtp.settings_from(config, os.environ)
     if settings is None:
-        text = "no mail server set ([smtp] host): emails are written to the outbox folder"
-        if json_:
-            out.print_json(json.dumps({"server": None, "ok": True, "steps": [], "note": text}))
-        else:
-            _say(text)
+        _print_no_server(
+            "no mail server set ([smtp] host): emails are written to the outbox folder", json_
+        )
         return
     steps = smtp.check(settings)
-    ok = all(step.ok for step in steps) and len(steps) == len(smtp.STEPS)
-    if json_:
-        found = [{"step": s.name, "ok": s.ok, "text": s.text} for s in steps]
-        out.print_json(json.dumps({"server": settings.server, "ok": ok, "steps": found}))
-    else:
-        _say(f"{settings.server} ({settings.security})")
-        for step in steps:
-            _say(f"  {'ok  ' if step.ok else 'FAIL'}  {step.name}: {step.text}")
-        _say("the mail server works" if ok else "the mail server cannot be used")
-    if not ok:
-        raise typer.Exit(int(ExitCode.REMOTE))
+    heading = f"{settings.server} ({settings.security})"
+    verdicts = ("the mail server works", "the mail server cannot be used")
+    _print_steps(settings.server, heading, steps, len(smtp.STEPS), verdicts, json_)
 
 
 def _check_inbox(config: Config, json_: bool) -> None:
@@ -768,27 +811,46 @@ def _check_inbox(config: Config, json_: bool) -> None:
     from sheetfollow.notify import imap
 
     if not (config.inbox.host or os.environ.get(imap.ENV_OVERRIDES["host"], "").strip()):
-        text = (
+        _print_no_server(
             "no mailbox set ([inbox] host): the emails carry no outcome buttons and no "
-            "replies are read"
+            "replies are read",
+            json_,
         )
-        if json_:
-            out.print_json(json.dumps({"server": None, "ok": True, "steps": [], "note": text}))
-        else:
-            _say(text)
         return
     source = config.path.name if config.path else CONFIG_NAME
     settings = imap.imap_settings(config.inbox, os.environ, source=source)
     steps = imap.check(settings, config.inbox.folder)
-    ok = all(step.ok for step in steps) and len(steps) == len(imap.STEPS)
+    heading = f"{settings.server} ({settings.security}, {settings.username})"
+    verdicts = ("the mailbox works", "the mailbox cannot be used")
+    _print_steps(settings.server, heading, steps, len(imap.STEPS), verdicts, json_)
+
+
+def _print_no_server(text: str, json_: bool) -> None:
+    if json_:
+        _print_json({"server": None, "ok": True, "steps": [], "note": text})
+    else:
+        _say(text)
+
+
+def _print_steps(
+    server: str,
+    heading: str,
+    steps: list[Any],
+    expected: int,
+    verdicts: tuple[str, str],
+    json_: bool,
+) -> None:
+    """The steps of a server check (connect, TLS, login ...), each ok or FAIL with why, and
+    exit REMOTE unless every one of them passed."""
+    ok = all(step.ok for step in steps) and len(steps) == expected
     if json_:
         found = [{"step": s.name, "ok": s.ok, "text": s.text} for s in steps]
-        out.print_json(json.dumps({"server": settings.server, "ok": ok, "steps": found}))
+        _print_json({"server": server, "ok": ok, "steps": found})
     else:
-        _say(f"{settings.server} ({settings.security}, {settings.username})")
+        _say(heading)
         for step in steps:
             _say(f"  {'ok  ' if step.ok else 'FAIL'}  {step.name}: {step.text}")
-        _say("the mailbox works" if ok else "the mailbox cannot be used")
+        _say(verdicts[0] if ok else verdicts[1])
     if not ok:
         raise typer.Exit(int(ExitCode.REMOTE))
 
@@ -872,7 +934,7 @@ def stats_command(
         owners=pipeline.owners,
     )
     if json_:
-        out.print_json(json.dumps(report.as_dict()))
+        _print_json(report.as_dict())
     elif csv_:
         # Names in the table are people's text: no markup, no :emoji: codes.
         out.print(stats.to_csv(report), markup=False, emoji=False, highlight=False, end="")
@@ -940,13 +1002,13 @@ def mark_command(
     except NoMatchError as error:
         if json_:
             found = {"error": str(error), "candidates": list(error.candidates)}
-            out.print_json(json.dumps(found))
+            _print_json(found)
         _error(str(error))
         for line in error.candidates:
             err.print(f"  {printable(line)}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(int(error.exit_code)) from None
     if json_:
-        out.print_json(json.dumps(result.as_dict(run.today)))
+        _print_json(result.as_dict(run.today))
     else:
         _say(result.summary())
     _end_pending(result.pending)
@@ -986,7 +1048,7 @@ def import_(
     from sheetfollow import importer
 
     run, backend = _open(ctx, sheet, config, today)
-    with _progress("importing") as progress:
+    with _progress("reading", backend) as bar:
         report = importer.import_file(
             backend,
             run.config,
@@ -997,10 +1059,10 @@ def import_(
             by=importer.os_user(),
             dry_run=dry_run,
             force=force,
-            progress=progress,
+            progress=_counter(bar, "importing"),
         )
     if json_:
-        out.print_json(json.dumps(report.as_dict()))
+        _print_json(report.as_dict())
     else:
         for line in report.text():
             _say(line)
@@ -1031,7 +1093,7 @@ def pending_command(
     run, backend = _open(ctx, sheet, config, today)
     listing = workspace.pending(backend, run.config, run.today, drop=drop or ())
     if json_:
-        out.print_json(json.dumps(listing.as_dict()))
+        _print_json(listing.as_dict())
         return
     for line in listing.lines():
         _say(line)

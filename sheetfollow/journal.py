@@ -32,7 +32,7 @@ from typing import Any
 import filelock
 
 from sheetfollow.errors import SheetError
-from sheetfollow.files import fsync_folder
+from sheetfollow.files import fsync_folder, remove_stale_temps
 
 #: Lines are read only in this format; a newer sheetfollow's lines are left alone.
 VERSION = 1
@@ -289,6 +289,7 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def _replace(path: Path, text: str) -> None:
+    remove_stale_temps(path.parent, re.escape(path.name))
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:

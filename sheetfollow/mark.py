@@ -29,8 +29,6 @@ from types import MappingProxyType
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from rapidfuzz import fuzz, process
-
 from sheetfollow import schema, service, snapshot, vocab
 from sheetfollow.config import Config
 from sheetfollow.errors import NoMatchError, SheetError, UsageError
@@ -278,6 +276,8 @@ def _by_name(key: str, companies: list[tuple[int, str]], contacts: list[tuple[in
 def _fuzzy(key: str, names: list[tuple[int, str]]) -> Match:
     """The one row whose name is spelt closest to key, far ahead of the others; else the
     rows that come close."""
+    from rapidfuzz import fuzz, process  # only for a misspelt name
+
     hits = process.extract(
         key,
         [name for _, name in names],

@@ -68,7 +68,7 @@ class Status(str, enum.Enum):
         return self not in (Status.DEAD, Status.NOT_INTERESTED, Status.NEEDS_ATTENTION)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """Something wrong with the input, pinned to where a person can fix it."""
 
@@ -79,7 +79,7 @@ class Problem:
         return f"{self.ref}: {self.message}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prospect:
     """One row of the Prospects tab, parsed. Fields a person left blank are None or ''."""
 
@@ -103,7 +103,7 @@ class Prospect:
     problems: tuple[Problem, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Owner:
     name: str
     email: str = ""
@@ -114,7 +114,7 @@ class Owner:
     digest: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Computed:
     """The owned columns of one row, as the rules decide them."""
 
@@ -133,7 +133,7 @@ class Computed:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     """A parsed prospect together with what the rules computed for it."""
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import NoReturn, TypeGuard, TypeVar
 
 from sheetfollow import fields, vocab
 from sheetfollow.calendar import is_known_region
 from sheetfollow.errors import SheetError
-from sheetfollow.models import Outcome, Owner, Problem, Prospect
+from sheetfollow.models import Channel, Outcome, Owner, Problem, Prospect, Stage
 from sheetfollow.sheet import RawValue, Table
 from sheetfollow.text import quoted
 
@@ -42,6 +43,7 @@ class BadValue(SheetError, ValueError):
 # --- A1 references ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1024)
 def col_letter(n: int) -> str:
     """1 -> "A", 26 -> "Z", 27 -> "AA"."""
     if n < 1:
@@ -69,6 +71,7 @@ _BARE_TAB = re.compile(r"[^\W\d]\w*")
 _LOOKS_LIKE_CELL = re.compile(r"[A-Za-z]{1,3}\d+|[Rr]\d*[Cc]\d*", re.ASCII)
 
 
+@lru_cache(maxsize=64)
 def quote_tab(tab: str) -> str:
     """A tab name as it appears before "!" in a reference: "Prospects", "'My deals'"."""
     if _BARE_TAB.fullmatch(tab) and not _LOOKS_LIKE_CELL.fullmatch(tab):
@@ -119,6 +122,8 @@ def _prefix(source: str) -> str:
 
 def cell_text(value: RawValue) -> str:
     """A cell as text: stripped; whole floats without ".0" (IDs, phone numbers); dates ISO."""
+    if isinstance(value, str):
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -490,6 +495,8 @@ def parse_yes_no(value: RawValue) -> bool:
 # --- Prospects -------------------------------------------------------------------------------
 
 _TEXT_FIELDS = ("id", "company", "contact", "email", "phone", "owner", "segment", "notes")
+#: The input fields that are not text: a row holding only these is not empty either.
+_OTHER_INPUT_FIELDS = tuple(name for name in fields.INPUT_FIELDS if name not in _TEXT_FIELDS)
 
 
 _V = TypeVar("_V")
@@ -498,19 +505,24 @@ _V = TypeVar("_V")
 _Parser = Callable[[RawValue], _V | None]
 
 
-@dataclass
 class _RowReader:
     """Reads one row's cells by field, collecting problems instead of raising."""
 
-    values: Sequence[RawValue]
-    row: int
-    hm: HeaderMap
-    problems: list[Problem] = field(default_factory=list)
-    bad: set[str] = field(default_factory=set)
+    # A plain class with slots: one is made for every row of every command.
+    __slots__ = ("_columns", "_width", "bad", "hm", "problems", "row", "values")
+
+    def __init__(self, values: Sequence[RawValue], row: int, hm: HeaderMap) -> None:
+        self.values = values
+        self.row = row
+        self.hm = hm
+        self.problems: list[Problem] = []
+        self.bad: set[str] = set()
+        self._columns = hm.columns
+        self._width = len(values)
 
     def raw(self, name: str) -> RawValue:
-        col = self.hm.columns.get(name)
-        if col is None or col > len(self.values):
+        col = self._columns.get(name)
+        if col is None or col > self._width:
             return None
         return self.values[col - 1]
 
@@ -535,6 +547,18 @@ def is_empty_row(values: Sequence[RawValue], hm: HeaderMap) -> bool:
     return not any(reader.text(name) for name in fields.INPUT_FIELDS)
 
 
+def _stage(value: RawValue) -> Stage | None:
+    return parse_choice(value, vocab.STAGE_ALIASES, "stage")
+
+
+def _outcome(value: RawValue) -> Outcome | None:
+    return parse_choice(value, vocab.OUTCOME_ALIASES, "outcome")
+
+
+def _channel(value: RawValue) -> Channel | None:
+    return parse_choice(value, vocab.CHANNEL_ALIASES, "channel")
+
+
 def parse_prospect(
     values: Sequence[RawValue],
     row: int,
@@ -545,10 +569,11 @@ def parse_prospect(
 ) -> Prospect | None:
     """One Prospects row -> Prospect, or None for an empty row. Never raises for bad data:
     each problem is recorded with its cell and the field is left empty."""
-    if is_empty_row(values, hm):
-        return None
     r = _RowReader(values, row, hm)
-    texts = {name: r.text(name) for name in _TEXT_FIELDS}
+    text = r.text
+    texts = {name: text(name) for name in _TEXT_FIELDS}
+    if not any(texts.values()) and not any(text(name) for name in _OTHER_INPUT_FIELDS):
+        return None
 
     def date_of(value: RawValue) -> date | None:
         return parse_date(value, epoch=epoch)
@@ -556,13 +581,14 @@ def parse_prospect(
     created = _past_date(r, "created", date_of, today)
     last_contact = _past_date(r, "last_contact", date_of, today)
     follow_up_on = r.typed("follow_up_on", date_of)
-    stage = r.typed("stage", lambda v: parse_choice(v, vocab.STAGE_ALIASES, "stage"))
-    outcome = r.typed("last_outcome", lambda v: parse_choice(v, vocab.OUTCOME_ALIASES, "outcome"))
-    channel = r.typed("channel", lambda v: parse_choice(v, vocab.CHANNEL_ALIASES, "channel"))
+    stage = r.typed("stage", _stage)
+    outcome = r.typed("last_outcome", _outcome)
+    channel = r.typed("channel", _channel)
     value = r.typed("value", parse_amount)
     attempts = r.typed("attempts", parse_count)
     _check_whole_row(r, texts, outcome, last_contact, follow_up_on)
     _check_touch_has_date(r, outcome, attempts, last_contact)
+    problems = r.problems
     return Prospect(
         row=row,
         stage=stage,
@@ -573,7 +599,9 @@ def parse_prospect(
         attempts=attempts or 0,
         follow_up_on=follow_up_on,
         channel=channel,
-        problems=tuple(sorted(r.problems, key=lambda p: _column_of(p, hm))),
+        problems=tuple(sorted(problems, key=lambda p: _column_of(p, hm)))
+        if len(problems) > 1
+        else tuple(problems),
         id=texts["id"],
         company=texts["company"],
         contact=texts["contact"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sheetfollow import schema, vocab
+from sheetfollow import hidden_tab, schema, vocab
 from sheetfollow.config import Config
 from sheetfollow.errors import SheetError
 from sheetfollow.notify.state import Entry, RunState
@@ -43,34 +43,13 @@ def read_state(backend: Backend, config: Config) -> RunState:
 def append_changes(backend: Backend, config: Config, entries: Sequence[Entry]) -> TabChanges:
     """The change that appends `entries`, creating the hidden tab when it is missing."""
     table = backend.read_tab(config.tabs.state)
-    if table is None:
-        columns = {name: i + 1 for i, name in enumerate(COLUMNS)}
-        changes = TabChanges(
-            tab=config.tabs.state,
-            create=True,
-            hidden=True,
-            new_headers={column: name for name, column in columns.items()},
-        )
-    elif not any(_filled(v) for row in table.rows for v in row):
-        # Emptied by hand: write the headers again above the new rows.
-        columns = {name: i + 1 for i, name in enumerate(COLUMNS)}
-        changes = TabChanges(tab=table.tab, new_headers=dict(enumerate(COLUMNS, start=1)))
-    else:
-        columns = _columns(table, backend.label)
-        changes = TabChanges(tab=table.tab)
-        last = max(len(table.rows[0]), *columns.values())
-        for name in COLUMNS:
-            if name not in columns:
-                last += 1
-                columns[name] = last
-                changes.new_headers[last] = name
-    width = max(columns.values())
-    for entry in entries:
-        row: list[CellValue] = [None] * width
-        for name, value in _cells(entry).items():
-            row[columns[name] - 1] = value
-        changes.append_rows.append(row)
-    return changes
+    return hidden_tab.append_rows(
+        table,
+        config.tabs.state,
+        COLUMNS,
+        lambda found: _columns(found, backend.label),
+        (_cells(entry) for entry in entries),
+    )
 
 
 def _cells(entry: Entry) -> dict[str, CellValue]:

@@ -11,8 +11,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rapidfuzz import fuzz
-
 from sheetfollow import schema, vocab
 from sheetfollow.calendar import calendar_for
 from sheetfollow.config import CONFIG_NAME, Config
@@ -43,7 +41,7 @@ def open_backend(
     target = sheet or config.sheet
     if not target:
         raise SheetError(
-            "no sheet given: pass --sheet pipeline.xlsx or set sheet = \"...\" in sheetfollow.toml"
+            'no sheet given: pass --sheet pipeline.xlsx or set sheet = "..." in sheetfollow.toml'
         )
     if _REMOTE_SHEET.fullmatch(target.strip()) and not Path(target).exists():
         # Imported here: the Google libraries take a while to load, and Excel needs none.
@@ -225,6 +223,8 @@ def _touch_header_guesses(
         for column, value in enumerate(table.rows[header.header_row - 1], start=1)
         if schema.cell_text(value) in header.unknown
     }
+    from rapidfuzz import fuzz
+
     scored: list[tuple[float, str, int]] = []
     for name in missing:
         aliases = vocab.HEADER_ALIASES[name]
@@ -442,9 +442,7 @@ def refresh_in(
         else row.prospect
         for row in pipeline.rows
     ]
-    taken = typed.snaps_to_take(
-        prospects, snapshot.read_snapshots(sheet, config), ws.waiting, pipeline.header, today
-    )
+    taken = typed.snaps_to_take(prospects, ws.snapshots(), ws.waiting, pipeline.header, today)
     if taken:
         sheet.write([snapshot.append_changes(sheet, config, taken)])
     counts = count_statuses(pipeline.rows, today)
@@ -482,9 +480,7 @@ def count_statuses(rows: Iterable[Row], today: date) -> dict[str, int]:
     return counts
 
 
-def plan_refresh(
-    pipeline: Pipeline, config: Config, *, source: str = ""
-) -> tuple[TabChanges, int]:
+def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tuple[TabChanges, int]:
     """The cells to write: changed owned values, blank IDs, headers of missing columns."""
     header = pipeline.header
     columns = dict(header.columns)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sheetfollow import schema, vocab
+from sheetfollow import hidden_tab, schema, vocab
 from sheetfollow.config import Config
 from sheetfollow.errors import SheetError
 from sheetfollow.models import Outcome, Prospect, Stage
@@ -40,7 +40,7 @@ TOUCH_FIELDS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snap:
     """One prospect's touch columns as a run saw them."""
 
@@ -124,9 +124,7 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def snap_of(
-    prospect: Prospect, *, recorded: date | None, seen: date, change: str = ""
-) -> Snap:
+def snap_of(prospect: Prospect, *, recorded: date | None, seen: date, change: str = "") -> Snap:
     return Snap(
         change=change,
         id=prospect.id,
@@ -149,6 +147,21 @@ def read_snapshots(backend: Backend, config: Config) -> dict[str, Snap]:
     return found
 
 
+def read_snapshot(backend: Backend, config: Config, prospect_id: str) -> Snap | None:
+    """The latest snapshot of one ID, parsing only that ID's rows (for one-row commands)."""
+    table = backend.read_tab(config.tabs.touches)
+    if table is None or not table.rows:
+        return None
+    columns = _columns(table, backend.label)
+    wanted, column = key(prospect_id), columns["ID"]
+    for values in reversed(table.rows[1:]):
+        if column <= len(values) and key(schema.cell_text(values[column - 1])) == wanted:
+            snap = _snap(values, columns, table)
+            if snap is not None:
+                return snap
+    return None
+
+
 def applied_changes(backend: Backend, config: Config) -> frozenset[str]:
     """IDs of the changes whose rows are in the workbook (see Snap.change)."""
     return frozenset(snap.change for snap in _all(backend, config) if snap.change)
@@ -159,8 +172,8 @@ def _all(backend: Backend, config: Config) -> list[Snap]:
     if table is None or not table.rows:
         return []
     columns = _columns(table, backend.label)
-    snaps = [_snap(values, columns, table) for values in table.rows[1:]]
-    return [snap for snap in snaps if snap is not None]
+    found = (_snap(values, columns, table) for values in table.rows[1:])
+    return [snap for snap in found if snap is not None]
 
 
 def key(prospect_id: str) -> str:
@@ -184,32 +197,43 @@ def _columns(table: Table, label: str) -> dict[str, int]:
 
 
 def _snap(values: Sequence[RawValue], columns: Mapping[str, int], table: Table) -> Snap | None:
+    width = len(values)
+    epoch = table.epoch
+
     def raw(name: str) -> RawValue:
         column = columns.get(name)
-        return values[column - 1] if column is not None and column <= len(values) else None
+        return values[column - 1] if column is not None and column <= width else None
 
     def day(name: str) -> date | None:
+        value = raw(name)
+        if value is None:
+            return None
         try:
-            return schema.parse_date(raw(name), epoch=table.epoch)
+            return schema.parse_date(value, epoch=epoch)
         except ValueError:
             return None
 
     ident = schema.cell_text(raw("ID"))
+    if not ident:
+        return None
     seen = day("Seen")
-    if not ident or seen is None:
+    if seen is None:
         return None
     try:
         attempts = schema.parse_count(raw("Attempts"))
     except ValueError:
         attempts = 0
+    outcome, stage = raw("Last outcome"), raw("Stage")
     return Snap(
         id=ident,
         last_contact=day("Last contact"),
-        last_outcome=vocab.OUTCOME_ALIASES.get(
-            vocab.normalise(schema.cell_text(raw("Last outcome")))
-        ),
+        last_outcome=None
+        if outcome is None
+        else vocab.OUTCOME_ALIASES.get(vocab.normalise(schema.cell_text(outcome))),
         attempts=attempts or 0,
-        stage=vocab.STAGE_ALIASES.get(vocab.normalise(schema.cell_text(raw("Stage")))),
+        stage=None
+        if stage is None
+        else vocab.STAGE_ALIASES.get(vocab.normalise(schema.cell_text(stage))),
         follow_up_on=day("Follow up on"),
         recorded=day("Recorded"),
         seen=seen,
@@ -220,27 +244,10 @@ def _snap(values: Sequence[RawValue], columns: Mapping[str, int], table: Table) 
 def append_changes(backend: Backend, config: Config, snaps: Iterable[Snap]) -> TabChanges:
     """The change that appends `snaps`, creating the hidden tab when it is missing."""
     table = backend.read_tab(config.tabs.touches)
-    if table is None or not table.rows:
-        columns = {name: i + 1 for i, name in enumerate(COLUMNS)}
-        changes = TabChanges(
-            tab=table.tab if table is not None else config.tabs.touches,
-            create=table is None,
-            hidden=True,
-            new_headers={column: name for name, column in columns.items()},
-        )
-    else:
-        columns = _columns(table, backend.label)
-        changes = TabChanges(tab=table.tab)
-        last = max(len(table.rows[0]), *columns.values())
-        for name in COLUMNS:
-            if name not in columns:
-                last += 1
-                columns[name] = last
-                changes.new_headers[last] = name
-    width = max(columns.values())
-    for snap in snaps:
-        row: list[CellValue] = [None] * width
-        for name, value in snap.cells().items():
-            row[columns[name] - 1] = value
-        changes.append_rows.append(row)
-    return changes
+    return hidden_tab.append_rows(
+        table,
+        config.tabs.touches,
+        COLUMNS,
+        lambda found: _columns(found, backend.label),
+        (snap.cells() for snap in snaps),
+    )

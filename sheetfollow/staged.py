@@ -60,6 +60,9 @@ class Staged:
         self._views: dict[str, _View] = {}
         #: Grows with every staged change, so callers can tell a cached read went stale.
         self.version = 0
+        #: Staged changes per tab (casefolded name), for caches of one tab's reading.
+        self._tab_changes: dict[str, int] = {}
+        self._flushes = 0
 
     @property
     def has_changes(self) -> bool:
@@ -93,6 +96,10 @@ class Staged:
             table_header_row=base.table_header_row,
         )
 
+    def tab_version(self, tab: str) -> tuple[int, int]:
+        """Changes when what `tab` reads may have changed (a change staged to it, a flush)."""
+        return (self._flushes, self._tab_changes.get(tab.casefold(), 0))
+
     def _view(self, tab: str, *, create: bool = False) -> _View | None:
         key = tab.casefold()
         view = self._views.get(key)
@@ -124,6 +131,7 @@ class Staged:
         if view is None:
             # The backend's own message for a tab that is not there, at flush time.
             self._staged.append(change)
+            self._changed(change.tab)
             return change
         mine = TabChanges(
             tab=change.tab,
@@ -133,9 +141,7 @@ class Staged:
             hidden=change.hidden,
             # Rows this view appended are not in the backend's sheet yet: nothing to check.
             expected_ids={
-                row: ident
-                for row, ident in change.expected_ids.items()
-                if row not in view.appended
+                row: ident for row, ident in change.expected_ids.items() if row not in view.appended
             },
             id_column=change.id_column,
         )
@@ -164,7 +170,12 @@ class Staged:
                     view.set(first + offset, column, value)
         self._staged.append(mine)
         self.version += 1
+        self._changed(change.tab, view.name)
         return mine
+
+    def _changed(self, *tabs: str) -> None:
+        for name in {tab.casefold() for tab in tabs}:
+            self._tab_changes[name] = self._tab_changes.get(name, 0) + 1
 
     def _created(self, view: _View) -> bool:
         return any(c.create and c.tab.casefold() == view.name.casefold() for c in self._staged)
@@ -178,6 +189,7 @@ class Staged:
         self._staged.clear()
         self._views.clear()
         self.version += 1
+        self._flushes += 1
         return result
 
 

@@ -129,6 +129,8 @@ def _got_through(snap: Snap, outcome: Outcome | None) -> bool:
 
 
 def _unreadable(prospect: Prospect, header: HeaderMap) -> bool:
+    if not prospect.problems:
+        return False
     refs = {header.cell(prospect.row, name) for name in snapshot.TOUCH_FIELDS}
     return any(problem.ref in refs for problem in prospect.problems)
 

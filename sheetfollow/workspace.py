@@ -81,6 +81,7 @@ class Workspace:
     #: Cells of the Prospects tab changed by the touches applied here (journal and typed).
     touch_cells: int = 0
     _pipeline: tuple[int, service.Pipeline] | None = None
+    _snapshots: tuple[tuple[int, int], dict[str, snapshot.Snap]] | None = None
 
     def pipeline(self, progress: service.Progress | None = None) -> service.Pipeline:
         """The Prospects tab understood, as the sheet reads now (read again only when
@@ -90,12 +91,19 @@ class Workspace:
             self._pipeline = (self.sheet.version, loaded)
         return self._pipeline[1]
 
+    def snapshots(self) -> dict[str, snapshot.Snap]:
+        """The latest snapshot of every ID (read again only when the tab changed since)."""
+        stamp = self.sheet.tab_version(self.config.tabs.touches)
+        if self._snapshots is None or self._snapshots[0] != stamp:
+            self._snapshots = (stamp, snapshot.read_snapshots(self.sheet, self.config))
+        return self._snapshots[1]
+
     # -- typed touches
 
     def record_typed_all(self, progress: service.Progress | None = None) -> None:
         """Find the touches typed into the sheet since the last run and record them."""
         pipeline = self.pipeline(progress)
-        snaps = snapshot.read_snapshots(self.sheet, self.config)
+        snaps = self.snapshots()
         if not snaps:
             return
         found = typed.find(pipeline.rows, snaps, pipeline.header)
@@ -111,12 +119,14 @@ class Workspace:
         prospect = schema.parse_prospect(
             table.rows[number - 1], number, header, epoch=table.epoch, today=self.today
         )
-        snaps = snapshot.read_snapshots(self.sheet, self.config)
         if prospect is None or not prospect.id:
             return False
-        snap = snaps.get(snapshot.key(prospect.id))
+        # Only this row's snapshot: parsing every one would cost a one-row command as much
+        # as a refresh.
+        snap = snapshot.read_snapshot(self.sheet, self.config, prospect.id)
         if snap is None:
             return False
+        snaps = {snapshot.key(prospect.id): snap}
         owners = _owners(self.sheet, self.config)
         row = service.compute_row(
             prospect, service.owner_of(prospect, owners), self.config, self.today
@@ -383,9 +393,7 @@ class Listing:
         return out
 
 
-def pending(
-    backend: Backend, config: Config, today: date, *, drop: Sequence[str] = ()
-) -> Listing:
+def pending(backend: Backend, config: Config, today: date, *, drop: Sequence[str] = ()) -> Listing:
     """The changes waiting in the journal (and why any is held); `drop` discards some, by
     their ID or its first characters."""
     journal_ = Journal.for_sheet(backend.label, config.path)

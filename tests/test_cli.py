@@ -690,3 +690,66 @@ def test_the_mapping_the_error_suggests_makes_the_command_work(cli: Cli, tmp_pat
     result = cli("refresh", "--today", ISO_TODAY)
     assert result.exit_code == 0, result.output
     assert records(path)["Delta GmbH"]["Status"] == "overdue"
+
+
+#: Libraries only some commands need: importing the CLI (as `--help` and every command do)
+#: must not load them.
+HEAVY_LIBRARIES = (
+    "holidays",
+    "jinja2",
+    "babel",
+    "icalendar",
+    "phonenumbers",
+    "gspread",
+    "google",
+    "rapidfuzz",
+    "rich.progress",
+    "rich.table",
+    "sheetfollow.notify",
+)
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    code = "import json, sys\nimport sheetfollow.cli\nprint(json.dumps(sorted(sys.modules)))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(result.stdout)
+    heavy = [
+        name
+        for name in loaded
+        if any(name == lib or name.startswith(lib + ".") for lib in HEAVY_LIBRARIES)
+    ]
+    assert heavy == []
+
+
+class _Watched:
+    """A backend stand-in with the progress hook the Excel backend offers."""
+
+    progress = None
+
+
+def test_the_progress_bar_follows_the_backend_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    screen = io.StringIO()
+    monkeypatch.setattr(sheetfollow.cli, "err", Console(file=screen, force_terminal=True, width=80))
+    backend = _Watched()
+    with sheetfollow.cli._progress("reading", backend) as bar:  # type: ignore[arg-type]
+        assert bar is not None
+        assert backend.progress is not None
+        backend.progress("reading Prospects", 0.5)
+        counter = sheetfollow.cli._counter(bar, "computing")
+        assert counter is not None
+        counter(10, 20)
+    assert backend.progress is None  # unhooked afterwards
+    assert "computing" in screen.getvalue()
+
+    monkeypatch.setattr(sheetfollow.cli, "err", Console(file=io.StringIO(), width=80))
+    with sheetfollow.cli._progress("reading", backend) as bar:  # type: ignore[arg-type]
+        assert bar is None  # not a terminal: cron, a pipe, a test
+        assert backend.progress is None

@@ -1,7 +1,9 @@
-"""The pending journal and the send log read as they grow (journal.Tail)."""
+"""The pending journal and the send log read as they grow (journal.Tail), and the temporary
+files killed runs leave beside them."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -66,3 +68,34 @@ def test_the_send_log_finds_the_claims_on_an_email_as_a_full_read_does(tmp_path:
     assert [(c.id, c.outcome) for c in found] == [(first, state.WITHDRAWN), (second, state.SENT)]
     assert found == [c for c in state.claims(log.read()) if c.about(DAY, "owner", "Anna")]
     assert log.about(date(2026, 11, 28), "owner", "Anna") == []
+
+
+def test_temporary_files_killed_runs_left_are_removed_once_an_hour_old(tmp_path: Path) -> None:
+    from sheetfollow.notify.outbox import Outbox
+
+    old = datetime.now().timestamp() - 2 * 3600
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    left = [
+        outbox / ".2026-11-27-owner-anna.eml.k2j_8xq1.tmp",
+        tmp_path / ".book.pending.jsonl.ab12cd34.tmp",
+    ]
+    kept = [
+        outbox / ".2026-11-27-owner-bert.eml.fresh_01.tmp",  # a run writing it now
+        outbox / ".notes.txt.ab12cd34.tmp",  # not ours
+        outbox / "2026-11-27-owner-anna.eml.ab12cd34.tmp",
+        tmp_path / ".other.pending.jsonl.ab12cd34.tmp",
+    ]
+    for path in left + kept:
+        path.write_bytes(b"x")
+    for path in left + kept[1:]:
+        os.utime(path, (old, old))
+
+    Outbox(outbox, DAY)
+    journal = Journal(tmp_path / "book.pending.jsonl")
+    for ident in "ab":
+        journal.append("touch", {}, change_id=ident, at=NOW)
+    journal.remove(["a"])  # rewrites the journal
+
+    assert not any(path.exists() for path in left)
+    assert all(path.exists() for path in kept)

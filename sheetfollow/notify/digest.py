@@ -10,9 +10,10 @@ gradients.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from babel.numbers import format_percent
 
@@ -407,7 +408,8 @@ def _block(owner: OwnerFigures, view: DigestView, scale: _Scale, t: Strings) -> 
     lists = (
         (
             t("digest_overdue_list"),
-            _capped([_late(x, t, view.today) for x in owner.late], t),
+            # Only the shown ones are worded: an owner may have thousands overdue.
+            _capped(owner.late, t, lambda x: _late(x, t, view.today)),
             "overdue",
         ),
         (t("digest_died_list"), _capped(owner.died, t), "died"),
@@ -426,12 +428,18 @@ def _late(item: Late, t: Strings, today: date) -> str:
     return f"{item.company} ({t.count('days_late', (today - item.due).days)})"
 
 
-def _capped(items: Sequence[str], t: Strings) -> tuple[str, ...]:
-    """The first DIGEST_LIST_LENGTH items, then "and 4 more"."""
+_Item = TypeVar("_Item")
+
+
+def _capped(
+    items: Sequence[_Item], t: Strings, word: Callable[[_Item], str] = str
+) -> tuple[str, ...]:
+    """The first DIGEST_LIST_LENGTH items (as `word` puts them), then "and 4 more"."""
+    shown = tuple(word(item) for item in items[:DIGEST_LIST_LENGTH])
     if len(items) <= DIGEST_LIST_LENGTH:
-        return tuple(items)
+        return shown
     rest = len(items) - DIGEST_LIST_LENGTH
-    return (*items[:DIGEST_LIST_LENGTH], t.count("more", rest))
+    return (*shown, t.count("more", rest))
 
 
 @dataclass(frozen=True)

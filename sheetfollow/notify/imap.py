@@ -28,7 +28,7 @@ from typing import Any
 
 from sheetfollow.config import CONFIG_NAME, IMAP_SECURITY, LOCAL_HOSTS, InboxConfig
 from sheetfollow.errors import ConfigError, RemoteError
-from sheetfollow.notify.smtp import Step, scrub
+from sheetfollow.notify.smtp import Step, env_port, scrub
 from sheetfollow.secrets import read_private_file
 
 #: Environment variables that replace [inbox] keys, as SHEETFOLLOW_SMTP_* do for [smtp].
@@ -132,14 +132,7 @@ def _env(environ: Mapping[str, str], key: str) -> str:
 
 
 def _port(environ: Mapping[str, str]) -> int | None:
-    text = _env(environ, "port")
-    if not text:
-        return None
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise ConfigError(
-            f"{ENV_OVERRIDES['port']} must be a port number from 1 to 65535, not {text!r}"
-        )
-    return int(text)
+    return env_port(environ, ENV_OVERRIDES["port"])
 
 
 def _password(environ: Mapping[str, str], inbox: InboxConfig, source: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from sheetfollow.errors import SheetfollowError
+from sheetfollow.files import remove_stale_temps
 from sheetfollow.notify.message import Message
 from sheetfollow.notify.mime import DEFAULT_SENDER, POLICY
 
@@ -45,6 +46,8 @@ class Outbox:
         self.sender = sender
         #: Names given in this run, so two keys with the same slug do not overwrite each other.
         self._taken: dict[str, str] = {}
+        # What runs killed while writing an email left behind (not what one writes now).
+        remove_stale_temps(folder, r".+\.eml")
 
     @property
     def label(self) -> str:

@@ -106,13 +106,17 @@ def _env(env: Mapping[str, str], key: str) -> str:
 
 
 def _port(env: Mapping[str, str]) -> int | None:
-    text = _env(env, "port")
+    return env_port(env, ENV_OVERRIDES["port"])
+
+
+def env_port(env: Mapping[str, str], variable: str) -> int | None:
+    """The port an environment variable sets (SHEETFOLLOW_SMTP_PORT, ..._IMAP_PORT), or
+    None when it is not set."""
+    text = env.get(variable, "").strip()
     if not text:
         return None
     if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise ConfigError(
-            f"{ENV_OVERRIDES['port']} must be a port number from 1 to 65535, not {text!r}"
-        )
+        raise ConfigError(f"{variable} must be a port number from 1 to 65535, not {text!r}")
     return int(text)
 
 
