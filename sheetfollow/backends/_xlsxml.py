@@ -13,7 +13,7 @@ import math
 import posixpath
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
@@ -691,6 +691,22 @@ class RowSpan(NamedTuple):
 
 
 _R_ATTR_RE = re.compile(rb"\sr\s*=\s*[\"']([A-Za-z]*)(\d+)[\"']")
+_LETTERS_RE = re.compile(rb"[A-Z]{1,3}(?=\d)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _span_bounds(spans: bytes) -> tuple[int, int] | None:
+    """The first and last column of a row's spans, None when they do not read as numbers."""
+    # spans may list several ranges ("1:3 7:9"); one range over all of them stays true.
+    bounds = spans.replace(b" ", b":").split(b":")
+    if not all(bound.isdigit() for bound in bounds):
+        return None
+    return min(map(int, bounds)), max(map(int, bounds))
+
+
+@functools.lru_cache(maxsize=20_000)
+def _column_of(letters: bytes) -> int:
+    return column_number(letters.decode())
 
 
 @dataclass(frozen=True)
@@ -740,11 +756,12 @@ def markup(prefix: bytes) -> Markup:
     )
 
 
-def iter_rows(data: bytes, layout: SheetLayout) -> Iterator[RowSpan]:
-    """Every <row> in sheetData; rows without r= are numbered by position."""
+def iter_rows(data: bytes, layout: SheetLayout, index: int = 0) -> Iterator[RowSpan]:
+    """Every <row> in sheetData; rows without r= are numbered by position (after `index`,
+    the number of the row before the first one, when data is a piece of a part)."""
     names = markup(layout.prefix)
     start_re, close = names.row_start, names.row_close
-    pos, index = layout.content_start, 0
+    pos = layout.content_start
     while True:
         match = start_re.search(data, pos, layout.content_end)
         if match is None:
@@ -761,16 +778,6 @@ def iter_rows(data: bytes, layout: SheetLayout) -> Iterator[RowSpan]:
             end = close_start + len(close)
         yield RowSpan(index, match.start(), match.end(), close_start, end, tag)
         pos = end
-
-
-def last_used_row(data: bytes, layout: SheetLayout) -> int:
-    """The last row with a value or a formula in any cell (0 when there is none)."""
-    mark = markup(layout.prefix).value_mark
-    last = 0
-    for row in iter_rows(data, layout):
-        if not row.self_closing and mark.search(data, row.tag_end, row.close_start):
-            last = row.number
-    return last
 
 
 class CellSpan(NamedTuple):
@@ -835,51 +842,6 @@ def iter_cells(data: bytes, row: RowSpan, prefix: bytes) -> Iterator[CellSpan]:
         pos = cell.end
 
 
-def _is_cell_start(data: bytes, at: int, names: Markup) -> bool:
-    after = data[at + len(names.cell_open) : at + len(names.cell_open) + 1]
-    return data.startswith(names.cell_open, at) and after in (b" ", b"\t", b"\n", b"\r", b">", b"/")
-
-
-def last_cell(data: bytes, row: RowSpan, names: Markup) -> CellSpan | None:
-    """The row's last cell when it carries r= (None otherwise: the caller parses the row)."""
-    at = data.rfind(names.plain_head, row.tag_end, row.close_start)
-    if at >= 0:
-        cell = _plain_cell(data, at, row.close_start, names)
-        if cell is not None and data.find(names.cell_open, cell.end, row.close_start) < 0:
-            return cell
-    end = row.close_start
-    while True:
-        at = data.rfind(names.cell_open, row.tag_end, end)
-        if at < 0:
-            return None
-        if _is_cell_start(data, at, names):
-            break
-        end = at  # '<color' inside rich text, not a cell
-    tag_end = data.find(b">", at, row.close_start)
-    ref = _R_ATTR_RE.search(data, at, tag_end + 1)
-    if ref is None:
-        return None
-    return _cell_at(data, at, row.close_start, names, column_number(ref.group(1).decode()))
-
-
-def find_cell(data: bytes, row: RowSpan, ref: str, names: Markup) -> CellSpan | None:
-    """The cell with r="ref" in this row, found without parsing the others."""
-    at = data.find(names.plain_head + ref.encode() + b'"', row.tag_end, row.close_start)
-    if at >= 0:
-        cell = _plain_cell(data, at, row.close_start, names)
-        if cell is not None:
-            return cell
-    needle = b' r="' + ref.encode() + b'"'
-    hit = data.find(needle, row.tag_end, row.close_start)
-    while hit >= 0:
-        at = data.rfind(b"<", row.tag_end, hit)
-        inside_tag = at >= 0 and data.find(b">", at, hit) < 0
-        if inside_tag and _is_cell_start(data, at, names):
-            return _cell_at(data, at, row.close_start, names, split_ref(ref)[1])
-        hit = data.find(needle, hit + 1, row.close_start)
-    return None
-
-
 @dataclass
 class SheetContext:
     """What a sheet rewrite needs from the rest of the package."""
@@ -933,6 +895,7 @@ class _RowEditor:
         header_cells: frozenset[tuple[int, int]],
         column_styles: Mapping[int, int],
     ) -> None:
+        #: The bytes the row and cell spans point into (one piece of the part at a time).
         self.data = data
         self.prefix = layout.prefix
         self.ctx = ctx
@@ -941,6 +904,7 @@ class _RowEditor:
         self.cells_written = 0
         self.skipped: list[str] = []
         self.names = markup(self.prefix)
+        self._made: dict[tuple[type, CellValue, int], bytes] = {}
 
     # -- rows
 
@@ -999,26 +963,79 @@ class _RowEditor:
         )
 
     def _cells(self, row: RowSpan, writes: Mapping[int, CellValue]) -> list[CellSpan]:
-        """The cells that matter for these writes: the written ones and the last one.
+        """The cells that matter for these writes: the written ones, the first cell to the
+        right of each absent one (where it goes in), and the last one when a write goes
+        after it.
 
-        Finding them by their r= saves parsing every cell of every row; a row that does not
-        allow that (cells without r=, a cell to insert between others) is parsed in full.
+        Finding them by their r= saves parsing every cell of every row. That is exact only
+        when every cell of the row starts with r=, which three plain counts tell; a row
+        that does not (cells without r=, attributes in another order), or that gets a new
+        header (it takes the style of the cell to its left), is parsed in full.
         """
         if row.self_closing:
             return []
         data, names = self.data, self.names
-        last = last_cell(data, row, names)
-        if last is None:
+        start, end = row.tag_end, row.close_start
+        headers = self.header_cells
+        if headers and any((row.number, column) in headers for column in writes):
             return list(iter_cells(data, row, self.prefix))
-        found = [last]
+        if data.count(names.plain_head, start, end) != (
+            data.count(names.cell_open + b" ", start, end)
+            + data.count(names.cell_open + b">", start, end)
+        ):
+            return list(iter_cells(data, row, self.prefix))
+        head = names.plain_head
+        at_last = data.rfind(head, start, end)
+        if at_last < 0:
+            return []  # no cells at all
+        letters = _LETTERS_RE.match(data, at_last + len(head))
+        if letters is None:
+            return list(iter_cells(data, row, self.prefix))
+        last_column = _column_of(letters.group(0))
+        found: dict[int, CellSpan] = {}
+        absent: set[int] = set()
+        number = b'%d"' % row.number
+
+        def cell_at(at: int, column: int) -> CellSpan:
+            return _plain_cell(data, at, end, names) or _cell_at(data, at, end, names, column)
+
+        def marker(at: int, column: int) -> CellSpan:
+            # Only where cells go in before it: its start is all that is used.
+            return CellSpan(column, at, at, at, at, b"")
+
         for column in writes:
-            if column >= last.column:
+            if column >= last_column:
+                if last_column not in found or not found[last_column].tag:
+                    found[last_column] = cell_at(at_last, last_column)
                 continue
-            cell = find_cell(data, row, cell_ref(row.number, column), names)
-            if cell is None:
-                return list(iter_cells(data, row, self.prefix))
-            found.append(cell)
-        return sorted(found, key=lambda cell: cell.column)
+            known = found.get(column)
+            if known is not None:
+                if not known.tag:  # found as where another goes in: now it is written
+                    found[column] = cell_at(known.start, column)
+                continue
+            if column in absent:
+                continue
+            # Every cell of the row starts with <c r=": one search finds it or proves it absent.
+            at = data.find(head + _letters(column) + number, start, end)
+            if at >= 0:
+                found[column] = cell_at(at, column)
+                continue
+            absent.add(column)
+            # The cell goes in before the first cell to its right.
+            for right in range(column + 1, last_column + 1):
+                if right in found:
+                    break
+                if right in absent:
+                    continue
+                at = at_last if right == last_column else -1
+                if at < 0:
+                    at = data.find(head + _letters(right) + number, start, end)
+                if at < 0:
+                    absent.add(right)
+                    continue
+                found[right] = marker(at, right)
+                break
+        return sorted(found.values(), key=lambda cell: cell.column)
 
     def _row_tag(self, row: RowSpan, low: int, high: int) -> bytes:
         """The row's start tag, with r= when it had none and spans= widened to the writes."""
@@ -1031,11 +1048,10 @@ class _RowEditor:
         if at < 0:
             return tag
         end = tag.find(b'"', at + 8)
-        # spans may list several ranges ("1:3 7:9"); one range over all of them stays true.
-        bounds = tag[at + 8 : end].replace(b" ", b":").split(b":")
-        if not all(bound.isdigit() for bound in bounds):
+        bounds = _span_bounds(tag[at + 8 : end])
+        if bounds is None:
             return tag
-        first, last = min(map(int, bounds)), max(map(int, bounds))
+        first, last = bounds
         if low < first or high > last:
             spans = b"%d:%d" % (min(low, first), max(high, last))
             tag = tag[: at + 8] + spans + tag[end:]
@@ -1114,6 +1130,23 @@ class _RowEditor:
         return self._emit(row, cell.column, value, style)
 
     def _emit(self, row: int, column: int, value: CellValue, style: int) -> bytes:
+        # A cell's markup after its reference depends only on the value and the style:
+        # statuses, steps, owners and dates repeat down a sheet, so it is made once.
+        key = (type(value), value, style)
+        rest = self._made.get(key)
+        if rest is None:
+            full = self._make(row, column, value, style)
+            ref = b"%s%d" % (_letters(column), row)
+            at = full.index(ref) + len(ref)
+            rest = full[at:]
+            if len(self._made) > 100_000:
+                self._made.clear()
+            self._made[key] = rest
+            return full
+        self.cells_written += 1
+        return self.names.plain_head + _letters(column) + b"%d" % row + rest
+
+    def _make(self, row: int, column: int, value: CellValue, style: int) -> bytes:
         p = self.prefix
         self.cells_written += 1
         kind = type(value)
@@ -1135,7 +1168,7 @@ class _RowEditor:
         else:
             # A str subclass, such as a (str, Enum) member, is written as its own text.
             self.cells_written -= 1
-            return self._emit(row, column, str.__str__(value), style)
+            return self._make(row, column, str.__str__(value), style)
         if number is None:
             raise SheetError(f"{self._where(row, column)}: {value} cannot be stored in a cell")
         return b'<%sc r="%s"%s><%sv>%s</%sv></%sc>' % (
@@ -1250,83 +1283,194 @@ def _column_styles(head: bytes) -> dict[int, int]:
     return styles
 
 
+_SHEET_DATA_RE = re.compile(rb"<((?:[\w.-]+:)?)sheetData(?=[\s/>])[^>]*?(/?)>")
+
+
+def _discard(_: bytes | memoryview) -> None:
+    pass
+
+
+def rewrite_stream(
+    pieces: Iterable[bytes],
+    writes: Mapping[tuple[int, int], CellValue],
+    ctx: SheetContext,
+    header_cells: frozenset[tuple[int, int]] = frozenset(),
+    out: Callable[[bytes | memoryview], object] | None = None,
+) -> tuple[int, list[str]]:
+    """Apply cell writes to a worksheet part that arrives in pieces (as it is inflated), and
+    hand the new part to `out` in pieces: untouched rows keep their exact bytes, and only
+    a piece of the part (a megabyte or so of whole rows) is held at a time.
+
+    Without `out` this is a probe: it stops at the first cell that would change. Returns
+    how many cells change (the probe: 0 or 1) and the writes refused, with why (the probe:
+    those it met). The caller sends the whole part to `out` only when a probe found a
+    change: a part in which nothing changes is copied as it is.
+    """
+    probe = out is None
+    emit = _discard if out is None else out
+    by_row = writes.by_row if isinstance(writes, Writes) else Writes(writes).by_row
+    targets = sorted(by_row)
+    count = len(targets)
+    source = iter(pieces)
+    pending = b""
+    while True:
+        opening = _SHEET_DATA_RE.search(pending)
+        if opening is not None:
+            break
+        piece = next(source, None)
+        if piece is None:
+            raise DamagedPart("the worksheet has no <sheetData>")
+        pending += piece
+    prefix = opening.group(1)
+    names = markup(prefix)
+    head = pending[: opening.start()]
+    layout = SheetLayout(prefix, 0, 0, 0, 0, False)
+    editor = _RowEditor(pending, layout, ctx, header_cells, _column_styles(head))
+    box = None if probe else _written_box(writes)
+    tag = pending[opening.start() : opening.end()]
+    if opening.group(2):
+        tag = tag[:-2].rstrip() + b">"
+    emit(_grow_dimension(head, box) if box is not None else head)
+    emit(tag)
+    pending = pending[opening.end() :]
+    close_tag = b"</" + prefix + b"sheetData>"
+    index = ti = 0
+    if opening.group(2):
+        pending = close_tag + pending
+    while True:
+        end = pending.find(close_tag)
+        if end >= 0:
+            limit, final = end, True
+        else:
+            cut = pending.rfind(names.row_close)
+            if cut < 0:
+                piece = next(source, None)
+                if piece is None:
+                    raise DamagedPart("the worksheet's <sheetData> is not closed")
+                pending += piece
+                continue
+            limit, final = cut + len(names.row_close), False
+        pos = 0
+        view = memoryview(pending)
+        editor.data = pending
+        for row in iter_rows(pending, SheetLayout(prefix, 0, 0, 0, limit, False), index):
+            index = row.number
+            while ti < count and targets[ti] < index:
+                new = editor.new_row(targets[ti], by_row[targets[ti]])
+                ti += 1
+                if new:
+                    emit(view[pos : row.start])
+                    emit(new)
+                    pos = row.start
+            if ti < count and targets[ti] == index:
+                new = editor.rewrite_row(row, by_row[index])
+                ti += 1
+                if new is not None:
+                    emit(view[pos : row.start])
+                    emit(new)
+                    pos = row.end
+            if probe and editor.cells_written:
+                return editor.cells_written, editor.skipped
+            if ti == count:
+                break
+        if ti == count or final:
+            if final:
+                emit(view[pos:limit])
+                for index in targets[ti:]:
+                    new = editor.new_row(index, by_row[index])
+                    if new:
+                        emit(new)
+                pos = limit
+            if probe:
+                return editor.cells_written, editor.skipped
+            # Nothing more to change: the rest goes over as it is.
+            emit(view[pos:])
+            del view
+            for piece in source:
+                emit(piece)
+            return editor.cells_written, editor.skipped
+        emit(view[pos:limit])
+        del view
+        piece = next(source, None)
+        if piece is None:
+            raise DamagedPart("the worksheet's <sheetData> is not closed")
+        pending = pending[limit:] + piece
+
+
 def rewrite_sheet(
     data: bytes,
     writes: Mapping[tuple[int, int], CellValue],
     ctx: SheetContext,
     header_cells: frozenset[tuple[int, int]] = frozenset(),
 ) -> SheetRewrite:
-    """Apply cell writes to a worksheet part. Untouched rows keep their exact bytes."""
-    layout = locate_sheet_data(data)
-    by_row: dict[int, dict[int, CellValue]] = {}
-    for (row_index, column), value in writes.items():
-        cells = by_row.get(row_index)
-        if cells is None:
-            cells = by_row[row_index] = {}
-        cells[column] = value
-    targets = sorted(by_row)
-    head = data[: layout.tag_start]
-    editor = _RowEditor(data, layout, ctx, header_cells, _column_styles(head))
-    view = memoryview(data)
-    body: list[bytes | memoryview] = []
-    pos, ti = layout.content_start, 0
-    if targets:
-        for row in iter_rows(data, layout):
-            while ti < len(targets) and targets[ti] < row.number:
-                new = editor.new_row(targets[ti], by_row[targets[ti]])
-                if new:
-                    body += [view[pos : row.start], new]
-                    pos = row.start
-                ti += 1
-            if ti < len(targets) and targets[ti] == row.number:
-                new = editor.rewrite_row(row, by_row[row.number])
-                if new is not None:
-                    body += [view[pos : row.start], new]
-                    pos = row.end
-                ti += 1
-            if ti == len(targets):
-                break
-    body.append(view[pos : layout.content_end])
-    for index in targets[ti:]:
-        new = editor.new_row(index, by_row[index])
-        if new:
-            body.append(new)
-    if editor.cells_written == 0:
-        return SheetRewrite([view], 0, editor.skipped)
-    return SheetRewrite(
-        _frame(data, layout, head, _written_box(writes)) + body + _tail(data, layout),
-        editor.cells_written,
-        editor.skipped,
-    )
+    """Apply cell writes to a worksheet part held in memory. Untouched rows keep their exact
+    bytes; a part in which nothing changes comes back as it is."""
+    chunks: list[bytes | memoryview] = []
+    writes = Writes(writes)
+    written, skipped = rewrite_stream([data], writes, ctx, header_cells, chunks.append)
+    if written == 0:
+        return SheetRewrite([data], 0, skipped)
+    return SheetRewrite(chunks, written, skipped)
 
 
 def _written_box(writes: Mapping[tuple[int, int], CellValue]) -> Box | None:
     """The range of cells given a value (cells emptied or left alone are inside it already)."""
-    top = left = 1 << 30
-    bottom = right = 0
-    for (row, column), value in writes.items():
-        if value is not None and value != "":
-            top, bottom = min(top, row), max(bottom, row)
-            left, right = min(left, column), max(right, column)
-    return Box(top, left, bottom, right) if bottom else None
+    if isinstance(writes, Writes):
+        rows: list[int] = []
+        columns: set[int] = set()
+        for row, cells in writes.by_row.items():
+            filled = [column for column, value in cells.items() if value not in (None, "")]
+            if filled:
+                rows.append(row)
+                columns.update(filled)
+    else:
+        keys = [key for key, value in writes.items() if value is not None and value != ""]
+        rows = [row for row, _ in keys]
+        columns = {column for _, column in keys}
+    if not rows:
+        return None
+    return Box(min(rows), min(columns), max(rows), max(columns))
 
 
-def _frame(
-    data: bytes, layout: SheetLayout, head: bytes, box: Box | None
-) -> list[bytes | memoryview]:
-    if box is not None:
-        head = _grow_dimension(head, box)
-    opening = data[layout.tag_start : layout.tag_end]
-    if layout.self_closing:
-        opening = opening[:-2].rstrip() + b">"
-    return [head, opening]
+class Writes(Mapping[tuple[int, int], CellValue]):
+    """Cell writes by (row, column), held grouped by row: the form the rewrite walks, and
+    a third of the memory of one dictionary entry per cell (a million on a big sheet)."""
 
+    def __init__(self, writes: Mapping[tuple[int, int], CellValue] | None = None) -> None:
+        self.by_row: dict[int, dict[int, CellValue]] = {}
+        self._count = 0
+        for (row, column), value in (writes or {}).items():
+            self[row, column] = value
 
-def _tail(data: bytes, layout: SheetLayout) -> list[bytes | memoryview]:
-    view = memoryview(data)
-    if layout.self_closing:
-        return [b"</" + layout.prefix + b"sheetData>", view[layout.tag_end :]]
-    return [view[layout.content_end :]]
+    def __setitem__(self, key: tuple[int, int], value: CellValue) -> None:
+        row, column = key
+        cells = self.by_row.get(row)
+        if cells is None:
+            cells = self.by_row[row] = {}
+        if column not in cells:
+            self._count += 1
+        cells[column] = value
+
+    def __getitem__(self, key: tuple[int, int]) -> CellValue:
+        row, column = key
+        return self.by_row[row][column]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for row, cells in self.by_row.items():
+            for column in cells:
+                yield row, column
+
+    def __len__(self) -> int:
+        return self._count
+
+    def items(self) -> Iterator[tuple[tuple[int, int], CellValue]]:  # type: ignore[override]
+        for row, cells in self.by_row.items():
+            for column, value in cells.items():
+                yield (row, column), value
+
+    def values(self) -> Iterator[CellValue]:  # type: ignore[override]
+        for cells in self.by_row.values():
+            yield from cells.values()
 
 
 def _grow_dimension(head: bytes, box: Box) -> bytes:
@@ -1345,14 +1489,46 @@ def _grow_dimension(head: bytes, box: Box) -> bytes:
     return head[: match.start()] + tag + head[match.end() :]
 
 
-def has_formula(worksheet: bytes) -> bool:
-    """True when any cell of the worksheet holds a formula."""
-    try:
-        prefix = locate_sheet_data(worksheet).prefix
-    except DamagedPart:
-        return False
-    # Plain substring searches: this may scan a part of a hundred megabytes.
-    return b"<%sf>" % prefix in worksheet or b"<%sf " % prefix in worksheet
+def last_used_row(pieces: Iterable[bytes]) -> int:
+    """The last row with a value or a formula in any cell (0 when there is none), of a
+    worksheet part that arrives in pieces, held one at a time."""
+    source = iter(pieces)
+    pending = b""
+    while (opening := _SHEET_DATA_RE.search(pending)) is None:
+        piece = next(source, None)
+        if piece is None:
+            raise DamagedPart("the worksheet has no <sheetData>")
+        pending += piece
+    if opening.group(2):
+        return 0
+    prefix = opening.group(1)
+    names = markup(prefix)
+    close_tag = b"</" + prefix + b"sheetData>"
+    pending = pending[opening.end() :]
+    index = last = 0
+    while True:
+        end = pending.find(close_tag)
+        limit = end if end >= 0 else pending.rfind(names.row_close)
+        if limit < 0:
+            piece = next(source, None)
+            if piece is None:
+                raise DamagedPart("the worksheet's <sheetData> is not closed")
+            pending += piece
+            continue
+        if end < 0:
+            limit += len(names.row_close)
+        for row in iter_rows(pending, SheetLayout(prefix, 0, 0, 0, limit, False), index):
+            index = row.number
+            if not row.self_closing and names.value_mark.search(
+                pending, row.tag_end, row.close_start
+            ):
+                last = row.number
+        if end >= 0:
+            return last
+        piece = next(source, None)
+        if piece is None:
+            raise DamagedPart("the worksheet's <sheetData> is not closed")
+        pending = pending[limit:] + piece
 
 
 # --------------------------------------------------------------------------- sparse sheets
@@ -1362,6 +1538,7 @@ def has_formula(worksheet: bytes) -> bool:
 _REF_SHAPES = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", b"A" * 26 + b"0" * 10)
 _SHAPE_OVERLAP = 32
 _LAST_REF_RE = re.compile(rb' r="[A-Z]*(\d+)"')
+_PREFIXED_F_RE = re.compile(rb"<[\w.-]+:f[ >]")
 
 
 class SheetShape:
@@ -1376,6 +1553,8 @@ class SheetShape:
         #: with that many ("" when none), and how many references have that many.
         self.widest = [b"", b"", b"", b""]
         self.refs = [0, 0, 0, 0]
+        #: True when some cell holds a formula (an <f> element, with any prefix).
+        self.formulas = False
         self._carry = b""
 
     def feed(self, chunk: bytes) -> None:
@@ -1401,6 +1580,12 @@ class SheetShape:
                     self.widest[letters] = max(self.widest[letters], ref)
                     at = shapes.find(needle, at + 1)
         self.size += len(chunk)
+        if not self.formulas:
+            self.formulas = (
+                b"<f>" in buf
+                or b"<f " in buf
+                or ((b":f>" in buf or b":f " in buf) and _PREFIXED_F_RE.search(buf) is not None)
+            )
         at = shapes.rfind(b' r="')
         match = _LAST_REF_RE.match(buf, at) if at >= 0 else None
         if match is not None:

@@ -39,11 +39,10 @@ import python_calamine
 from sheetfollow.backends import _xlsxml as xml
 from sheetfollow.backends import lockfiles
 from sheetfollow.errors import BusyError, SheetError
-from sheetfollow.files import fsync_folder
+from sheetfollow.files import fsync_folder, remove_stale_temps
 from sheetfollow.sheet import (
     EPOCH_1900,
     EPOCH_1904,
-    CellValue,
     RawValue,
     TabChanges,
     Table,
@@ -80,9 +79,6 @@ MAX_RATIO = 200
 _RATIO_CHECKED_ABOVE = 8 << 20
 _INFLATE_CHUNK = 1 << 16
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
-#: Our temporary files are `.pipeline.xlsx.<8 random characters>.tmp` (tempfile.mkstemp's
-#: alphabet); one whose run was killed is removed by a later write after this long.
-_STALE_TEMP_AGE = timedelta(hours=1)
 #: calamine holds a tab as a dense rectangle from A1 (32 bytes a cell, before Python's lists):
 #: a lone value in XFD5 of a 3,000-row tab means 49 million cells, minutes and gigabytes. A
 #: tab whose rectangle is larger than this, and than eight times the most cells its XML can
@@ -165,6 +161,10 @@ class XlsxBackend:
 
     #: Seconds to wait for another sheetfollow run that is writing the same file.
     lock_timeout: float = 5.0
+    #: Told how far long work has come: (phase, fraction 0..1), at least every 2% or so of
+    #: the rows or bytes of a phase ("reading Prospects", "writing pipeline.xlsx",
+    #: "checking the new file"). None: nobody is told.
+    progress: Callable[[str, float], None] | None = None
 
     def __init__(
         self,
@@ -236,16 +236,32 @@ class XlsxBackend:
             and _too_dense(shape.rows, shape.columns(), shape)
         ):
             return self._read_sparse(package, name, part, shape)
+        progress = self._phase(f"reading {name}")
+        if progress is not None:
+            progress(0.0)
         try:
             sheet = package.calamine().get_sheet_by_name(name)
-            grid = sheet.to_python(skip_empty_area=False)
+            # calamine's Python lists become the Table's, fixed in place, so the tab is
+            # never held twice in Python. Row by row where calamine's rows start in column
+            # A (its rows always start in row 1), so progress can be told.
+            start = sheet.start
+            rows: list[list[RawValue]] = []
+            if start is not None and start[1] == 0:
+                height = max(sheet.total_height, 1)
+                step = max(height // 50, 1)
+                for number, row in enumerate(sheet.iter_rows(), start=1):
+                    rows.append(_values(row))
+                    if progress is not None and number % step == 0:
+                        progress(number / height)
+            else:
+                rows = [_values(row) for row in sheet.to_python(skip_empty_area=False)]
+            del sheet
         except python_calamine.CalamineError as exc:
             raise SheetError(f"{self.label}: the tab {name!r} cannot be read ({exc})") from exc
-        rows = [
-            [None if v == "" else v if type(v) in _PLAIN else _raw(v) for v in row] for row in grid
-        ]
         while rows and all(value is None for value in rows[-1]):
             rows.pop()
+        if progress is not None:
+            progress(1.0)
         return rows
 
     def _read_sparse(
@@ -479,9 +495,8 @@ class XlsxBackend:
             for change in changes:
                 plan.apply(change)
             plan.finish()
-        result = WriteResult(plan.cells_written, plan.rows_appended, tuple(plan.skipped))
         if not plan.parts:
-            return result
+            return WriteResult(plan.cells_written, plan.rows_appended, tuple(plan.skipped))
         self._refuse_if_open(force, state.fingerprint.mtime_ns)
         self._refuse_if_read_only()
         side = self._side_folder()
@@ -502,10 +517,15 @@ class XlsxBackend:
         try:
             self._refuse_if_changed(state)
             self._check_expected_ids(state, changes)
-            self._commit(state, plan)
+            with self._damaged():
+                self._commit(state, plan)
         finally:
             lock.release()
-        return result
+        skipped = list(plan.skipped)
+        for job in plan.parts.values():
+            if isinstance(job, _SheetJob):
+                skipped += job.skipped
+        return WriteResult(plan.cells_written, plan.rows_appended, tuple(skipped))
 
     def _side_folder(self) -> Path:
         folder = self.path.parent / ".sheetfollow"
@@ -644,13 +664,13 @@ class XlsxBackend:
         ours: os.stat_result | None = None
         try:
             with os.fdopen(handle, "w+b") as out:
-                _write_package(out, state.package, plan)
+                _write_package(out, state.package, plan, self._phase(f"writing {self.path.name}"))
                 out.flush()
                 os.fsync(out.fileno())
                 ours = os.fstat(out.fileno())
             _copy_ownership(temp, original)
             data, fingerprint = _read_back(temp)
-            self._verify(data, plan)
+            written = self._verify(data, plan)
             backup = self._keep_backup(state, original)
             self._replace(temp, ours, state.fingerprint)
         except BaseException as exc:
@@ -667,7 +687,14 @@ class XlsxBackend:
         fsync_folder(folder)
         if backup is not None:
             self._rotate_backups(backup.parent)
-        self._loaded = _Loaded(_Package(data), fingerprint)
+        self._loaded = _Loaded(written, fingerprint)
+
+    def _phase(self, phase: str) -> Callable[[float], None] | None:
+        """The progress hook for one phase of the work, or None when nobody listens."""
+        progress = self.progress
+        if progress is None:
+            return None
+        return lambda fraction: progress(phase, fraction)
 
     def _replace(self, temp: Path, ours: os.stat_result, seen: _Fingerprint) -> None:
         """Put the new version (at `temp`) in the workbook's place, unless someone else saved
@@ -732,36 +759,47 @@ class XlsxBackend:
             os.replace(temp, folder / f"{self.path.stem}.{stamp}{self.path.suffix}")
 
     def _remove_stale_temps(self, folder: Path) -> None:
-        """Remove what killed runs left: files named as this module names its temporary
-        files for this workbook, untouched for an hour. Called only under the write lock, so
-        no run of ours is still writing them; nothing else is ever removed."""
-        pattern = re.compile(re.escape(f".{self.path.name}.") + r"[a-z0-9_]{8}\.tmp")
-        oldest = datetime.now().timestamp() - _STALE_TEMP_AGE.total_seconds()
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            return
-        for name in names:
-            if not pattern.fullmatch(name):
-                continue
-            with contextlib.suppress(OSError):
-                info = os.lstat(folder / name)
-                if stat.S_ISREG(info.st_mode) and info.st_mtime < oldest:
-                    os.unlink(folder / name)
+        """Remove what killed runs left: this module's temporary files for this workbook,
+        untouched for an hour. Called only under the write lock, so no run of ours is still
+        writing them; nothing else is ever removed."""
+        remove_stale_temps(folder, re.escape(self.path.name))
 
-    def _verify(self, data: bytes, plan: _Plan) -> None:
+    def _verify(self, data: bytes, plan: _Plan) -> _Package:
         """Refuse to replace the workbook with one that does not read back: the package must
-        open and every part this write produced must be well-formed XML."""
+        open and every part this write produced must be well-formed XML (and match the
+        checksum it was written with). The parts are unpacked and parsed a piece at a time,
+        so a rewritten sheet of a hundred megabytes is never held whole."""
+        progress = self._phase("checking the new file")
         try:
             written = _Package(data)
+            sizes = {name: written.zip.getinfo(name).file_size for name in plan.parts}
+            total, done = max(sum(sizes.values()), 1), 0
+            step, mark = max(total // 50, 1), 0
             for name in plan.parts:
                 parser = expat.ParserCreate(namespace_separator=" ")
-                parser.Parse(written.read(name), True)
-        except (xml.DamagedPart, expat.ExpatError, zipfile.BadZipFile, KeyError) as exc:
+                with written.zip.open(name) as stream:
+                    while piece := stream.read(_piece_size(sizes[name])):
+                        parser.Parse(piece, False)
+                        done += len(piece)
+                        if progress is not None and done >= mark:
+                            progress(done / total)
+                            mark = done + step
+                parser.Parse(b"", True)
+        except (
+            xml.DamagedPart,
+            expat.ExpatError,
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            KeyError,
+        ) as exc:
             raise SheetError(
                 f"{self.label} was not changed: the new version did not read back ({exc}); "
                 "please report this"
             ) from None
+        if progress is not None:
+            progress(1.0)
+        return written
 
     def _keep_backup(self, state: _Loaded, original: os.stat_result) -> Path | None:
         """Keep the version this run read: its bytes, not the file on disk now, which someone
@@ -811,10 +849,12 @@ class _Plan:
         self.label = label
         self.package = package
         self.info = package.info
-        self.parts: dict[str, bytes | xml.SheetRewrite] = {}
+        self.parts: dict[str, bytes | _SheetJob] = {}
         self.new_parts: list[str] = []
-        self.originals: dict[str, bytes] = {}
-        self.cells_written = 0
+        #: Cells written by rewrites already done (jobs count theirs when they run).
+        self.done_cells = 0
+        #: True once some cell is known to change.
+        self.changes = False
         self.rows_appended = 0
         self.skipped: list[str] = []
         styles = self.info.styles
@@ -822,15 +862,57 @@ class _Plan:
         strings = self.info.shared_strings
         self.shared = xml.SharedStrings(lambda: package.read_optional(strings) if strings else None)
 
+    @property
+    def cells_written(self) -> int:
+        jobs = [job for job in self.parts.values() if isinstance(job, _SheetJob)]
+        return self.done_cells + sum(job.cells_written for job in jobs)
+
     def current(self, part: str) -> bytes:
         pending = self.parts.get(part)
         if pending is None:
             return self.package.read(part)
-        if isinstance(pending, xml.SheetRewrite):
-            joined = pending.to_bytes()
+        if isinstance(pending, _SheetJob):
+            # A tab changed twice in one write (rare): the first rewrite is done in memory.
+            rewrite = xml.rewrite_sheet(
+                b"".join(pending.source()), pending.writes, pending.ctx, pending.header_cells
+            )
+            joined = rewrite.to_bytes()
             self.parts[part] = joined
+            self.done_cells += rewrite.cells_written
+            self.skipped += rewrite.skipped
             return joined
         return pending
+
+    def pieces(self, part: str) -> Callable[[], Iterator[bytes]]:
+        """The part as it stands in this plan, inflated a piece at a time on each call."""
+        pending = self.parts.get(part)
+        if isinstance(pending, _SheetJob):
+            self.current(part)
+            pending = self.parts.get(part)
+        if isinstance(pending, bytes):
+            data = pending
+            return lambda: iter((data,))
+        package = self.package
+
+        def inflate() -> Iterator[bytes]:
+            try:
+                info = package.zip.getinfo(part)
+                size = _piece_size(info.file_size)
+                with package.zip.open(info) as stream:
+                    while piece := stream.read(size):
+                        yield piece
+            except KeyError as exc:
+                raise xml.DamagedPart(f"the part {part} is missing") from exc
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+                raise xml.DamagedPart(f"the part {part} cannot be unpacked ({exc})") from exc
+
+        return inflate
+
+    def size(self, part: str) -> int:
+        pending = self.parts.get(part)
+        if isinstance(pending, bytes):
+            return len(pending)
+        return self.package.zip.getinfo(part).file_size
 
     # -- one tab
 
@@ -842,10 +924,9 @@ class _Plan:
             entry = self._create(change.tab, change.hidden)
         if entry.part is None:
             raise SheetError(f"{self.label}: {entry.name!r} is a chart sheet, not a worksheet")
-        data = self.current(entry.part)
-        self.originals.setdefault(entry.part, data)
+        source = self.pieces(entry.part)
         writes, header_cells = self._writes(change)
-        appended = self._append(change, data, writes)
+        appended = self._append(change, source, writes)
         tables = self._tables(entry.part)
         self._grow_tables(entry.name, tables, change, appended)
         epoch = EPOCH_1904 if self.info.date1904 else EPOCH_1900
@@ -855,16 +936,25 @@ class _Plan:
             if t.totals_row is not None
         ]
         ctx = xml.SheetContext(entry.name, epoch, self.styles, self.shared, totals)
-        rewrite = xml.rewrite_sheet(data, writes, ctx, frozenset(header_cells))
-        self.skipped += rewrite.skipped
-        if rewrite.cells_written:
-            self.parts[entry.part] = rewrite
-            self.cells_written += rewrite.cells_written
+        if any(isinstance(value, date) for value in writes.values()):
+            # Settled before anything is written: styles.xml may come before the sheet in
+            # the package. Only a workbook without any date format gains one here, and
+            # then every date written needs it.
+            self.styles.date_style()
+        # The sheet is rewritten while it is copied into the new file; this pass only
+        # finds out whether any cell changes at all (it stops at the first that does).
+        changed, skipped = xml.rewrite_stream(source(), writes, ctx, frozenset(header_cells))
+        if changed:
+            size = self.size(entry.part)
+            self.parts[entry.part] = _SheetJob(
+                source, writes, ctx, frozenset(header_cells), size, entry.name
+            )
+            self.changes = True
+        else:
+            self.skipped += skipped
 
-    def _writes(
-        self, change: TabChanges
-    ) -> tuple[dict[tuple[int, int], CellValue], set[tuple[int, int]]]:
-        writes: dict[tuple[int, int], CellValue] = {}
+    def _writes(self, change: TabChanges) -> tuple[xml.Writes, set[tuple[int, int]]]:
+        writes = xml.Writes()
         header_cells: set[tuple[int, int]] = set()
         for column, text in change.new_headers.items():
             if column > _MAX_COLUMN:
@@ -876,11 +966,13 @@ class _Plan:
                     f"to the right of the headers in row {change.header_row} and run again"
                 )
             self._check_cell(change.tab, change.header_row, column)
-            writes[(change.header_row, column)] = text
+            writes[change.header_row, column] = text
             header_cells.add((change.header_row, column))
         for cell in change.cells:
-            self._check_cell(change.tab, cell.row, cell.column)
-            writes[(cell.row, cell.column)] = cell.value
+            row, column = cell.row, cell.column
+            if not (0 < row <= _MAX_ROW and 0 < column <= _MAX_COLUMN):
+                self._check_cell(change.tab, row, column)
+            writes[row, column] = cell.value
         return writes, header_cells
 
     def _check_cell(self, tab: str, row: int, column: int) -> None:
@@ -890,13 +982,20 @@ class _Plan:
             )
 
     def _append(
-        self, change: TabChanges, data: bytes, writes: dict[tuple[int, int], CellValue]
+        self,
+        change: TabChanges,
+        source: Callable[[], Iterator[bytes]],
+        writes: xml.Writes,
     ) -> tuple[int, int, int] | None:
         """Turn append_rows into writes; (first row, last row, widest column) or None."""
         if not change.append_rows:
             return None
-        last = xml.last_used_row(data, xml.locate_sheet_data(data))
-        written = [row for (row, _), value in writes.items() if value not in (None, "")]
+        last = xml.last_used_row(source())
+        written = [
+            row
+            for row, cells in writes.by_row.items()
+            if any(value not in (None, "") for value in cells.values())
+        ]
         first = max([last, *written]) + 1
         if first + len(change.append_rows) - 1 > _MAX_ROW:
             raise SheetError(f"{self.label}: the tab {change.tab!r} has no room for more rows")
@@ -908,7 +1007,7 @@ class _Plan:
                 self.rows_appended += 1
             for column, value in enumerate(values, start=1):
                 if value not in (None, ""):
-                    writes[(first + offset, column)] = value
+                    writes[first + offset, column] = value
                     width = max(width, column)
         return first, first + len(change.append_rows) - 1, width
 
@@ -1016,7 +1115,7 @@ class _Plan:
     # -- the whole workbook
 
     def finish(self) -> None:
-        if not self.cells_written:
+        if not self.changes:
             return
         if self.styles.changed and self.styles.part and self.styles.data is not None:
             self.parts[self.styles.part] = self.styles.data
@@ -1033,14 +1132,14 @@ class _Plan:
             for sheet in self.info.sheets
             if sheet.part is not None and sheet.part in self.package.names
         ]
-        # Small tabs first: a summary's COUNTIF is found without unpacking the big sheet.
+        # Most are known from checking the package when it was read; small tabs first: a
+        # summary's COUNTIF is found without unpacking the big sheet.
         parts.sort(key=lambda part: self.package.zip.getinfo(part).file_size)
-        return any(xml.has_formula(self._before(part)) for part in parts)
-
-    def _before(self, part: str) -> bytes:
-        """A part as it was read (sheets being rewritten are already in memory)."""
-        data = self.originals.get(part)
-        return data if data is not None else self.package.read(part)
+        for part in parts:
+            shape = self.package.shape(part)
+            if shape is not None and shape.formulas:
+                return True
+        return False
 
 
 def _continues(table: xml.TableInfo, appended: tuple[int, int, int]) -> bool:
@@ -1052,25 +1151,98 @@ def _continues(table: xml.TableInfo, appended: tuple[int, int, int]) -> bool:
     )
 
 
-def _write_package(out: IO[bytes], package: _Package, plan: _Plan) -> None:
+@dataclass
+class _SheetJob:
+    """A worksheet part rewritten while it is copied into the new file, a piece at a time."""
+
+    source: Callable[[], Iterator[bytes]]
+    writes: xml.Writes
+    ctx: xml.SheetContext
+    header_cells: frozenset[tuple[int, int]]
+    #: The part's size before the rewrite.
+    size: int
+    tab: str
+    cells_written: int = 0
+    skipped: list[str] = dataclasses.field(default_factory=list)
+
+    def run(self, stream: IO[bytes], progress: Callable[[float], None] | None) -> None:
+        # Each write costs a compressor call: small pieces go over in blocks.
+        block = bytearray()
+
+        def out(chunk: bytes | memoryview) -> None:
+            block.extend(chunk)
+            if len(block) >= _BLOCK:
+                stream.write(block)
+                block.clear()
+
+        read = 0
+        step = max(self.size // 50, 1)
+        mark = step
+
+        def pieces() -> Iterator[bytes]:
+            nonlocal read, mark
+            for piece in self.source():
+                yield piece
+                read += len(piece)
+                if progress is not None and read >= mark:
+                    progress(min(read / max(self.size, 1), 1.0))
+                    mark = read + step
+
+        self.cells_written, self.skipped = xml.rewrite_stream(
+            pieces(), self.writes, self.ctx, self.header_cells, out
+        )
+        stream.write(block)
+
+    def upper_size(self) -> int:
+        """At least the size of the new part: zipfile decides on ZIP64 from it."""
+        return self.size + 512 * len(self.writes) + 4096
+
+
+def _write_package(
+    out: IO[bytes],
+    package: _Package,
+    plan: _Plan,
+    progress: Callable[[float], None] | None = None,
+) -> None:
+    jobs = [job for job in plan.parts.values() if isinstance(job, _SheetJob)]
+    total = max(sum(job.size for job in jobs), 1)
+    done = 0
+
+    def job_progress(job: _SheetJob) -> Callable[[float], None] | None:
+        if progress is None:
+            return None
+        before = done
+        return lambda fraction: progress((before + fraction * job.size) / total)
+
     with zipfile.ZipFile(out, "w", allowZip64=True) as target:
         target.comment = package.zip.comment
         stamp = (1980, 1, 1, 0, 0, 0)
         for info in package.zip.infolist():
             stamp = info.date_time if info.filename == package.info.part else stamp
-            _copy_member(target, info, plan.parts.get(info.filename), package)
+            content = plan.parts.get(info.filename)
+            hook = job_progress(content) if isinstance(content, _SheetJob) else None
+            _copy_member(target, info, content, package, hook)
+            if isinstance(content, _SheetJob):
+                done += content.size
         for name in plan.new_parts:
             member = zipfile.ZipInfo(name, date_time=stamp)
             member.compress_type = zipfile.ZIP_DEFLATED
             content = plan.parts[name]
-            target.writestr(member, content if isinstance(content, bytes) else content.to_bytes())
+            if isinstance(content, _SheetJob):
+                _write_job(target, member, content, job_progress(content))
+                done += content.size
+            else:
+                target.writestr(member, content)
+    if progress is not None:
+        progress(1.0)
 
 
 def _copy_member(
     target: zipfile.ZipFile,
     info: zipfile.ZipInfo,
-    content: bytes | xml.SheetRewrite | None,
+    content: bytes | _SheetJob | None,
     package: _Package,
+    progress: Callable[[float], None] | None = None,
 ) -> None:
     member = zipfile.ZipInfo(info.filename, date_time=info.date_time)
     kept = info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -1079,29 +1251,67 @@ def _copy_member(
     member.create_system = info.create_system
     member.comment = info.comment
     if content is None:
+        if kept and info.file_size > _BLOCK and _copy_packed(target, info, member, package):
+            return
         target.writestr(member, package.read(info.filename))
     elif isinstance(content, bytes):
         target.writestr(member, content)
     else:
-        # Stream the rewritten sheet so a 200,000-row part is never joined in memory.
-        member.file_size = content.size
-        if content.size > _BIG_PART:
-            _set_compress_level(member, _BIG_PART_LEVEL)
-        with target.open(member, "w") as stream:
-            # Each write costs a compressor call: small pieces go over in blocks, and the
-            # long unchanged stretches as they are.
-            block = bytearray()
-            for chunk in content.chunks:
-                if len(chunk) >= _BLOCK:
-                    stream.write(block)
-                    block.clear()
-                    stream.write(chunk)
-                    continue
-                block += chunk
-                if len(block) >= _BLOCK:
-                    stream.write(block)
-                    block.clear()
-            stream.write(block)
+        _write_job(target, member, content, progress)
+
+
+def _copy_packed(
+    target: zipfile.ZipFile, info: zipfile.ZipInfo, member: zipfile.ZipInfo, package: _Package
+) -> bool:
+    """Copy a large unchanged part as it is packed, without unpacking and packing it again
+    (the shared strings of a big sheet: a second or so). The part was unpacked and counted
+    when the workbook was read; its bytes and checksum go over unchanged. zipfile has no
+    public way to do this: False (and nothing written) where its internals differ."""
+    needed = ("_lock", "_writecheck", "fp", "filelist", "NameToInfo", "start_dir")
+    if not all(hasattr(target, name) for name in needed) or info.flag_bits & 0x1:
+        return False
+    packed = _member_data(package.data, info)
+    member.CRC = info.CRC
+    member.compress_size = info.compress_size
+    member.file_size = info.file_size
+    member.internal_attr = info.internal_attr
+    # No data descriptor: the sizes and checksum are known and go in the local header.
+    member.flag_bits = info.flag_bits & 0x800
+    zip64 = max(info.file_size, info.compress_size) > zipfile.ZIP64_LIMIT
+    inner: Any = target  # zipfile's private parts, checked above
+    out = inner.fp
+    if out is None:
+        return False
+    with inner._lock:
+        inner._writecheck(member)
+        inner._didModify = True
+        member.header_offset = out.tell()
+        out.write(member.FileHeader(zip64))
+        out.write(packed)
+        inner.filelist.append(member)
+        inner.NameToInfo[member.filename] = member
+        inner.start_dir = out.tell()
+    return True
+
+
+def _write_job(
+    target: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    job: _SheetJob,
+    progress: Callable[[float], None] | None,
+) -> None:
+    # Streamed, so a 200,000-row part is never held whole in memory.
+    member.file_size = job.upper_size()
+    if job.size > _BIG_PART:
+        _set_compress_level(member, _BIG_PART_LEVEL)
+    with target.open(member, "w") as stream:
+        job.run(stream, progress)
+
+
+def _piece_size(size: int) -> int:
+    """How much of a part to unpack at a time: a megabyte, less for a part of a few (so
+    progress moves at least every 2%), never less than 64 kB."""
+    return min(_BLOCK, max(_INFLATE_CHUNK, size // 64))
 
 
 def _set_compress_level(member: zipfile.ZipInfo, level: int) -> None:
@@ -1306,6 +1516,24 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in _NO_EXCHANGE:
         return False
     raise OSError(code, os.strerror(code), str(b))
+
+
+def _values(row: list[Any]) -> list[RawValue]:
+    """A row as calamine gives it, turned into RawValues in place: empty cells ("") become
+    None, times and durations what _raw makes of them. Runs once per row of every tab read:
+    type checks and searches in C, no Python code per cell in the common case."""
+    types = set(map(type, row))
+    if not types <= _PLAIN:
+        return [None if v == "" else v if type(v) in _PLAIN else _raw(v) for v in row]
+    if str in types:
+        try:
+            at = row.index("")
+            while True:
+                row[at] = None
+                at = row.index("", at + 1)
+        except ValueError:
+            pass
+    return row
 
 
 def _raw(value: object) -> RawValue:
