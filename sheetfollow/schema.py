@@ -299,10 +299,15 @@ class NewColumns:
         return placed
 
     def _used_columns(self) -> set[int]:
-        """Columns after the last header that hold a value in some row."""
+        """Columns after the last header that hold a value in some row, or lie under a
+        merged range (a title merged over the header row hides what would go there)."""
         if self._used is None:
             start = self.header.last_column
-            self._used = set()
+            self._used = {
+                column
+                for _, first, _, last in self.table.merged
+                for column in range(max(first, start + 1), last + 1)
+            }
             for values in self.table.rows:
                 rest = values[start:]
                 if rest.count(None) == len(rest):  # fast for rows padded with empty cells
@@ -559,6 +564,80 @@ def _channel(value: RawValue) -> Channel | None:
     return parse_choice(value, vocab.CHANNEL_ALIASES, "channel")
 
 
+#: Where absent columns point: past the end of every row, so `index < width` is False.
+_ABSENT = 1 << 30
+
+
+class _ProspectColumns:
+    """The 0-based positions of a Prospects header's fields, worked out once per header
+    rather than looked up by name for every cell of every row."""
+
+    __slots__ = ("hm", "others", "texts", "typed")
+
+    def __init__(self, hm: HeaderMap) -> None:
+        columns = hm.columns
+        self.hm = hm
+        self.texts = tuple((name, columns[name] - 1) for name in _TEXT_FIELDS if name in columns)
+        self.others = tuple(columns[name] - 1 for name in _OTHER_INPUT_FIELDS if name in columns)
+        self.typed = tuple(
+            columns[name] - 1 if name in columns else _ABSENT for name in _TYPED_FIELDS
+        )
+
+
+#: The parsed (not text) fields of a prospect, in the order their problems are reported.
+_TYPED_FIELDS = (
+    "created",
+    "last_contact",
+    "follow_up_on",
+    "stage",
+    "last_outcome",
+    "channel",
+    "value",
+    "attempts",
+)
+#: Recently used headers' columns, by id (with the header kept, so an id is never reused).
+_COLUMNS_OF: dict[int, _ProspectColumns] = {}
+_NO_TEXTS = dict.fromkeys(_TEXT_FIELDS, "")
+
+
+def _prospect_columns(hm: HeaderMap) -> _ProspectColumns:
+    found = _COLUMNS_OF.get(id(hm))
+    if found is None or found.hm is not hm:
+        if len(_COLUMNS_OF) >= 64:
+            _COLUMNS_OF.clear()
+        found = _COLUMNS_OF[id(hm)] = _ProspectColumns(hm)
+    return found
+
+
+#: Dropdown words already read, by the cell's exact text: every row repeats a few of them.
+_CHOICES: dict[int, dict[str, Enum]] = {}
+
+
+def _choice(value: RawValue, aliases: Mapping[str, E], what: str) -> E | None:
+    """parse_choice, remembering what each distinct value reads as."""
+    known = _CHOICES.get(id(aliases))
+    if known is None:
+        known = _CHOICES[id(aliases)] = {}
+    if type(value) is not str:
+        return parse_choice(value, aliases, what)
+    member = known.get(value)
+    if member is None:
+        member = parse_choice(value, aliases, what)  # raises BadValue: not remembered
+        if member is None:
+            return None
+        if len(known) < 4096:
+            known[value] = member
+    return member  # type: ignore[return-value]
+
+
+def _day_of(value: RawValue, epoch: date) -> date | None:
+    if type(value) is date:
+        return value
+    if type(value) is datetime:
+        return value.date()
+    return parse_date(value, epoch=epoch)
+
+
 def parse_prospect(
     values: Sequence[RawValue],
     row: int,
@@ -569,30 +648,64 @@ def parse_prospect(
 ) -> Prospect | None:
     """One Prospects row -> Prospect, or None for an empty row. Never raises for bad data:
     each problem is recorded with its cell and the field is left empty."""
-    r = _RowReader(values, row, hm)
-    text = r.text
-    texts = {name: text(name) for name in _TEXT_FIELDS}
-    if not any(texts.values()) and not any(text(name) for name in _OTHER_INPUT_FIELDS):
+    # Runs for every row of every command: positions come precomputed, each cell is read
+    # once, and the common cell types take the short way.
+    plan = _prospect_columns(hm)
+    width = len(values)
+    texts = _NO_TEXTS.copy()
+    filled = False
+    for name, index in plan.texts:
+        if index < width:
+            value = values[index]
+            if value is not None:
+                text = value.strip() if type(value) is str else cell_text(value)
+                if text:
+                    texts[name] = text
+                    filled = True
+    if not filled and not any(cell_text(values[i]) for i in plan.others if i < width):
         return None
-
-    def date_of(value: RawValue) -> date | None:
-        return parse_date(value, epoch=epoch)
-
-    created = _past_date(r, "created", date_of, today)
-    last_contact = _past_date(r, "last_contact", date_of, today)
-    follow_up_on = r.typed("follow_up_on", date_of)
-    stage = r.typed("stage", _stage)
-    outcome = r.typed("last_outcome", _outcome)
-    channel = r.typed("channel", _channel)
-    value = r.typed("value", parse_amount)
-    attempts = r.typed("attempts", parse_count)
+    raw = [values[i] if i < width else None for i in plan.typed]
+    r = _RowReader(values, row, hm)
+    created = last_contact = follow_up_on = None
+    stage = outcome = channel = None
+    value_ = None
+    attempts = 0
+    for position, cell in enumerate(raw):
+        if cell is None:
+            continue
+        try:
+            if position == 0:
+                created = _past_day(r, "created", _day_of(cell, epoch), today)
+            elif position == 1:
+                last_contact = _past_day(r, "last_contact", _day_of(cell, epoch), today)
+            elif position == 2:
+                follow_up_on = _day_of(cell, epoch)
+            elif position == 3:
+                stage = _choice(cell, vocab.STAGE_ALIASES, "stage")
+            elif position == 4:
+                outcome = _choice(cell, vocab.OUTCOME_ALIASES, "outcome")
+            elif position == 5:
+                channel = _choice(cell, vocab.CHANNEL_ALIASES, "channel")
+            elif position == 6:
+                value_ = parse_amount(cell)
+            else:
+                if type(cell) is float and cell.is_integer() and cell >= 0:
+                    attempts = int(cell)
+                elif type(cell) is int and cell >= 0:
+                    attempts = cell
+                else:
+                    attempts = parse_count(cell)
+        except BadValue as bad:
+            name = _TYPED_FIELDS[position]
+            r.report(name, bad.message)
+            r.bad.add(name)
     _check_whole_row(r, texts, outcome, last_contact, follow_up_on)
     _check_touch_has_date(r, outcome, attempts, last_contact)
     problems = r.problems
     return Prospect(
         row=row,
         stage=stage,
-        value=value,
+        value=value_,
         created=created,
         last_contact=last_contact,
         last_outcome=outcome,
@@ -613,9 +726,8 @@ def parse_prospect(
     )
 
 
-def _past_date(r: _RowReader, name: str, date_of: _Parser[date], today: date | None) -> date | None:
+def _past_day(r: _RowReader, name: str, when: date | None, today: date | None) -> date | None:
     """A date that records something that happened, so it cannot lie after today."""
-    when = r.typed(name, date_of)
     if when is not None and today is not None and when > today:
         r.report(name, f"{when.isoformat()} is in the future (today is {today.isoformat()})")
         r.bad.add(name)

@@ -332,15 +332,15 @@ def with_owner_problems(
     """With an Owners tab, every row's owner must be in it, with an email address."""
     if owners is None or not prospect.owner:
         return prospect
-    ref = schema.cell_ref(header.tab, prospect.row, header.columns.get("owner"))
     owner = owners.get(vocab.normalise(prospect.owner))
     if owner is None:
-        problem = Problem(ref, f"owner {prospect.owner!r} is not in the Owners tab")
+        message = f"owner {prospect.owner!r} is not in the Owners tab"
     elif not owner.email:
-        problem = Problem(ref, f"owner {prospect.owner!r} has no email in the Owners tab")
+        message = f"owner {prospect.owner!r} has no email in the Owners tab"
     else:
         return prospect
-    return replace(prospect, problems=(*prospect.problems, problem))
+    ref = schema.cell_ref(header.tab, prospect.row, header.columns.get("owner"))
+    return replace(prospect, problems=(*prospect.problems, Problem(ref, message)))
 
 
 def _owned_cells(values: Sequence[RawValue], header: schema.HeaderMap) -> Iterable[RawValue]:
@@ -494,19 +494,32 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
     changes.id_column = columns["id"]
     ids = IdMaker(config.id_prefix, (row.prospect.id for row in pipeline.rows))
     ids_filled = 0
+    epoch, grid, cells = pipeline.table.epoch, pipeline.table.rows, changes.cells
+    # OWNED_FIELDS' columns, in the order _owned_values gives their values.
+    owned = [columns[name] for name in OWNED_FIELDS]
     for row in pipeline.rows:
-        values = pipeline.table.rows[row.prospect.row - 1]
+        number = row.prospect.row
+        values = grid[number - 1]
+        width = len(values)
         if row.prospect.id:
-            changes.expected_ids[row.prospect.row] = row.prospect.id
+            changes.expected_ids[number] = row.prospect.id
         else:
-            changes.cells.append(CellWrite(row.prospect.row, columns["id"], ids.next()))
+            cells.append(CellWrite(number, columns["id"], ids.next()))
             ids_filled += 1
-        wanted = owned_cell_values(row.computed)
-        for name in OWNED_FIELDS:
-            column = columns[name]
-            current = values[column - 1] if column <= len(values) else None
-            if not _same(current, wanted[name], pipeline.table.epoch):
-                changes.cells.append(CellWrite(row.prospect.row, column, wanted[name]))
+        for column, wanted in zip(owned, _owned_values(row.computed), strict=True):
+            current = values[column - 1] if column <= width else None
+            # What an unchanged row holds, decided without _same's parsing (every row of
+            # every refresh comes through here).
+            if current is None and wanted is None:
+                continue
+            if (
+                type(current) is type(wanted)
+                and current == wanted
+                and (type(wanted) is date or (type(wanted) is str and wanted.strip()))
+            ):
+                continue
+            if not _same(current, wanted, epoch):
+                cells.append(CellWrite(number, column, wanted))
     for number in pipeline.empty_rows:
         values = pipeline.table.rows[number - 1]
         for name in OWNED_FIELDS:
@@ -516,14 +529,19 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
     return changes, ids_filled
 
 
+def _owned_values(computed: Computed) -> tuple[CellValue, ...]:
+    """owned_cell_values' values, in OWNED_FIELDS order."""
+    return (
+        computed.next_follow_up,
+        computed.status.value,
+        computed.step or None,
+        computed.why or None,
+        computed.assigned_to or None,
+    )
+
+
 def owned_cell_values(computed: Computed) -> dict[str, CellValue]:
-    return {
-        "next_follow_up": computed.next_follow_up,
-        "status": computed.status.value,
-        "step": computed.step or None,
-        "why": computed.why or None,
-        "assigned_to": computed.assigned_to or None,
-    }
+    return dict(zip(OWNED_FIELDS, _owned_values(computed), strict=True))
 
 
 def _same(current: RawValue, wanted: CellValue, epoch: date) -> bool:

@@ -31,6 +31,9 @@ class Table:
     epoch: date = EPOCH_1900
     #: 1-based header row of an Excel Table (ListObject) laid over this tab, if any.
     table_header_row: int | None = None
+    #: Merged ranges (first row, first column, last row, last column), 1-based: the cells
+    #: under a merge other than its first are hidden, so nothing new goes there.
+    merged: tuple[tuple[int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sheetfollow import hidden_tab, schema, vocab
 from sheetfollow.config import Config
@@ -154,9 +154,10 @@ def read_snapshot(backend: Backend, config: Config, prospect_id: str) -> Snap | 
         return None
     columns = _columns(table, backend.label)
     wanted, column = key(prospect_id), columns["ID"]
+    read = _Reader(columns, table.epoch)
     for values in reversed(table.rows[1:]):
         if column <= len(values) and key(schema.cell_text(values[column - 1])) == wanted:
-            snap = _snap(values, columns, table)
+            snap = read.snap(values)
             if snap is not None:
                 return snap
     return None
@@ -172,7 +173,8 @@ def _all(backend: Backend, config: Config) -> list[Snap]:
     if table is None or not table.rows:
         return []
     columns = _columns(table, backend.label)
-    found = (_snap(values, columns, table) for values in table.rows[1:])
+    read = _Reader(columns, table.epoch)
+    found = [read.snap(values) for values in table.rows[1:]]
     return [snap for snap in found if snap is not None]
 
 
@@ -196,49 +198,71 @@ def _columns(table: Table, label: str) -> dict[str, int]:
     return columns
 
 
-def _snap(values: Sequence[RawValue], columns: Mapping[str, int], table: Table) -> Snap | None:
-    width = len(values)
-    epoch = table.epoch
+#: Where an absent column points: past the end of every row.
+_ABSENT = 1 << 30
 
-    def raw(name: str) -> RawValue:
-        column = columns.get(name)
-        return values[column - 1] if column is not None and column <= width else None
 
-    def day(name: str) -> date | None:
-        value = raw(name)
+class _Reader:
+    """Reads the tab's rows into Snaps, with the column positions worked out once (the tab
+    has a row per prospect and more: every run reads them all)."""
+
+    __slots__ = ("epoch", "positions")
+
+    def __init__(self, columns: Mapping[str, int], epoch: date) -> None:
+        self.epoch = epoch
+        self.positions = tuple(
+            columns[name] - 1 if name in columns else _ABSENT for name in COLUMNS
+        )
+
+    def snap(self, values: Sequence[RawValue]) -> Snap | None:
+        width = len(values)
+        ident_, contact, outcome, attempts_, stage, follow, recorded, seen_, change = (
+            values[i] if i < width else None for i in self.positions
+        )
+        ident = schema.cell_text(ident_)
+        if not ident:
+            return None
+        seen = self._day(seen_)
+        if seen is None:
+            return None
+        if type(attempts_) is float and attempts_.is_integer() and attempts_ >= 0:
+            attempts = int(attempts_)
+        else:
+            try:
+                attempts = schema.parse_count(attempts_)
+            except ValueError:
+                attempts = 0
+        return Snap(
+            id=ident,
+            last_contact=self._day(contact),
+            last_outcome=None if outcome is None else _outcome(outcome),
+            attempts=attempts or 0,
+            stage=None if stage is None else _stage(stage),
+            follow_up_on=self._day(follow),
+            recorded=self._day(recorded),
+            seen=seen,
+            change="" if change is None else schema.cell_text(change),
+        )
+
+    def _day(self, value: RawValue) -> date | None:
         if value is None:
             return None
+        if type(value) is date:
+            return value
+        if type(value) is datetime:
+            return value.date()
         try:
-            return schema.parse_date(value, epoch=epoch)
+            return schema.parse_date(value, epoch=self.epoch)
         except ValueError:
             return None
 
-    ident = schema.cell_text(raw("ID"))
-    if not ident:
-        return None
-    seen = day("Seen")
-    if seen is None:
-        return None
-    try:
-        attempts = schema.parse_count(raw("Attempts"))
-    except ValueError:
-        attempts = 0
-    outcome, stage = raw("Last outcome"), raw("Stage")
-    return Snap(
-        id=ident,
-        last_contact=day("Last contact"),
-        last_outcome=None
-        if outcome is None
-        else vocab.OUTCOME_ALIASES.get(vocab.normalise(schema.cell_text(outcome))),
-        attempts=attempts or 0,
-        stage=None
-        if stage is None
-        else vocab.STAGE_ALIASES.get(vocab.normalise(schema.cell_text(stage))),
-        follow_up_on=day("Follow up on"),
-        recorded=day("Recorded"),
-        seen=seen,
-        change=schema.cell_text(raw("Change")),
-    )
+
+def _outcome(value: RawValue) -> Outcome | None:
+    return vocab.OUTCOME_ALIASES.get(vocab.normalise(schema.cell_text(value)))
+
+
+def _stage(value: RawValue) -> Stage | None:
+    return vocab.STAGE_ALIASES.get(vocab.normalise(schema.cell_text(value)))
 
 
 def append_changes(backend: Backend, config: Config, snaps: Iterable[Snap]) -> TabChanges:

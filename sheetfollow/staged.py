@@ -9,6 +9,7 @@ it did in the pending journal, and what it read and printed already showed it as
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from sheetfollow.sheet import (
@@ -89,12 +90,7 @@ class Staged:
         base = view.table
         if base is None:
             return Table(tab=view.name, rows=view.rows)
-        return Table(
-            tab=base.tab,
-            rows=view.rows,
-            epoch=base.epoch,
-            table_header_row=base.table_header_row,
-        )
+        return dataclasses.replace(base, rows=view.rows)
 
     def tab_version(self, tab: str) -> tuple[int, int]:
         """Changes when what `tab` reads may have changed (a change staged to it, a flush)."""

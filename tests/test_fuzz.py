@@ -408,9 +408,19 @@ def column_fields(book: Book, after: Cells) -> dict[int, str]:
     after them, by their header."""
     found = {c: column.kind for c, column in enumerate(book.columns, start=1)}
     for (row, column), (_, value) in after.items():
-        if row == book.header_row and column not in found:
+        if row == book.header_row and (column not in found or column in adopted(book, after)):
             found[column] = ALIASES.get(vocab.normalise(str(value)), "unknown")
     return found
+
+
+def adopted(book: Book, after: Cells) -> set[int]:
+    """Generated columns without a header that refresh gave one of its headers: a column
+    that held nothing (empty text at most) is where a missing column goes."""
+    return {
+        c
+        for c, column in enumerate(book.columns, start=1)
+        if not column.header.strip() and not blank(after.get((book.header_row, c)))
+    }
 
 
 def blank(cell: tuple[str, object] | None) -> bool:
@@ -419,7 +429,7 @@ def blank(cell: tuple[str, object] | None) -> bool:
 
 def unexpected_changes(book: Book, before: Cells, after: Cells) -> list[str]:
     """Cells of the Prospects tab refresh changed that it must leave alone."""
-    kinds = column_fields(book, after)
+    kinds, taken = column_fields(book, after), adopted(book, after)
     wrong = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
@@ -428,6 +438,9 @@ def unexpected_changes(book: Book, before: Cells, after: Cells) -> list[str]:
         row, column = key
         kind = kinds.get(column, "unknown")
         below = row > book.header_row
+        if below and column in taken and not blank(old):
+            wrong.append(f"row {row} column {column} (taken for {kind}): {old!r} -> {new!r}")
+            continue
         if below and kind in OWNED_FIELDS:
             continue
         if below and kind == "id" and blank(old):

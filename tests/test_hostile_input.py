@@ -486,3 +486,29 @@ def test_a_log_value_without_a_header_is_never_written_over(cli: Cli, tmp_path: 
         ]  # fmt: skip
     finally:
         book.close()
+
+
+def test_new_columns_never_go_under_a_merged_header(cli: Cli, tmp_path: Path) -> None:
+    """A header merged over the next column (XlsxWriter's merge_range, as Excel saves it)
+    hides that column's header cell: the columns refresh adds go after the merge, where a
+    person sees them, and nothing under the merge is written."""
+    path = tmp_path / "pipeline.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Prospects")
+    for column, header in enumerate(["Company", "Owner", "Last contact", "Last outcome"]):
+        sheet.write(0, column, header)
+    sheet.merge_range(0, 4, 0, 5, "Attempts", None)  # E1:F1
+    sheet.write_row(1, 0, ["Acme", "Anna", "", "", 0])
+    book.close()
+
+    done = cli("refresh", "--sheet", path, "--today", TODAY.isoformat())
+
+    assert done.exit_code == 0, done.output
+    workbook = load_workbook(path)
+    prospects = workbook["Prospects"]
+    assert [str(r) for r in prospects.merged_cells.ranges] == ["E1:F1"]
+    headers = [cell.value for cell in prospects[1]]
+    assert headers[:5] == ["Company", "Owner", "Last contact", "Last outcome", "Attempts"]
+    assert headers[6:12] == ["ID", "Next follow-up", "Status", "Step", "Why", "Assigned to"]
+    assert prospects["F2"].value is None
+    assert prospects["G2"].value == "P-0001"

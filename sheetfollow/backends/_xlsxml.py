@@ -1537,6 +1537,12 @@ def last_used_row(pieces: Iterable[bytes]) -> int:
 #: r="AAA0..." and is found by a plain bytes search.
 _REF_SHAPES = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", b"A" * 26 + b"0" * 10)
 _SHAPE_OVERLAP = 32
+#: Longer than any <mergeCell ref="..."/> tag, prefix included.
+_MERGE_OVERLAP = 160
+_MERGE_RE = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref="\$?([A-Z]{1,3})\$?(\d+)'
+    rb'(?::\$?([A-Z]{1,3})\$?(\d+))?"'
+)
 _LAST_REF_RE = re.compile(rb' r="[A-Z]*(\d+)"')
 _PREFIXED_F_RE = re.compile(rb"<[\w.-]+:f[ >]")
 
@@ -1555,7 +1561,10 @@ class SheetShape:
         self.refs = [0, 0, 0, 0]
         #: True when some cell holds a formula (an <f> element, with any prefix).
         self.formulas = False
+        #: Merged ranges (first row, first column, last row, last column), 1-based.
+        self.merged: set[tuple[int, int, int, int]] = set()
         self._carry = b""
+        self._merge_carry = b""
 
     def feed(self, chunk: bytes) -> None:
         # A handful of scans of each piece, each at memory speed; most sheets (columns A-Z)
@@ -1591,6 +1600,18 @@ class SheetShape:
         if match is not None:
             self.last_row = max(self.last_row, int(match.group(1)))
         self._carry = buf[-_SHAPE_OVERLAP:]
+        self._feed_merges(chunk)
+
+    def _feed_merges(self, chunk: bytes) -> None:
+        # <mergeCells> comes after the cells; a tag split between pieces is found whole in
+        # the next (found twice when it ends in the overlap: a set keeps it once).
+        text = self._merge_carry + chunk
+        if b"mergeCell" in text:
+            for match in _MERGE_RE.finditer(text):
+                first = (int(match[2]), column_number(match[1].decode()))
+                last = (int(match[4]), column_number(match[3].decode())) if match[3] else first
+                self.merged.add((first[0], first[1], last[0], last[1]))
+        self._merge_carry = text[-_MERGE_OVERLAP:]
 
     @property
     def rows(self) -> int:

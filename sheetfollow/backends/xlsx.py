@@ -211,11 +211,14 @@ class XlsxBackend:
             return Table(tab=entry.name, rows=[], epoch=epoch)
         with self._damaged():
             headers = [t.header_row for t in package.tables(entry.part) if t.header_row]
+        rows = self._grid(package, entry.name)
+        shape = package.shape(entry.part) if entry.part in package.names else None
         return Table(
             tab=entry.name,
-            rows=self._grid(package, entry.name),
+            rows=rows,
             epoch=epoch,
             table_header_row=headers[0] if headers else None,
+            merged=tuple(sorted(shape.merged)) if shape is not None else (),
         )
 
     def _grid(self, package: _Package, name: str) -> list[list[RawValue]]:
