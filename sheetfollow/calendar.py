@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -18,6 +19,22 @@ if TYPE_CHECKING:
 _MAX_SKIP = 366
 
 
+#: Why a day is not a working day (DayOff.kind).
+WEEKEND = "weekend"
+HOLIDAY = "public holiday"
+DAY_OFF = "day off"
+
+
+@dataclass(frozen=True)
+class DayOff:
+    """Why a day is not a working day: the code, and for a public holiday its name and the
+    region whose holiday it is ("ES", "ES-MD"). Wording it is the reader's job."""
+
+    kind: str
+    name: str = ""
+    region: str = ""
+
+
 class BusinessCalendar:
     """Working days for one country (public holidays) with a given weekend and days off."""
 
@@ -30,6 +47,7 @@ class BusinessCalendar:
         days_off: Iterable[date] = (),
     ) -> None:
         self.country = country.upper()
+        self.subdivision = subdivision.upper() if self.country else ""
         self.weekend = frozenset(weekend)
         if len(self.weekend) >= 7:
             raise ValueError("a week needs at least one working day")
@@ -71,6 +89,19 @@ class BusinessCalendar:
             return None
         name = self._holidays.get(day)
         return str(name) if name else None
+
+    def day_off(self, day: date) -> DayOff | None:
+        """Why `day` is not a working day (the weekend first, then a public holiday, then a
+        configured day off); None when it is one."""
+        if day.weekday() in self.weekend:
+            return DayOff(WEEKEND)
+        name = self.holiday_name(day)
+        if name is not None:
+            region = "-".join(part for part in (self.country, self.subdivision) if part)
+            return DayOff(HOLIDAY, name=name, region=region)
+        if day in self.days_off:
+            return DayOff(DAY_OFF)
+        return None
 
     def is_working_day(self, day: date) -> bool:
         known = self._working.get(day)
@@ -145,3 +176,10 @@ def is_known_region(code: str) -> bool:
 def calendar_for(config: CalendarConfig, country: str = "") -> BusinessCalendar:
     """Calendars are costly to build (holiday tables); share one per country."""
     return BusinessCalendar.from_config(config, country=country)
+
+
+def day_off_for(config: CalendarConfig, day: date, country: str = "") -> DayOff | None:
+    """Why `day` is not a working day for someone in `country` (an Owners tab Country, with
+    or without a subdivision; "" = the team's [calendar] country), with the team's weekend
+    and [calendar] days_off; None when it is a working day for them."""
+    return calendar_for(config, country).day_off(day)

@@ -458,23 +458,33 @@ def due(
     owner: Annotated[
         str | None, typer.Option("--owner", "-o", help="Only this owner's (or delegate's) list.")
     ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Add an Order column: why each row is where it is.")
+    ] = False,
     json_: JsonOpt = False,
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
 ) -> None:
-    """Today's follow-ups: overdue first, then by value."""
+    """Today's follow-ups in the call order: promised call-backs, same-day leads and quotes,
+    overdue (oldest first), then due today (largest value first)."""
+    from sheetfollow import priority
+
     run, ws = _view(ctx, sheet, config, today)
     pipeline = ws.pipeline()
     rows = service.due_rows(pipeline, run.today, owner)
     if json_:
-        _print_json([service.row_as_dict(r, run.today) for r in rows])
+        found = [service.row_as_dict(r, run.today) for r in rows]
+        if explain:
+            for item, row in zip(found, rows, strict=True):
+                item["order"] = priority.place(row, run.today).reason
+        _print_json(found)
         return
     if not rows:
         who = f" for {owner}" if owner else ""
         _say(f"Nothing due{who} on {run.today.isoformat()}.")
         return
-    out.print(_due_table(rows, run.today, out.width))
+    out.print(_due_table(rows, run.today, out.width, explain=explain))
 
 
 _STATUS_STYLE = {
@@ -492,9 +502,12 @@ _WITH_OWNER_AND_STEP = 100
 _WITH_WHY = 140
 
 
-def _due_table(rows: list[Row], today: date, width: int) -> RichTable:
+def _due_table(rows: list[Row], today: date, width: int, *, explain: bool = False) -> RichTable:
+    from rich.cells import cell_len
     from rich.table import Table as RichTable
     from rich.text import Text
+
+    from sheetfollow import priority
 
     overdue = sum(1 for r in rows if (r.computed.next_follow_up or today) < today)
     table = RichTable(
@@ -506,28 +519,61 @@ def _due_table(rows: list[Row], today: date, width: int) -> RichTable:
     )
     middle = width >= _WITH_OWNER_AND_STEP
     wide = width >= _WITH_WHY
-    table.add_column("Due", no_wrap=True, min_width=8)
-    table.add_column("Company", overflow="ellipsis", no_wrap=True, max_width=30 if middle else 22)
-    table.add_column("Contact", overflow="ellipsis", no_wrap=True, max_width=20 if middle else 16)
-    table.add_column("Phone", no_wrap=True)
+    # --explain makes room for the Order by leaving out whom to call, unless there is room.
+    reach = wide or not explain
+    # Each column, with the most it may take; None: as wide as its widest cell. Company and
+    # Contact share what the others leave (Why, when shown, wraps into the rest).
+    columns: list[tuple[str, int | None, list[str]]] = []
+
+    def add(name: str, most: int | None, values: list[str]) -> None:
+        columns.append((name, most, [printable(v) for v in values]))
+
+    def late(row: Row) -> int:
+        return (today - (row.computed.next_follow_up or today)).days
+
+    add("Due", None, ["today" if late(r) <= 0 else f"{late(r)}d late" for r in rows])
+    add("ID", 10, [r.prospect.id for r in rows])
+    add("Company", 30 if middle else 22, [r.prospect.company for r in rows])
+    if reach:
+        add("Contact", 20 if middle else 16, [r.prospect.contact for r in rows])
+        add("Phone", 18, [r.prospect.phone for r in rows])
+    add("For", 12 if middle else 8, [r.computed.assigned_to for r in rows])
     if middle:
-        table.add_column("For", overflow="ellipsis", no_wrap=True, max_width=12)
-        table.add_column("Step", no_wrap=True)
-    table.add_column("Value", justify="right", no_wrap=True, min_width=7)
+        add("Step", 10, [r.computed.step for r in rows])
+    values = [r.prospect.value for r in rows]
+    add("Value", None, [f"{v:,.0f}" if v is not None else "" for v in values])
+    if explain:
+        add("Order", None, [priority.place(r, today).reason for r in rows])
+    natural = {
+        name: min(max([cell_len(name), *(cell_len(v) for v in values)]), most or width)
+        for name, most, values in columns
+    }
+    flexible = [name for name in ("Company", "Contact") if name in natural]
+    used = sum(n for name, n in natural.items() if name not in flexible) + 2 * len(columns)
+    room = max(width - used - (20 if wide else 0), 8 * len(flexible))
+    if sum(natural[name] for name in flexible) > room:
+        # The company is what a caller looks for: it gets three parts of five.
+        company = max(room * 3 // 5 if len(flexible) == 2 else room, 8)
+        natural["Company"] = min(natural["Company"], company)
+        if "Contact" in natural:
+            natural["Contact"] = min(natural["Contact"], max(room - natural["Company"], 8))
+    for name, _, _ in columns:
+        right = name == "Value"
+        table.add_column(
+            name,
+            justify="right" if right else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            width=natural[name],
+        )
     if wide:
         table.add_column("Why", overflow="fold")
-    for row in rows:
-        p, c = row.prospect, row.computed
-        late = (today - (c.next_follow_up or today)).days
-        when = "today" if late <= 0 else f"{late}d late"
-        value = f"{p.value:,.0f}" if p.value is not None else ""
+    for index, row in enumerate(rows):
         # Text, not str: what people typed in the sheet ("ACME [UK]") is never markup.
-        cells = [
-            Text(when, style=_STATUS_STYLE.get(c.status, "")),
-            *_texts(p.company, p.contact, p.phone),
-        ]
-        cells += _texts(c.assigned_to, c.step) if middle else []
-        cells += _texts(value, c.why) if wide else _texts(value)
+        cells = [Text(values[index]) for _, _, values in columns]
+        cells[0].stylize(_STATUS_STYLE.get(row.computed.status, ""))
+        if wide:
+            cells.append(Text(printable(row.computed.why)))
         table.add_row(*cells)
     return table
 

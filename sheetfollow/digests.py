@@ -60,6 +60,9 @@ class Manager:
     team: list[Owner] = field(default_factory=list)
     #: The manager's own name in the Owners tab, normalised; "" for an address only.
     person: str = ""
+    #: The manager's Country in the Owners tab, whose working days the digest follows; ""
+    #: for the team's ([calendar] country).
+    country: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def recipients(
         if person.digest and person.email:
             managers.setdefault(
                 person.email.casefold(),
-                Manager(person.name, person.email, person.language, person=key),
+                Manager(
+                    person.name, person.email, person.language, person=key, country=person.country
+                ),
             )
     if config.email.manager:
         address = config.email.manager
@@ -106,7 +111,7 @@ def _manager_of(named: str, owners: Mapping[str, Owner], config: Config) -> Mana
     person = owners.get(key)
     if person is None or not person.email:
         return None
-    return Manager(person.name, person.email, person.language, person=key)
+    return Manager(person.name, person.email, person.language, person=key, country=person.country)
 
 
 def coverage(

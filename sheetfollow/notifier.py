@@ -28,6 +28,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sheetfollow import digests, inbox, journal, reply, secrets, sends, service, vocab
+from sheetfollow.calendar import DAY_OFF, HOLIDAY, DayOff, calendar_for
 from sheetfollow.config import Config, is_address
 from sheetfollow.errors import ConfigError, SheetfollowError, UsageError
 from sheetfollow.exit_codes import ExitCode
@@ -318,12 +319,22 @@ def notify_in(
     recorded = sends.read_state(sheet, config)
     known, recovered, more = _recover(log, recorded, dry_run)
     sent = state.RunState((*recorded.entries, *known))
-    plans, notes = owner_plans(pipeline, config, today, sheet.label, env=env, sent=sent)
+    plans, notes = owner_plans(
+        pipeline, config, today, sheet.label, env=env, sent=sent, days_off=not force
+    )
     notes += more
     refused = _refused_replies(sheet.label, config, notes)
-    plans += digest_plans(pipeline, config, read_log(sheet, config), today, sent, refused)
+    plans += digest_plans(
+        pipeline, config, read_log(sheet, config), today, sent, refused, days_off=not force
+    )
     if owner:
         plans = _only(plans, owner, sheet.label)
+    resting = sum(plan.day_off for plan in plans)
+    if resting:
+        notes.append(
+            f"not sent on a day off: {_count(resting, 'email')}; the rows stay due, so the "
+            "next working day's email carries them (--force sends today's anyway)"
+        )
     moment = _moment(config, now)
     slots: list[Delivery | None] = []
     pending: list[tuple[int, Message]] = []
@@ -413,6 +424,8 @@ class Plan:
     reason: str = ""
     #: The person's name when the key is an address (a manager's digest), for --owner.
     name: str = ""
+    #: Skipped because today is not a working day for the person.
+    day_off: bool = False
 
 
 def owner_plans(
@@ -423,12 +436,17 @@ def owner_plans(
     *,
     env: Mapping[str, str] | None = None,
     sent: state.RunState | None = None,
+    days_off: bool = True,
 ) -> tuple[list[Plan], list[str]]:
     """One plan per owner (or delegate) with rows assigned to them, and per owner of the
     Owners tab; the notes say where a delegated row went to its owner instead, and why
     the emails have no outcome buttons when [inbox] asks for them and there is no secret.
     With buttons, each email confirms the replies recorded since the person's previous one
-    (`sent`: what went out before)."""
+    (`sent`: what went out before).
+
+    A person whose today is not a working day (see day_off) gets no email: their plan is
+    skipped with the reason, and their rows stay due, so the next working day's email
+    carries them. `days_off=False` (--force) sends on a day off all the same."""
     owners = pipeline.owners or {}
     groups, names, moved = _recipients(pipeline.rows, owners)
     notes = [
@@ -451,6 +469,10 @@ def owner_plans(
     keys = [*owners, *(key for key in groups if key not in owners)]
     for key in keys:
         person = owners.get(key) or Owner(name=names[key])
+        off = day_off(config, today, person.country) if days_off else None
+        if off is not None:
+            plans.append(_day_off_plan("owner", person.name, person.email, today, off))
+            continue
         message = render.owner_message(
             person,
             groups.get(key, []),
@@ -470,6 +492,48 @@ def owner_plans(
         )
         plans.append(_owner_plan(person, message))
     return plans, notes
+
+
+def day_off(config: Config, today: date, country: str = "") -> tuple[DayOff, date] | None:
+    """Why today is not a working day for someone in `country` (their Owners tab Country;
+    "" = the team's), and their next working day; None when today is a working day."""
+    calendar = calendar_for(config.calendar, country)
+    off = calendar.day_off(today)
+    if off is None:
+        return None
+    return off, calendar.roll_forward(today)
+
+
+def day_off_reason(name: str, today: date, off: DayOff, next_day: date, kind: str) -> str:
+    """Why `name` gets nothing today, for the report: "Sat 5 Dec is not a working day for
+    Lucía (weekend); the email of Mon 7 Dec carries everything"."""
+    if off.kind == HOLIDAY:
+        why = f"a public holiday in {off.region}: {off.name}"
+    elif off.kind == DAY_OFF:
+        why = "a day off in [calendar] days_off"
+    else:
+        why = off.kind
+    noun = "digest" if kind == "digest" else "email"
+    return (
+        f"{_short_day(today)} is not a working day for {name} ({why}); "
+        f"the {noun} of {_short_day(next_day)} carries everything"
+    )
+
+
+def _short_day(day: date) -> str:
+    """The day as "Sat 5 Dec", in English whatever the machine's locale, as the report is."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _day_off_plan(
+    kind: str, key: str, to: str, today: date, off: tuple[DayOff, date], name: str = ""
+) -> Plan:
+    reason = day_off_reason(name or key, today, *off, kind)
+    return Plan(kind, key, to, None, SKIPPED, reason, name, day_off=True)
 
 
 def _replies(
@@ -597,10 +661,14 @@ def digest_plans(
     today: date,
     sent: state.RunState | None = None,
     refused: Sequence[digest.RefusedReply] = (),
+    *,
+    days_off: bool = True,
 ) -> list[Plan]:
     """One digest per manager (see sheetfollow/digests.py): what it covers, counted since
     the previous digest that `sent` says went out to that manager; a failed plan per
-    Manager who cannot be emailed."""
+    Manager who cannot be emailed. A manager's day off (their Owners tab Country, else the
+    team's calendar) is skipped, unless `days_off` is False (--force); the next digest
+    counts from the previous one, so nothing done meanwhile is left out."""
     owners = pipeline.owners or {}
     managers, unreachable = digests.recipients(owners, config)
     plans = [
@@ -618,6 +686,10 @@ def digest_plans(
     covered = digests.coverage(managers, owners, pipeline.rows)
     sheet = config.sheet or ""
     for manager, groups, at_top in zip(managers, covered, digests.top(managers), strict=True):
+        off = day_off(config, today, manager.country) if days_off else None
+        if off is not None:
+            plans.append(_day_off_plan("digest", manager.to, manager.to, today, off, manager.name))
+            continue
         shown = digests.view(
             groups,
             pipeline.rows,

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sheetfollow import schema, vocab
+from sheetfollow import priority, schema, vocab
 from sheetfollow.calendar import calendar_for
 from sheetfollow.config import CONFIG_NAME, Config
 from sheetfollow.errors import SheetError
@@ -579,8 +579,12 @@ class IdMaker:
 
 
 def due_rows(pipeline: Pipeline, today: date, owner: str | None = None) -> list[Row]:
-    """Today's call list: the overdue ones first, then the rest; each by value, largest first."""
-    wanted = vocab.normalise(owner) if owner else None
+    """Today's call list in the call order (sheetfollow/priority.py). With `owner`, only the
+    rows that person owns or is assigned; a name nobody in the sheet or the Owners tab has
+    is a UsageError that suggests the names it comes close to."""
+    wanted = vocab.normalise(owner) if owner is not None else None
+    if owner is not None:
+        _known_person(pipeline, owner)
     rows = [
         row
         for row in pipeline.rows
@@ -591,12 +595,53 @@ def due_rows(pipeline: Pipeline, today: date, owner: str | None = None) -> list[
             in (vocab.normalise(row.computed.assigned_to), vocab.normalise(row.prospect.owner))
         )
     ]
+    return priority.in_order(rows, today)
 
-    def order(row: Row) -> tuple[bool, float, str]:
-        late = (row.computed.next_follow_up or today) < today
-        return (not late, -(row.prospect.value or 0.0), row.prospect.company.casefold())
 
-    return sorted(rows, key=order)
+def people(pipeline: Pipeline) -> list[str]:
+    """Everyone a row can be for: owners and delegates in the Owners tab, owners and
+    assignees in the sheet; each once, as first written."""
+    names: dict[str, str] = {}
+    listed = list(pipeline.owners.values()) if pipeline.owners else []
+    candidates = [name for o in listed for name in (o.name, o.delegate)]
+    candidates += [
+        n for row in pipeline.rows for n in (row.prospect.owner, row.computed.assigned_to)
+    ]
+    for name in candidates:
+        if name.strip():
+            names.setdefault(vocab.normalise(name), name.strip())
+    return list(names.values())
+
+
+#: Names scoring this much against a misspelt --owner are suggested (as `mark` suggests).
+_SUGGEST_SCORE = 60.0
+_MAX_NAMES_SHOWN = 8
+
+
+def _known_person(pipeline: Pipeline, name: str) -> None:
+    from sheetfollow.errors import UsageError
+
+    everyone = people(pipeline)
+    key = vocab.normalise(name)
+    if key and key in {vocab.normalise(person) for person in everyone}:
+        return
+    from rapidfuzz import fuzz, process  # only for a misspelt name
+
+    hits = process.extract(
+        key,
+        {person: vocab.normalise(person) for person in everyone},
+        scorer=fuzz.WRatio,
+        processor=None,
+        score_cutoff=_SUGGEST_SCORE,
+        limit=5,
+    )
+    close = sorted(hits, key=lambda hit: (-hit[1], hit[2]))
+    hint = f"; did you mean {', '.join(hit[2] for hit in close)}?" if close else ""
+    if not close and everyone:
+        shown = everyone[:_MAX_NAMES_SHOWN]
+        more = f" and {len(everyone) - len(shown)} more" if len(everyone) > len(shown) else ""
+        hint = f"; the names it has are {', '.join(shown)}{more}"
+    raise UsageError(f"no owner or delegate named '{name}' in the sheet or its Owners tab{hint}")
 
 
 def row_as_dict(row: Row, today: date) -> dict[str, object]:

@@ -174,27 +174,25 @@ def due_companies(stdout: str) -> list[str]:
     return [line[start:end].strip() for line in lines[header + 1 :] if line.strip()]
 
 
-def test_due_lists_overdue_first_then_today_each_by_value(cli: Cli, team: Team) -> None:
+#: The team's due list in the call order: today's new leads, overdue (oldest first), today's.
+CALL_ORDER = ["Acme Tools", "India Pty", "Brick & Co", "Delta GmbH", "Cobalt BV"]
+
+
+def test_due_lists_in_the_call_order(cli: Cli, team: Team) -> None:
     result = cli("due", "--config", team.config, "--today", ISO_TODAY)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("5 follow-ups on Wed 11 Mar 2026, 2 overdue")
-    assert due_companies(result.stdout) == [
-        "Delta GmbH",
-        "Brick & Co",
-        "Cobalt BV",
-        "Acme Tools",
-        "India Pty",
-    ]
+    assert due_companies(result.stdout) == CALL_ORDER
 
 
 @pytest.mark.parametrize(
     ("owner", "companies"),
     [
-        ("zoe", ["Cobalt BV", "India Pty"]),
-        ("ZOË", ["Cobalt BV", "India Pty"]),
+        ("zoe", ["India Pty", "Cobalt BV"]),
+        ("ZOË", ["India Pty", "Cobalt BV"]),
         ("Emile", ["India Pty"]),
         ("émile", ["India Pty"]),
-        ("anna", ["Brick & Co", "Acme Tools"]),
+        ("anna", ["Acme Tools", "Brick & Co"]),
     ],
 )
 def test_due_for_one_owner_or_delegate(
@@ -209,28 +207,23 @@ def test_due_json_is_valid_json_with_iso_dates(cli: Cli, team: Team) -> None:
     result = cli("due", "--json", "--config", team.config, "--today", ISO_TODAY)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert [row["company"] for row in rows] == [
-        "Delta GmbH",
-        "Brick & Co",
-        "Cobalt BV",
-        "Acme Tools",
-        "India Pty",
-    ]
-    delta = rows[0]
+    assert [row["company"] for row in rows] == CALL_ORDER
+    delta = rows[3]
     assert delta["next_follow_up"] == "2026-03-09"
     assert delta["last_contact"] == "2026-03-02"
     assert delta["days_overdue"] == 2
     assert (delta["status"], delta["step"], delta["assigned_to"]) == ("overdue", "3 of 5", "Bob")
-    india = rows[-1]
+    india = rows[1]
     assert (india["owner"], india["assigned_to"], india["value"]) == ("Zoë", "Émile", 500)
     for row in rows:
         date.fromisoformat(row["next_follow_up"])
 
 
 def test_nothing_due(cli: Cli, team: Team, tmp_path: Path) -> None:
-    result = cli("due", "--owner", "Nobody", "--config", team.config, "--today", ISO_TODAY)
+    # Bob's one row is next due on Mon 9 Mar: a person the sheet knows, with nothing due.
+    result = cli("due", "--owner", "Bob", "--config", team.config, "--today", "2026-03-02")
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"Nothing due for Nobody on {ISO_TODAY}.\n"
+    assert result.stdout == "Nothing due for Bob on 2026-03-02.\n"
     snoozed_only = tmp_path / "quiet"
     snoozed_only.mkdir()
     write_team(snoozed_only, Layout(rows=(TEAM_ROWS[7],)))
@@ -241,6 +234,52 @@ def test_nothing_due(cli: Cli, team: Team, tmp_path: Path) -> None:
         "due", "--json", "--config", snoozed_only / "sheetfollow.toml", "--today", ISO_TODAY
     )
     assert json.loads(empty_json.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "suggested"),
+    [("Zoey", "did you mean Zoë?"), ("Emil", "did you mean Émile?"), ("Xqwzt", "names it has")],
+)
+def test_due_for_a_name_nobody_has_is_an_error_never_nothing_due(
+    cli: Cli, team: Team, name: str, suggested: str
+) -> None:
+    result = cli("due", "--owner", name, "--config", team.config, "--today", ISO_TODAY)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stdout == ""
+    line = one_error_line(result.stderr)
+    assert f"no owner or delegate named '{name}'" in line and suggested in line
+
+
+def test_due_table_shows_id_owner_and_step(team: Team) -> None:
+    result = run_module(
+        "due", "--config", str(team.config), "--today", ISO_TODAY, cwd=team.folder, columns=100
+    )
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if line.startswith("Due "))
+    assert header.split() == ["Due", "ID", "Company", "Contact", "Phone", "For", "Step", "Value"]
+    brick = next(line for line in result.stdout.splitlines() if "Brick & Co" in line)
+    assert brick.split()[:3] == ["9d", "late", "P-0002"]
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_due_explain_says_why_each_row_is_where_it_is(cli: Cli, team: Team, width: int) -> None:
+    args = ("due", "--explain", "--config", str(team.config), "--today", ISO_TODAY)
+    result = run_module(*args, cwd=team.folder, columns=width)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "Order" in next(line for line in lines if line.startswith("Due "))
+    assert max(len(line.rstrip()) for line in lines) <= width
+    reasons = {
+        "Acme Tools": "2 new lead, same day",
+        "India Pty": "2 new lead, same day",
+        "Brick & Co": "3 overdue, oldest first",
+        "Delta GmbH": "3 overdue, oldest first",
+        "Cobalt BV": "4 today, by value",
+    }
+    for company, reason in reasons.items():
+        assert reason in next(line for line in lines if company in line)
+    listed = cli("due", "--json", "--explain", "--config", team.config, "--today", ISO_TODAY)
+    assert [row["order"] for row in json.loads(listed.stdout)] == list(reasons.values())
 
 
 def test_what_people_type_is_shown_as_typed_never_as_markup(cli: Cli, tmp_path: Path) -> None:
@@ -494,10 +533,11 @@ def test_global_options_work_before_and_after_the_command(cli: Cli, team: Team) 
     mixed = cli("-s", sheet, "--today", ISO_TODAY, "due", "-c", config)
     assert after.exit_code == before.exit_code == mixed.exit_code == 0, before.output
     assert after.stdout == before.stdout == mixed.stdout
-    assert due_companies(after.stdout)[0] == "Delta GmbH"
+    assert due_companies(after.stdout) == CALL_ORDER
     # The command's own option wins over the global one.
     own = cli("--today", "2026-03-13", "due", "--json", "--config", config, "--today", ISO_TODAY)
-    assert json.loads(own.stdout)[0]["days_overdue"] == 2
+    delta = next(row for row in json.loads(own.stdout) if row["company"] == "Delta GmbH")
+    assert delta["days_overdue"] == 2
 
 
 def test_global_sheet_beats_the_config_sheet(cli: Cli, team: Team, tmp_path: Path) -> None:
@@ -564,7 +604,8 @@ def test_init_then_refresh_and_due_as_the_readme_shows(cli: Cli, tmp_path: Path)
     assert due.stdout.startswith("2 follow-ups on Wed 11 Mar 2026, 0 overdue")
     listed = cli("due", "--json", "--sheet", "pipeline.xlsx", "--today", ISO_TODAY)
     companies = [row["company"] for row in json.loads(listed.stdout)]
-    assert companies == ["Harbour Tools Ltd", "Northwind Supplies Ltd"]
+    # The new lead from today first (the call order), then the other call due today.
+    assert companies == ["Northwind Supplies Ltd", "Harbour Tools Ltd"]
     assert records(tmp_path / "pipeline.xlsx")["Northwind Supplies Ltd"]["Status"] == "new"
 
 
@@ -580,7 +621,7 @@ def test_init_in_german_then_refresh_and_due(cli: Cli, tmp_path: Path) -> None:
     assert written["Muster Maschinenbau GmbH"]["Status"] == "new"
     due = cli("due", "--json", "--config", config, "--today", ISO_TODAY)
     companies = [row["company"] for row in json.loads(due.stdout)]
-    assert companies == ["Beispiel Logistik GmbH", "Muster Maschinenbau GmbH"]
+    assert companies == ["Muster Maschinenbau GmbH", "Beispiel Logistik GmbH"]
 
 
 def test_init_example_then_refresh_from_another_folder(cli: Cli, tmp_path: Path) -> None:
@@ -640,7 +681,7 @@ def test_the_real_program_runs_the_readme_demo(tmp_path: Path) -> None:
     due = run_module("due", "--config", "demo/sheetfollow.toml", cwd=tmp_path, columns=120)
     assert due.returncode == 0, due.stderr
     assert " follow-ups on " in due.stdout.splitlines()[0]
-    assert due.stdout.splitlines()[1].split()[:3] == ["Due", "Company", "Contact"]
+    assert due.stdout.splitlines()[1].split()[:4] == ["Due", "ID", "Company", "Contact"]
     check = run_module("check", "--config", "demo/sheetfollow.toml", cwd=tmp_path)
     assert check.returncode == ExitCode.PROBLEMS
     assert "'next tuesday' is not a date" in check.stdout

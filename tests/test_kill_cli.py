@@ -77,7 +77,8 @@ from backends.test_xlsx_locks import excel_owner_file
 from python_calamine import CalamineWorkbook
 
 from sheetfollow import service, vocab
-from sheetfollow.config import load_config
+from sheetfollow.calendar import day_off_for
+from sheetfollow.config import CalendarConfig, load_config
 from sheetfollow.models import Outcome
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and fork are POSIX")
@@ -260,10 +261,13 @@ def leads(path: Path, day: int) -> tuple[str, ...]:
 
 
 def business_days(after: date) -> Iterator[date]:
+    """The team's working days after `after` (no weekend, no Dutch public holiday): on a
+    day off nobody gets an email, so a day's emails are checked on working days only."""
+    team = CalendarConfig(country="NL")
     day = after
     while True:
         day += timedelta(days=1)
-        if day.weekday() < 5:
+        if day_off_for(team, day) is None:
             yield day
 
 

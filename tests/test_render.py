@@ -572,11 +572,12 @@ def test_the_message_carries_a_calendar_of_todays_calls() -> None:
     assert attachment.mime_type == "text/calendar"
     assert attachment.params == (("method", "PUBLISH"),)
     events = Calendar.from_ical(attachment.data).walk("VEVENT")
-    # One overdue and three due today; the coming day has no event.
+    # One overdue and three due today (today's new lead first: the call order); the coming
+    # day has no event.
     assert [str(e["SUMMARY"]) for e in events] == [
         "Call Brick & <Co> (Bert Brick)",
-        "Call Echo Ltd (Eve Echo)",
         "Call Acme Tools (Ann Archer)",
+        "Call Echo Ltd (Eve Echo)",
         "Email Cobalt BV (Cor Cobalt)",
     ]
 

@@ -41,7 +41,7 @@ from openpyxl import load_workbook
 from sheetfollow import service, vocab
 from sheetfollow.calendar import calendar_for
 from sheetfollow.config import Config, load_config
-from sheetfollow.errors import SheetError
+from sheetfollow.errors import SheetError, UsageError
 from sheetfollow.exit_codes import ExitCode
 from sheetfollow.fields import LOG_FIELDS, OWNED_FIELDS
 from sheetfollow.models import Outcome, Owner, Prospect, Stage
@@ -492,31 +492,37 @@ def test_a_missing_id_column_is_added_and_filled(tmp_path: Path) -> None:
 # --- due and check ------------------------------------------------------------------------
 
 
-def test_due_rows_are_overdue_first_then_due_today_each_by_value(team: Team) -> None:
+def test_due_rows_come_in_the_call_order(team: Team) -> None:
     pipeline = load(team)
     rows = service.due_rows(pipeline, TODAY)
     assert [r.prospect.company for r in rows] == [
-        "Delta GmbH",  # overdue, 30,000
-        "Brick & Co",  # overdue, 20,000
+        "Acme Tools",  # a new lead from today, 5,000
+        "India Pty",  # a new lead from today, 500
+        "Brick & Co",  # overdue 9 days
+        "Delta GmbH",  # overdue 2 days
         "Cobalt BV",  # due today, 8,000
-        "Acme Tools",  # due today, 5,000
-        "India Pty",  # due today, 500
     ]
 
 
 @pytest.mark.parametrize(
     ("who", "companies"),
     [
-        ("zoe", ["Cobalt BV", "India Pty"]),  # her own rows, the delegated one included
-        ("ZOË", ["Cobalt BV", "India Pty"]),
+        ("zoe", ["India Pty", "Cobalt BV"]),  # her own rows, the delegated one included
+        ("ZOË", ["India Pty", "Cobalt BV"]),
         ("emile", ["India Pty"]),  # the delegate sees what was handed to him
-        ("Anna", ["Brick & Co", "Acme Tools"]),
-        ("nobody", []),
+        ("Anna", ["Acme Tools", "Brick & Co"]),
     ],
 )
 def test_due_rows_for_one_owner_or_delegate(team: Team, who: str, companies: list[str]) -> None:
     rows = service.due_rows(load(team), TODAY, who)
     assert [r.prospect.company for r in rows] == companies
+
+
+def test_due_rows_for_a_name_nobody_has_is_an_error_that_suggests_close_names(team: Team) -> None:
+    with pytest.raises(UsageError, match=r"no owner or delegate named 'Zoey'.*did you mean Zoë\?"):
+        service.due_rows(load(team), TODAY, "Zoey")
+    with pytest.raises(UsageError, match="the names it has are"):
+        service.due_rows(load(team), TODAY, "Xqwzt")
 
 
 BROKEN_FIELDS = (

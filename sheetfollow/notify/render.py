@@ -29,7 +29,7 @@ from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_currency, format_decimal
 
-from sheetfollow import reply, vocab
+from sheetfollow import priority, reply, vocab
 from sheetfollow.config import CONFIG_NAME, Config
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.models import Channel, Outcome, Owner, Row, Stage, Status
@@ -504,9 +504,10 @@ class CallList:
 
 
 def call_list(rows: Iterable[Row], today: date, coming_days: int = 3) -> CallList:
-    """Overdue (oldest first), due today (largest value first) and the next `coming_days`
-    calendar days (by date). Rows nobody should call (dead, not interested, needs attention)
-    and rows without a date are left out."""
+    """Overdue and due today, each in the call order (sheetfollow/priority.py: promised
+    call-backs and same-day leads and quotes lead today's; overdue goes oldest first), and
+    the next `coming_days` calendar days (by date). Rows nobody should call (dead, not
+    interested, needs attention) and rows without a date are left out."""
     overdue: list[Row] = []
     due: list[Row] = []
     coming: list[Row] = []
@@ -522,8 +523,8 @@ def call_list(rows: Iterable[Row], today: date, coming_days: int = 3) -> CallLis
         elif day <= horizon:
             coming.append(row)
     return CallList(
-        overdue=tuple(sorted(overdue, key=lambda r: (_day(r), *_by_value(r)))),
-        today=tuple(sorted(due, key=_by_value)),
+        overdue=tuple(priority.in_order(overdue, today)),
+        today=tuple(priority.in_order(due, today)),
         coming=tuple(sorted(coming, key=lambda r: (_day(r), *_by_value(r)))),
     )
 

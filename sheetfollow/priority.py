@@ -1,0 +1,102 @@
+"""The call order: which of today's follow-ups comes first, and why. Pure.
+
+One priority, used by `due`, the owner email and (later) the capacity planner
+(DESIGN.md §9). A due row falls in one of four classes, in this order:
+
+1. PROMISED: a call-back promised for today: a Follow up on date a person set (after the
+   last contact, by hand or with `mark ... call back --on`) that falls today, or a last
+   outcome "call back" whose follow-up is today. A promise is kept on its day.
+2. SAME_DAY: a new lead created today (never contacted), or a quote asked for ("interested")
+   whose quote goes out today. Speed wins these.
+3. OVERDUE: everything past its day, the oldest first, then the largest value.
+4. TODAY: the rest due today, the largest value first.
+
+Within a class, ties go to the larger value, then the company name, the ID and the sheet
+row, so the order is total: the same rows always come out in the same order.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date
+
+from sheetfollow.models import Outcome, Row, Status
+
+
+class Rank(enum.IntEnum):
+    """The classes of the call order, first called first."""
+
+    PROMISED = 1
+    SAME_DAY = 2
+    OVERDUE = 3
+    TODAY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a row stands in the call order: its class and what decides within it."""
+
+    rank: Rank
+    days_late: int
+    value: float
+    #: What made a SAME_DAY row same-day: "lead" or "quote"; "" otherwise.
+    kind: str = ""
+
+    @property
+    def reason(self) -> str:
+        """Why the row is where it is, in a few English words: '3 overdue, oldest first'."""
+        if self.rank is Rank.PROMISED:
+            return "1 promised for today"
+        if self.rank is Rank.SAME_DAY:
+            return f"2 {'quote' if self.kind == 'quote' else 'new lead'}, same day"
+        if self.rank is Rank.OVERDUE:
+            return "3 overdue, oldest first"
+        return "4 today, by value"
+
+
+def place(row: Row, today: date) -> Place:
+    """The class of a due row (next follow-up on or before today) and its tie-breakers."""
+    p, c = row.prospect, row.computed
+    day = c.next_follow_up or today
+    value = p.value if p.value is not None and p.value == p.value else 0.0
+    late = (today - day).days
+    if late > 0:
+        return Place(Rank.OVERDUE, late, value)
+    if _promised(row):
+        return Place(Rank.PROMISED, 0, value)
+    if p.last_contact is None and p.created == today:
+        return Place(Rank.SAME_DAY, 0, value, "lead")
+    if p.last_outcome is Outcome.INTERESTED and c.status is Status.DUE and c.step != "revisit":
+        return Place(Rank.SAME_DAY, 0, value, "quote")
+    return Place(Rank.TODAY, 0, value)
+
+
+def _promised(row: Row) -> bool:
+    p, c = row.prospect, row.computed
+    if c.step == "revisit":
+        # A lost deal's revisit date is a reminder, not a promise made to someone.
+        return False
+    if p.last_outcome is Outcome.CALL_BACK:
+        return True
+    chosen = p.follow_up_on
+    return chosen is not None and (p.last_contact is None or chosen > p.last_contact)
+
+
+def sort_key(row: Row, today: date) -> tuple[int, int, float, str, str, int]:
+    """The call order as a sort key: sorted(rows, key=lambda r: sort_key(r, today))."""
+    where = place(row, today)
+    p = row.prospect
+    return (
+        int(where.rank),
+        -where.days_late,
+        -where.value,
+        p.company.casefold(),
+        p.id.casefold(),
+        p.row,
+    )
+
+
+def in_order(rows: list[Row], today: date) -> list[Row]:
+    """Rows in the call order."""
+    return sorted(rows, key=lambda row: sort_key(row, today))
