@@ -613,8 +613,6 @@ def people(pipeline: Pipeline) -> list[str]:
     return list(names.values())
 
 
-#: Names scoring this much against a misspelt --owner are suggested (as `mark` suggests).
-_SUGGEST_SCORE = 60.0
 _MAX_NAMES_SHOWN = 8
 
 
@@ -627,12 +625,14 @@ def _known_person(pipeline: Pipeline, name: str) -> None:
         return
     from rapidfuzz import fuzz, process  # only for a misspelt name
 
+    from sheetfollow.mark import SUGGEST_SCORE  # names that come as close as mark suggests
+
     hits = process.extract(
         key,
         {person: vocab.normalise(person) for person in everyone},
         scorer=fuzz.WRatio,
         processor=None,
-        score_cutoff=_SUGGEST_SCORE,
+        score_cutoff=SUGGEST_SCORE,
         limit=5,
     )
     close = sorted(hits, key=lambda hit: (-hit[1], hit[2]))
