@@ -783,7 +783,7 @@ def _env_name(reader: _Reader, key: str, value: Any) -> str:
 def _path(reader: _Reader, key: str, value: Any) -> str:
     """A file or folder; relative to the config file's folder, like `sheet`."""
     if not isinstance(value, str):
-        raise _Invalid("a path, or \"\"")
+        raise _Invalid('a path, or ""')
     text = value.strip()
     if not text:
         return ""
@@ -817,8 +817,10 @@ def _address(named: bool) -> Parse:
         found = re.fullmatch(r"(.*)<([^<>]*)>", text) if named else None
         bare = found[2].strip() if found else text
         if text and (not is_address(bare) or any(not ch.isprintable() for ch in text)):
-            expected = "an email address such as 'Sales <sales@example.com>'" if named else (
-                "an email address such as 'sarah@example.com'"
+            expected = (
+                "an email address such as 'Sales <sales@example.com>'"
+                if named
+                else ("an email address such as 'sarah@example.com'")
             )
             raise _Invalid(expected)
         return text
@@ -841,7 +843,7 @@ def _secret_file(reader: _Reader, key: str, value: Any) -> str:
     """The path of a file that holds a secret. Anything but text may be the secret itself
     (a PIN typed as a number), so it is not repeated."""
     if not isinstance(value, str):
-        raise _Invalid("a path, or \"\"", ", given as text in quotes", quote=False)
+        raise _Invalid('a path, or ""', ", given as text in quotes", quote=False)
     return str(_path(reader, key, value))
 
 
@@ -892,7 +894,7 @@ def _web_address(reader: _Reader, key: str, value: Any) -> str:
             or any(not ch.isprintable() for ch in text)
         )
     ):
-        raise _Invalid("a web address starting with https://, or \"\"")
+        raise _Invalid('a web address starting with https://, or ""')
     return text
 
 

@@ -36,6 +36,7 @@ from sheetfollow.notify.digest import (
     UNLISTED,
     UNMANAGED,
     Attention,
+    Away,
     DigestView,
     Funnel,
     FunnelStep,
@@ -205,6 +206,7 @@ def view(
     config: Config,
     refused: Sequence[RefusedReply] = (),
     at_top: bool = False,
+    owners: Mapping[str, Owner] | None = None,
 ) -> DigestView:
     """What the digest of `groups` shows. `rows` are the whole sheet's: Log entries are
     matched to them as `stats` does. Refused replies are shown about the digest's rows, and,
@@ -262,7 +264,21 @@ def view(
         ),
         owners_tab=config.tabs.owners,
         currency=config.email.currency,
+        away=_away(groups, owners or {}, today),
     )
+
+
+def _away(groups: Sequence[Group], owners: Mapping[str, Owner], today: date) -> tuple[Away, ...]:
+    """The digest's owners who are away today, with their cover when the cover is not."""
+    found = []
+    for group in groups:
+        owner = owners.get(group.key)
+        if owner is None or not owner.away_on(today):
+            continue
+        cover = owners.get(vocab.normalise(owner.cover)) if owner.cover else None
+        covers = cover.name if cover is not None and not cover.away_on(today) else ""
+        found.append(Away(owner.name, owner.away_until, covers))
+    return tuple(found)
 
 
 def _refused(

@@ -59,4 +59,11 @@ OWNER_FIELDS: tuple[str, ...] = (
     "digest",
 )
 
+#: Optional columns of the Owners tab that people add when someone goes on leave (the
+#: starter workbook leaves them out).
+OWNER_LEAVE_FIELDS: tuple[str, ...] = ("away_from", "away_until", "cover")
+
+#: Every column of the Owners tab sheetfollow reads.
+ALL_OWNER_FIELDS: tuple[str, ...] = OWNER_FIELDS + OWNER_LEAVE_FIELDS
+
 LANGUAGES: tuple[str, ...] = ("en", "nl", "de", "da", "es")

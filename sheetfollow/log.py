@@ -46,9 +46,7 @@ class LogEntry:
         }
 
 
-def append_changes(
-    backend: Backend, config: Config, entries: Sequence[LogEntry]
-) -> TabChanges:
+def append_changes(backend: Backend, config: Config, entries: Sequence[LogEntry]) -> TabChanges:
     """The change that appends entries to the Log, creating the tab when it is missing.
 
     Columns are found by header, so a Log whose columns were moved or renamed to another

@@ -682,7 +682,7 @@ def _compute(
     """One row computed as refresh computes it: its owner's calendar and owner checks."""
     owner = service.owner_of(prospect, owners)
     prospect = service.with_owner_problems(prospect, owners, header)
-    return service.compute_row(prospect, owner, config, today)
+    return service.compute_row(prospect, owner, config, today, owners)
 
 
 class _RowPlan:

@@ -112,6 +112,18 @@ class Owner:
     country: str = ""
     manager: str = ""
     digest: bool = False
+    #: On leave from .. until (both inclusive; either may be open); Cover takes their calls.
+    away_from: date | None = None
+    away_until: date | None = None
+    cover: str = ""
+
+    def away_on(self, day: date) -> bool:
+        """Whether `day` falls in the owner's leave (Owners tab Away from / Away until)."""
+        if self.away_from is None and self.away_until is None:
+            return False
+        after_start = self.away_from is None or self.away_from <= day
+        before_end = self.away_until is None or day <= self.away_until
+        return after_start and before_end
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from sheetfollow.notify.smtp import (
     SmtpTransport,
     settings_from,
 )
+from sheetfollow.rules import away_note
 from sheetfollow.sheet import Backend
 from sheetfollow.workspace import Kept, Saved, Workspace, open_workspace
 
@@ -473,6 +474,9 @@ def owner_plans(
         if off is not None:
             plans.append(_day_off_plan("owner", person.name, person.email, today, off))
             continue
+        if days_off and person.away_on(today):
+            plans.append(_away_plan(person, owners, today))
+            continue
         message = render.owner_message(
             person,
             groups.get(key, []),
@@ -534,6 +538,20 @@ def _day_off_plan(
 ) -> Plan:
     reason = day_off_reason(name or key, today, *off, kind)
     return Plan(kind, key, to, None, SKIPPED, reason, name, day_off=True)
+
+
+def _away_plan(person: Owner, owners: Mapping[str, Owner], today: date) -> Plan:
+    """An owner on leave gets no email; their due rows went to their cover (see
+    rules.with_leave) or wait for their return."""
+    note = away_note(person, today)
+    cover = owners.get(vocab.normalise(person.cover)) if person.cover else None
+    if cover is not None and not cover.away_on(today):
+        why = f"{note}: {cover.name} covers their follow-ups"
+    elif cover is not None:
+        why = f"{note} and {cover.name} (cover) too: their follow-ups wait"
+    else:
+        why = f"{note} with no cover: their follow-ups wait"
+    return Plan("owner", person.name, person.email, None, SKIPPED, why)
 
 
 def _replies(
@@ -699,6 +717,7 @@ def digest_plans(
             config=config,
             refused=refused,
             at_top=at_top,
+            owners=owners,
         )
         message = digest.digest_message(
             shown,

@@ -48,11 +48,13 @@ less than `delegate_below` is assigned to the owner's delegate.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from sheetfollow.calendar import BusinessCalendar
 from sheetfollow.config import Cadence, Rules
 from sheetfollow.models import Computed, Outcome, Owner, Prospect, Stage, Status
+from sheetfollow.vocab import normalise
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -100,6 +102,36 @@ def assigned_to(prospect: Prospect, owner: Owner | None, rules: Rules) -> str:
     ):
         return owner.delegate
     return prospect.owner
+
+
+def away_note(owner: Owner, today: date) -> str:
+    """'Anna is away until Fri 11 Dec 2026' (or 'Anna is away' for a leave without an end)."""
+    if owner.away_until is None:
+        return f"{owner.name} is away"
+    return f"{owner.name} is away until {fmt_day(owner.away_until)}"
+
+
+def with_leave(
+    computed: Computed,
+    prospect: Prospect,
+    owner: Owner | None,
+    cover: Owner | None,
+    today: date,
+) -> Computed:
+    """A due row of an owner away today goes to their cover (DESIGN.md §9): Assigned to is
+    the cover and the Why says so. Without a cover (none set, or the cover is away too)
+    the row stays with the owner and waits: due, then overdue, until they are back.
+    Rows delegated to someone else, and rows not due today, are left as they are."""
+    if owner is None or not owner.away_on(today) or not computed.is_due(today):
+        return computed
+    if normalise(computed.assigned_to) != normalise(prospect.owner):
+        return computed
+    note = away_note(owner, today)
+    if cover is not None and not cover.away_on(today):
+        why = f"{note}: {cover.name} covers. {computed.why}".strip()
+        return replace(computed, why=why, assigned_to=cover.name)
+    reason = f"{cover.name} (cover) is away too" if cover is not None else "no cover"
+    return replace(computed, why=f"{note}; {reason}: it waits. {computed.why}".strip())
 
 
 def compute(
@@ -186,9 +218,7 @@ def _when(what: str, day: date, today: date) -> tuple[Status, str]:
     return Status.OVERDUE, f"{what} was due {fmt_day(day)} ({_ago(today, day)})"
 
 
-def _after_touch(
-    prospect: Prospect, calendar: BusinessCalendar, today: date, days: int
-) -> date:
+def _after_touch(prospect: Prospect, calendar: BusinessCalendar, today: date, days: int) -> date:
     """days business days after the last contact (or Created); today when neither is known."""
     base = prospect.last_contact or prospect.created
     if base is None:
@@ -358,9 +388,7 @@ def _new_lead(
     return Computed(day, status, step, f"{when}: a new lead from {fmt_day(created)}.", who)
 
 
-def _dead(
-    prospect: Prospect, rules: Rules, today: date, unanswered: int, limit: int
-) -> str | None:
+def _dead(prospect: Prospect, rules: Rules, today: date, unanswered: int, limit: int) -> str | None:
     if unanswered < rules.min_attempts:
         return None
     if unanswered >= limit:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import Enum
 from functools import lru_cache
 from types import MappingProxyType
-from typing import NoReturn, TypeGuard, TypeVar
+from typing import Any, NoReturn, TypeGuard, TypeVar
 
 from sheetfollow import fields, vocab
 from sheetfollow.calendar import is_known_region
@@ -886,11 +886,12 @@ def parse_owners(
     hm = map_headers(table, aliases=vocab.OWNER_ALIASES, required=("owner",), source=source)
     owners: dict[str, Owner] = {}
     problems: list[Problem] = []
+    covers: list[tuple[str, _RowReader]] = []
     for row, values in data_rows(table, hm):
         r = _RowReader(values, row, hm)
-        if not any(r.text(name) for name in fields.OWNER_FIELDS):
+        if not any(r.text(name) for name in fields.ALL_OWNER_FIELDS):
             continue
-        owner = _owner_of(r, default_language)
+        owner = _owner_of(r, default_language, table.epoch)
         key = vocab.normalise(owner.name) if owner else ""
         if owner is None:
             pass
@@ -898,11 +899,33 @@ def parse_owners(
             r.report("owner", f"{quoted(owner.name)} is listed twice; the first row is used")
         else:
             owners[key] = owner
+            if owner.cover:
+                covers.append((key, r))
         problems.extend(r.problems)
+    for key, r in covers:
+        owners[key], problem = _checked_cover(owners[key], owners, r)
+        problems.extend(problem)
     return owners, tuple(problems)
 
 
-def _owner_of(r: _RowReader, default_language: str) -> Owner | None:
+def _checked_cover(
+    owner: Owner, owners: Mapping[str, Owner], r: _RowReader
+) -> tuple[Owner, tuple[Problem, ...]]:
+    """The owner with a Cover that names someone else in the Owners tab, else no cover."""
+    cover = vocab.normalise(owner.cover)
+    if cover == vocab.normalise(owner.name):
+        message = f"{owner.name} cannot cover for themselves; their rows wait while they are away"
+    elif cover not in owners:
+        message = (
+            f"Cover {quoted(owner.cover)} is not in the Owners tab; "
+            f"{owner.name}'s rows wait while they are away"
+        )
+    else:
+        return replace(owner, cover=owners[cover].name), ()
+    return replace(owner, cover=""), (Problem(r.hm.cell(r.row, "cover"), message),)
+
+
+def _owner_of(r: _RowReader, default_language: str, epoch: date) -> Owner | None:
     name = r.text("owner")
     if not name:
         r.report("owner", "no owner name")
@@ -934,4 +957,22 @@ def _owner_of(r: _RowReader, default_language: str) -> Owner | None:
         country=country,
         manager=r.text("manager"),
         digest=bool(r.typed("digest", parse_yes_no)),
+        **_leave_of(r, name, epoch),
     )
+
+
+def _leave_of(r: _RowReader, name: str, epoch: date) -> dict[str, Any]:
+    """Away from / Away until / Cover; a bad date or an until before the from is reported and
+    the leave ignored (the owner counts as present)."""
+    away_from = r.typed("away_from", lambda v: parse_date(v, epoch=epoch))
+    away_until = r.typed("away_until", lambda v: parse_date(v, epoch=epoch))
+    if r.bad & {"away_from", "away_until"}:
+        return {"cover": r.text("cover")}
+    if away_from and away_until and away_until < away_from:
+        r.report(
+            "away_until",
+            f"{name} is away until {away_until.isoformat()}, before Away from "
+            f"{away_from.isoformat()}; the leave is ignored",
+        )
+        return {"cover": r.text("cover")}
+    return {"away_from": away_from, "away_until": away_until, "cover": r.text("cover")}

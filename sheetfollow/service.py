@@ -18,7 +18,7 @@ from sheetfollow.errors import SheetError
 from sheetfollow.fields import OWNED_FIELDS
 from sheetfollow.log import read_log
 from sheetfollow.models import Computed, Owner, Problem, Prospect, Row, Status
-from sheetfollow.rules import compute
+from sheetfollow.rules import compute, with_leave
 from sheetfollow.sheet import Backend, CellValue, CellWrite, RawValue, TabChanges, Table
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def load(
         else:
             owner = owner_of(prospect, owners)
             prospect = with_owner_problems(prospect, owners, header)
-            pipeline.rows.append(compute_row(prospect, owner, config, today))
+            pipeline.rows.append(compute_row(prospect, owner, config, today, owners))
         if progress is not None and index % 1000 == 0:
             progress(index, total)
     if progress is not None:
@@ -291,8 +291,15 @@ def prospects_table(backend: Backend, config: Config) -> Table:
     return table
 
 
-def compute_row(prospect: Prospect, owner: Owner | None, config: Config, today: date) -> Row:
-    """One row computed as refresh computes it: the owner's calendar, no row can stop a run."""
+def compute_row(
+    prospect: Prospect,
+    owner: Owner | None,
+    config: Config,
+    today: date,
+    owners: Mapping[str, Owner] | None = None,
+) -> Row:
+    """One row computed as refresh computes it: the owner's calendar, no row can stop a run;
+    with the Owners tab (`owners`), a due row of an owner away today goes to their Cover."""
     calendar = calendar_for(config.calendar, owner.country if owner else "")
     try:
         computed = compute(
@@ -307,6 +314,9 @@ def compute_row(prospect: Prospect, owner: Owner | None, config: Config, today: 
         computed = compute(
             prospect, rules=config.rules, calendar=calendar, today=today, owner=owner
         )
+    if owner is not None and owner.away_on(today):
+        cover = (owners or {}).get(vocab.normalise(owner.cover)) if owner.cover else None
+        computed = with_leave(computed, prospect, owner, cover, today)
     return Row(prospect, computed)
 
 

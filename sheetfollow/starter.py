@@ -185,9 +185,7 @@ def init(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SheetError(
-            f"cannot create the folder {path.parent}: {exc.strerror or exc}"
-        ) from None
+        raise SheetError(f"cannot create the folder {path.parent}: {exc.strerror or exc}") from None
     if example:
         write_example(path, today=today, overwrite=overwrite)
     else:

@@ -226,6 +226,9 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "country": "Country",
         "manager": "Manager",
         "digest": "Digest",
+        "away_from": "Away from",
+        "away_until": "Away until",
+        "cover": "Cover",
     },
     "nl": {
         "owner": "Eigenaar",
@@ -235,6 +238,9 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "country": "Land",
         "manager": "Manager",
         "digest": "Overzicht",
+        "away_from": "Afwezig vanaf",
+        "away_until": "Afwezig tot",
+        "cover": "Vervanging",
     },
     "de": {
         "owner": "Verantwortlich",
@@ -244,6 +250,9 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "country": "Land",
         "manager": "Vorgesetzter",
         "digest": "Zusammenfassung",
+        "away_from": "Abwesend ab",
+        "away_until": "Abwesend bis",
+        "cover": "Urlaubsvertretung",
     },
     "da": {
         "owner": "Ejer",
@@ -253,6 +262,9 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "country": "Land",
         "manager": "Leder",
         "digest": "Oversigt",
+        "away_from": "Fraværende fra",
+        "away_until": "Fraværende til",
+        "cover": "Dækker",
     },
     "es": {
         "owner": "Propietario",
@@ -262,6 +274,9 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "country": "País",
         "manager": "Gerente",
         "digest": "Resumen",
+        "away_from": "Ausente desde",
+        "away_until": "Ausente hasta",
+        "cover": "Cubre",
     },
 }
 
@@ -764,6 +779,16 @@ _OWNER_EXTRA: dict[str, tuple[str, ...]] = {
     "country": ("holidays", "holiday country", "pais"),
     "manager": ("boss", "team lead", "teamleider", "leidinggevende", "teamleiter", "chef", "jefe"),
     "digest": ("summary", "daily digest", "manager digest", "samenvatting", "übersicht", "resumen"),
+    "away_from": (
+        "on leave from",
+        "leave from",
+        "away since",
+        "afwezig van",
+        "urlaub ab",
+        "ferie fra",
+    ),
+    "away_until": ("on leave until", "leave until", "afwezig t/m", "urlaub bis", "ferie til"),
+    "cover": ("covered by", "covering", "vervangen door", "vertreten durch", "cubierto por"),
 }
 
 

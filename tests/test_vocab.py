@@ -25,7 +25,7 @@ NAMED_ENUMS: list[tuple[type[Enum], Names, Aliases]] = [
 HEADER_TABLES = [
     (fields.ALL_FIELDS, vocab.PROSPECT_HEADERS, vocab.HEADER_ALIASES),
     (fields.LOG_FIELDS, vocab.LOG_HEADERS, vocab.LOG_ALIASES),
-    (fields.OWNER_FIELDS, vocab.OWNER_HEADERS, vocab.OWNER_ALIASES),
+    (fields.ALL_OWNER_FIELDS, vocab.OWNER_HEADERS, vocab.OWNER_ALIASES),
 ]
 
 

@@ -137,6 +137,16 @@ class RefusedReply:
 
 
 @dataclass(frozen=True)
+class Away:
+    """An owner on leave today: until when ("None": no return date) and who covers
+    ("": nobody; their follow-ups wait)."""
+
+    name: str
+    until: date | None
+    cover: str = ""
+
+
+@dataclass(frozen=True)
 class DigestView:
     """Everything one manager's digest shows."""
 
@@ -154,6 +164,8 @@ class DigestView:
     owners_tab: str = "Owners"
     #: The ISO 4217 code of the Value column ("" = plain numbers).
     currency: str = ""
+    #: The owners of the digest who are away today, and who covers for them.
+    away: tuple[Away, ...] = ()
 
     @property
     def due_today(self) -> int:
@@ -191,6 +203,7 @@ def digest_message(
         "sheet_link": link,
         "greeting": t("greeting", name=manager.strip()) if named else t("greeting_anonymous"),
         "intro": t("digest_intro", day=t.long_day(today)),
+        "away": _away(view.away, t, today),
         "t": t,
         "colours": COLOURS,
         "period": _period(view, t),
@@ -235,6 +248,23 @@ def _figures(view: DigestView, t: Strings) -> str:
     if view.attention:
         parts.append(t.count("digest_attention", len(view.attention)))
     return ", ".join(parts)
+
+
+def _away(away: Sequence[Away], t: Strings, today: date) -> str:
+    """'Away: Anna until Fri 11 Dec (Bert covers)'; "" when nobody is away."""
+    if not away:
+        return ""
+    lines = []
+    for one in away:
+        if one.until is None:
+            who = t("away_open", name=one.name)
+        else:
+            who = t("away_until", name=one.name, day=t.day(one.until, today))
+        if one.cover:
+            lines.append(t("away_covered", who=who, cover=one.cover))
+        else:
+            lines.append(t("away_waits", who=who))
+    return t("digest_away", names="; ".join(lines))
 
 
 def _render(name: str, context: Mapping[str, object]) -> str:

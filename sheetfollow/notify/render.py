@@ -676,7 +676,7 @@ def sheet_link(sheet: str, config: Config) -> str:
 
 
 def _recorded(replies: Replies | None, t: Strings, today: date) -> tuple[str, ...]:
-    """"Acme: No answer (Fri 4 Dec)" for each reply recorded since the previous email, so the
+    """ "Acme: No answer (Fri 4 Dec)" for each reply recorded since the previous email, so the
     person sees that the tap counted."""
     if replies is None:
         return ()
