@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sys
 import traceback
@@ -17,15 +16,29 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
-from sheetfollow import __version__, service
-from sheetfollow.config import Config, load_config, today_in
-from sheetfollow.errors import ConfigError, RemoteError, SheetfollowError, UsageError
+from sheetfollow import __version__, i18n, output, service
+from sheetfollow.config import (
+    Config,
+    Found,
+    find_config,
+    find_sheet,
+    nothing_found,
+    read_config,
+    team_date_order,
+    today_in,
+)
+from sheetfollow.errors import (
+    ConfigError,
+    RemoteError,
+    SheetError,
+    SheetfollowError,
+    UsageError,
+)
 from sheetfollow.exit_codes import ExitCode
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.models import Row, Status
-from sheetfollow.rules import fmt_day
 from sheetfollow.sheet import Backend
 from sheetfollow.text import printable
 
@@ -35,6 +48,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from sheetfollow.notifier import NotifyReport
+    from sheetfollow.runlog import Session
     from sheetfollow.workspace import Workspace
 
 #: Never Rich's emoji codes: ":thumbs_up:" typed in a cell is printed as typed.
@@ -57,18 +71,51 @@ _CLI_FLOW: tuple[type[BaseException], ...] = (
 class _Commands(TyperGroup):
     """Turns every error into one line on stderr and a documented exit code."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, command in self.commands.items():
+            summary, examples = _HELP.get(name, ("", ()))
+            command.short_help = command.short_help or summary or None
+            if examples and not command.epilog:
+                command.epilog = _examples(examples)
+            for param in command.params:
+                _conventional(param)
+
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # in the order they are defined, not alphabetical
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        # Kept for a usage error found while parsing the command's options (an unknown one),
+        # before --json itself is read: still the JSON error a script waits for.
+        ctx.meta[_ARGS] = (name or "", list(rest))
+        return name, command, rest
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta[_ARGV] = list(args)  # as given, for the run log
+        # A new command line: no -q or -v of a previous one in this process (tests) holds.
+        out.quiet = _verbosity.verbose = False
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
+        with _logged(ctx):
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except SheetfollowError as error:
+            _json_error(ctx, error.exit_code, str(error), _error_details(error))
             _error(str(error))
             raise typer.Exit(int(error.exit_code)) from None
-        except _CLI_FLOW:
+        except _CLI_FLOW as flow:
+            # A usage error (exit 2) of a --json command is JSON too; --help and exits not.
+            code = getattr(flow, "exit_code", 0)
+            if not isinstance(flow, (typer.Exit, typer.Abort)) and code:
+                _json_error(ctx, code, _flow_message(flow), parsing=True)
             raise
         except KeyboardInterrupt:
+            _json_error(ctx, 130, "interrupted; nothing was written.")
             err.print("interrupted; nothing was written.")
             raise typer.Exit(130) from None
         except OSError as error:
@@ -76,23 +123,102 @@ class _Commands(TyperGroup):
             # person can act on the path and the reason (permissions, a full disk).
             line = _file_error(error)
             if line is None:
-                _unexpected(error)
+                _unexpected(error, ctx)
             if os.environ.get(DEBUG_ENV):
                 traceback.print_exc()
+            _json_error(ctx, ExitCode.SHEET, line)
             _error(line)
             raise typer.Exit(int(ExitCode.SHEET)) from None
         except Exception as error:
-            _unexpected(error)
+            _unexpected(error, ctx)
+
+
+class _Argument(TyperArgument):
+    """An argument as Click shows one: by its METAVAR, bare when required ("mark PROSPECT
+    OUTCOME"), rather than Typer's "{who}" and "who <str>"."""
+
+    @property
+    def display_name_raw(self) -> str:
+        return self.metavar or (self.name or "").upper()
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def display_type_rich(self, ctx: Any) -> str:
+        return ""  # the metavar says what it is
+
+
+def _conventional(param: Any) -> None:
+    """One placeholder style in every --help, Click's: an UPPER word (WORKBOOK, DATE, NAME),
+    never Typer's "<str>"."""
+    if type(param) is TyperArgument:
+        param.__class__ = _Argument  # the same object, only shown differently: no new state
+    elif not getattr(param, "is_flag", True) and param.metavar is None:
+        long = max(param.opts, key=len)
+        param.metavar = long.lstrip("-").replace("-", "_").upper()
+
+
+#: Where _Commands keeps the command's name and its arguments, as given.
+_ARGS = "sheetfollow.args"
+
+
+def _json_error(
+    ctx: Any,
+    code: int,
+    message: str,
+    details: dict[str, object] | None = None,
+    *,
+    parsing: bool = False,
+) -> None:
+    """The error as the one JSON object on stdout, when the command was given --json."""
+    g = ctx.find_object(_Globals)
+    if g is None:
+        return
+    if not g.json and parsing:
+        name, args = ctx.meta.get(_ARGS, ("", []))
+        given = args[: args.index("--")] if "--" in args else args
+        g.json, g.command = "--json" in given, name
+    if not g.json:
+        return
+    output.write_error(sys.stdout, g.command, g.label, g.day, code, message, **(details or {}))
+
+
+def _error_details(error: SheetfollowError) -> dict[str, object]:
+    """What a script can act on beyond the message."""
+    candidates = getattr(error, "candidates", ())
+    holder = getattr(error, "holder", "")
+    return {
+        **({"candidates": list(candidates)} if candidates else {}),
+        **({"holder": holder} if holder else {}),
+    }
+
+
+def _flow_message(flow: BaseException) -> str:
+    """A usage error's message as Typer words it, with the option it is about."""
+    hint = getattr(flow, "param_hint", None)
+    format_message = getattr(flow, "format_message", None)
+    text = format_message() if callable(format_message) else str(flow)
+    if hint and isinstance(hint, str) and hint not in text:
+        text = f"{hint}: {text}"
+    return str(text)
 
 
 def _error(text: str) -> None:
     """An error in one line on stderr. Messages quote cells, paths and tab names: "[...]" in
     them is text, not markup, and control characters in them are shown, not obeyed."""
+    if _session is not None:
+        _session.error(f"error: {text}")
     err.print(f"[bold red]error:[/] {escape(printable(text))}", highlight=False, soft_wrap=True)
 
 
-def _unexpected(error: Exception) -> NoReturn:
+def _unexpected(error: Exception, ctx: Any = None) -> NoReturn:
     """A bug: one line that says how to get the traceback, or the traceback itself."""
+    if ctx is not None:
+        line = f"{type(error).__name__}: {error} (set {DEBUG_ENV}=1 for the traceback)"
+        _json_error(ctx, ExitCode.ERROR, line)
+    if _session is not None:
+        _session.error(f"unexpected error: {type(error).__name__}: {error}")
     if os.environ.get(DEBUG_ENV):
         traceback.print_exc()
     else:
@@ -153,32 +279,256 @@ app = typer.Typer(
     cls=_Commands,
     help="Follow-up discipline for sales pipelines that live in a spreadsheet.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
+
+#: Each command's one-line summary (in `sheetfollow --help` and in shell completion, where
+#: Click would cut a docstring's first sentence short with "...") and the examples its
+#: --help ends with. _Commands gives them to the commands.
+_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
+    "init": (
+        "Write a starter workbook and a commented sheetfollow.toml.",
+        (
+            "sheetfollow init --example demo/pipeline.xlsx",
+            "sheetfollow init --lang nl --country NL verkoop/pipeline.xlsx",
+        ),
+    ),
+    "adopt": (
+        "Set sheetfollow up on a workbook the team already has.",
+        ("sheetfollow adopt pipeline.xlsx --print", "sheetfollow adopt pipeline.xlsx"),
+    ),
+    "refresh": (
+        "Recompute Next follow-up, Status, Step, Why and Assigned to.",
+        (
+            "sheetfollow refresh --dry-run",
+            "sheetfollow refresh --config /srv/sales/sheetfollow.toml",
+        ),
+    ),
+    "due": (
+        "Today's follow-ups in the call order.",
+        (
+            "sheetfollow due",
+            "sheetfollow due --owner Anna --explain",
+            "sheetfollow due --today 31-12-2026 --json > calls.json",
+        ),
+    ),
+    "notify": (
+        "Email each owner today's call list and each manager the digest.",
+        (
+            "sheetfollow notify --dry-run",
+            "sheetfollow notify --outbox out",
+            "sheetfollow notify --owner Anna --force",
+        ),
+    ),
+    "run": (
+        "Read the replies, refresh, then notify: the line for cron.",
+        (
+            "sheetfollow run --dry-run",
+            "30 6 * * 1-5  sheetfollow run --quiet -c /srv/sales/sheetfollow.toml",
+        ),
+    ),
+    "inbox": (
+        "Record the replies to the email's outcome buttons.",
+        ("sheetfollow inbox --init", "sheetfollow inbox --dry-run"),
+    ),
+    "check": (
+        "Validate the config, the headers and every row.",
+        ("sheetfollow check", "sheetfollow check --smtp", "sheetfollow check --inbox --json"),
+    ),
+    "stats": (
+        "Funnel per calling round, and touches per owner or segment.",
+        (
+            "sheetfollow stats --since 2026-01-01",
+            "sheetfollow stats --by segment --csv > stats.csv",
+        ),
+    ),
+    "mark": (
+        "Record a touch: update the row, append it to the Log.",
+        (
+            "sheetfollow mark P-0012 no-answer",
+            'sheetfollow mark "Acme B.V." call-back --on 31-12-2026 --note "at the fair"',
+            "sheetfollow mark jan@acme.example interested --in 2w --channel email",
+        ),
+    ),
+    "import": (
+        "Add new prospects from a CSV or Excel file, skipping duplicates.",
+        (
+            "sheetfollow import hubspot-export.csv --dry-run",
+            "sheetfollow import leads.xlsx --owner Anna --segment retail",
+        ),
+    ),
+    "pending": (
+        "List (or drop) the changes waiting to be written.",
+        ("sheetfollow pending", "sheetfollow pending --drop 3f9c2a1b"),
+    ),
+    "config": (
+        "Show which sheetfollow.toml and sheet are used, and why.",
+        ("sheetfollow config", "SHEETFOLLOW_CONFIG=/srv/sales/sheetfollow.toml sheetfollow config"),
+    ),
+    "log": (
+        "Show the last runs from the run log.",
+        ("sheetfollow log", "sheetfollow log -n 3 --full", "sheetfollow log --json"),
+    ),
+}
+
+
+def _examples(lines: tuple[str, ...]) -> str:
+    # "\b": Click keeps the lines as they are instead of rewrapping them into a paragraph.
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
 
 SheetOpt = Annotated[
     str | None,
     typer.Option(
         "--sheet",
         "-s",
-        help="The workbook (.xlsx/.xlsm), or a Google Sheets URL or key. Default: sheet in the "
-        "config.",
+        metavar="WORKBOOK",
+        help="The workbook (.xlsx/.xlsm), or a Google Sheets URL or key. Default: "
+        "SHEETFOLLOW_SHEET, else sheet in the config.",
     ),
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="sheetfollow.toml to use. Default: ./sheetfollow.toml."),
+    typer.Option(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="sheetfollow.toml to use. Default: the one SHEETFOLLOW_CONFIG names, else the "
+        "nearest in this folder or above, else the user config folder's (see 'config').",
+    ),
 ]
 TodayOpt = Annotated[
     str | None,
-    typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD), for reproducible runs."),
+    typer.Option(
+        "--today",
+        metavar="DATE",
+        help="Pretend today is this date (2026-12-31 or 31-12-2026), for reproducible runs.",
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _json_flag(ctx: typer.Context, value: bool) -> bool:
+    """Eager, so it is known before any other option is checked: their errors come as JSON
+    too."""
+    if value:
+        g = ctx.ensure_object(_Globals)
+        g.json, g.command = True, ctx.info_name or ""
+    return value
+
+
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        is_eager=True,
+        callback=_json_flag,
+        help="Print one JSON object for scripts (see JSON output in the README).",
+    ),
+]
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Write even though Excel seems to have the file open.")
 ]
+
+
+#: Where _Commands keeps the command line as given (for the run log).
+_ARGV = "sheetfollow.argv"
+#: The run log of the command being run (sheetfollow/runlog.py); None between commands.
+_session: Session | None = None
+
+
+@contextmanager
+def _logged(ctx: Any) -> Iterator[None]:
+    """Every command goes into the run log: its command line, what it printed (or would
+    have, with --quiet or --json), its errors and its exit code."""
+    global _session
+    from sheetfollow.runlog import Session
+
+    session = _session = Session(ctx.meta.get(_ARGV, []))
+    if _verbosity.verbose:  # -v before the command name
+        session.verbose(sys.stderr)
+    code: object = 0
+    try:
+        yield
+    except BaseException as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 1))
+        raise
+    finally:
+        number = code if isinstance(code, int) else int(code is not None)
+        session.end(number, usage=number == ExitCode.USAGE)
+        _session = None
+
+
+def _quiet(value: bool) -> None:
+    """-q: errors only, for cron, which mails whatever a job prints; the log keeps it all."""
+    if value:
+        out.quiet = True
+
+
+@dataclass
+class _Verbosity:
+    verbose: bool = False
+
+
+_verbosity = _Verbosity()
+
+
+def _verbose(value: bool) -> None:
+    """-v: also the details (which config and sheet, and why; where the log is)."""
+    if value:
+        _verbosity.verbose = True
+        if _session is not None:
+            _session.verbose(sys.stderr)
+
+
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        callback=_quiet,
+        help="Print errors only (--json still prints its JSON); the run log keeps the rest.",
+    ),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        callback=_verbose,
+        help="Also print on stderr which config and sheet were used and why, and the log file.",
+    ),
+]
+
+
+def _log_place(found: Found, config: Config, sheet: str | None, rule: str, day: date) -> None:
+    """The run log learns where it belongs, and records how the command found its way."""
+    if _session is None:
+        return
+    how = found.rule or f"none found; looked at {', '.join(found.looked)}"
+    _session.detail(f"config: {found.file or 'built-in defaults'} ({how})")
+    _session.detail(f"sheet: {sheet or 'none'} ({rule or 'not set'})")
+    zone = config.timezone or "the zone of this machine"
+    _session.detail(f"today: {day.isoformat()} (in {zone})")
+    _session.place(sheet, config.path, config.log_file)
+    _session.detail(f"run log: {_session.where or 'the user log folder'}")
+
+
+def _log_only(lines: list[str] | tuple[str, ...]) -> None:
+    """What the text output would have said, for the log of a --json run."""
+    if _session is not None:
+        for line in lines:
+            _session.info(line)
+
+
+@contextmanager
+def _muted() -> Iterator[None]:
+    """Text output that goes to the run log only (a --json run's report)."""
+    was, out.quiet = out.quiet, True
+    try:
+        yield
+    finally:
+        out.quiet = was
 
 
 @dataclass
@@ -186,6 +536,11 @@ class _Globals:
     sheet: str | None = None
     config: Path | None = None
     today: str | None = None
+    #: For the JSON envelope (sheetfollow/output.py), errors included: filled in as known.
+    json: bool = False
+    command: str = ""
+    label: str | None = None
+    day: date | None = None
 
 
 @dataclass(frozen=True)
@@ -193,21 +548,39 @@ class _Run:
     config: Config
     sheet: str | None
     today: date
+    #: How the config was found, and which rule gave the sheet (see `sheetfollow config`).
+    found: Found | None = None
+    sheet_rule: str = ""
 
 
 def _run(ctx: typer.Context, sheet: str | None, config: Path | None, today: str | None) -> _Run:
     """Resolve the options every command shares: its own, else the global ones."""
-    g: _Globals = ctx.find_object(_Globals) or _Globals()
-    cfg = load_config(config or g.config)
+    g: _Globals = ctx.ensure_object(_Globals)
+    if _session is not None:
+        _session.command = ctx.info_name or ""
     when = today or g.today
-    return _Run(cfg, sheet or g.sheet, _parse_today(when) if when else today_in(cfg))
+    g.day = _early_today(when) if when else None
+    found = find_config(config or g.config)
+    cfg = read_config(found)
+    target, rule = find_sheet(sheet or g.sheet, cfg)
+    g.label = target
+    if when:
+        # Read again in the team's date order: 11/02/2026 is 2 Nov for a US team.
+        g.day = _parse_today(when, team_date_order(cfg))
+    g.day = g.day or today_in(cfg)
+    _log_place(found, cfg, target, rule, g.day)
+    return _Run(cfg, target, g.day, found, rule)
 
 
 def _open(
     ctx: typer.Context, sheet: str | None, config: Path | None, today: str | None
 ) -> tuple[_Run, Backend]:
     run = _run(ctx, sheet, config, today)
-    return run, service.open_backend(run.sheet, run.config)
+    if run.sheet is None and run.found is not None and run.found.file is None:
+        raise SheetError(nothing_found(run.found))
+    backend = service.open_backend(run.sheet, run.config)
+    ctx.ensure_object(_Globals).label = backend.label
+    return run, backend
 
 
 def _view(
@@ -223,12 +596,21 @@ def _view(
     return run, ws
 
 
-def _parse_today(text: str) -> date:
+def _early_today(text: str) -> date:
+    """--today before the config is read, so that a date no order can read fails first;
+    the team's order decides once the config is known."""
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        message = f"{text!r} is not a date like 2026-11-23"
-        raise typer.BadParameter(message, param_hint="--today") from None
+        return _parse_today(text)
+    except UsageError:
+        return _parse_today(text, "MDY")
+
+
+def _parse_today(text: str, order: str = "DMY") -> date:
+    """--today as --on takes it, and as the cells are read: 2026-12-31, or in the team's
+    date order, 31-12-2026 (a wrong one is one line naming --today, exit 2)."""
+    from sheetfollow.mark import parse_day
+
+    return parse_day(text, "--today", order)
 
 
 def _version(value: bool) -> None:
@@ -243,6 +625,8 @@ def _main(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -305,50 +689,21 @@ def _counter(bar: _Bar | None, label: str) -> service.Progress | None:
     return bar.counter(label) if bar is not None else None
 
 
-def _print_json(data: object) -> None:
-    """JSON for scripts, straight to stdout: no highlighting, no wrapping, and nothing held
-    twice (Rich's print_json parses it again and styles every token)."""
-    out = sys.stdout
-    if isinstance(data, list) and data and all(_flat(item) for item in data):
-        # A list of flat records (due --json: one per row): the same text json.dumps(...,
-        # indent=2) writes, but from the C encoder (the indenting one is pure Python, and
-        # the slowest part of a big call list), one record at a time.
-        out.write("[\n")
-        last = len(data) - 1
-        for index, item in enumerate(data):
-            out.write(_record_json(item) + (",\n" if index < last else "\n"))
-        out.write("]\n")
-    else:
-        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    out.flush()
-
-
-#: Encodes one flat record's members as indent=2 puts them inside a top-level list.
-_RECORD_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": "))
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _flat(item: object) -> bool:
-    """A non-empty dict of text keys and scalar values (nothing the encoder would indent)."""
-    return (
-        isinstance(item, dict)
-        and bool(item)
-        and all(type(key) is str for key in item)
-        and all(type(value) in _SCALARS for value in item.values())
-    )
-
-
-def _record_json(item: dict[str, object]) -> str:
-    members = _RECORD_ENCODER.encode(item)  # '{"a": 1,\n    "b": 2}'
-    return "  {\n    " + members[1:-1] + "\n  }"
+def _print_json(ctx: typer.Context, data: object) -> None:
+    """The command's result in the one JSON envelope (sheetfollow/output.py), straight to
+    stdout: no highlighting, no wrapping, and nothing held twice (Rich's print_json parses
+    it again and styles every token). A list (due's) is written record by record."""
+    g: _Globals = ctx.ensure_object(_Globals)
+    day = g.day or today_in(Config())
+    output.write_data(sys.stdout, g.command or ctx.info_name or "", g.label, day, data)
 
 
 @app.command()
 def init(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Where to write the workbook.")] = Path(
-        "prospects.xlsx"
-    ),
+    path: Annotated[
+        Path, typer.Argument(metavar="WORKBOOK", help="Where to write the workbook.")
+    ] = Path("prospects.xlsx"),
     lang: Annotated[
         str, typer.Option("--lang", help=f"Language of tabs and headers: {', '.join(LANGUAGES)}.")
     ] = "en",
@@ -358,9 +713,29 @@ def init(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace files that already exist.")
     ] = False,
+    country: Annotated[
+        str | None,
+        typer.Option(
+            "--country",
+            metavar="CODE",
+            help="Public holidays of this country (NL, DE, DK, ES, GB, US ...). Default: the "
+            "usual one for --lang.",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            metavar="ZONE",
+            help="The team's time zone (Europe/Berlin). Default: the country's.",
+        ),
+    ] = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Write a starter workbook and a commented sheetfollow.toml next to it."""
+    """Write a starter workbook and a commented sheetfollow.toml next to it. For a workbook
+    the team already has, use `sheetfollow adopt` instead."""
     from sheetfollow import starter
 
     if lang not in LANGUAGES:
@@ -368,11 +743,69 @@ def init(
     g: _Globals = ctx.find_object(_Globals) or _Globals()
     when = today or g.today
     day = _parse_today(when) if when else today_in(Config())
-    written = starter.init(path, lang=lang, example=example, overwrite=overwrite, today=day)
+    written = starter.init(
+        path,
+        lang=lang,
+        example=example,
+        overwrite=overwrite,
+        today=day,
+        country=country,
+        timezone=timezone,
+    )
     for item in written:
         _say(f"wrote {item}")
     config = path.parent / "sheetfollow.toml"
     _say(f"next: sheetfollow refresh --config {config}")
+
+
+@app.command()
+def adopt(
+    ctx: typer.Context,
+    workbook: Annotated[
+        str,
+        typer.Argument(
+            help="The workbook the team already has (.xlsx/.xlsm), or a Google Sheets URL or key."
+        ),
+    ],
+    tab: Annotated[
+        str | None,
+        typer.Option("--tab", help="The tab with the prospects. Default: the best fit."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a sheetfollow.toml that already exists.")
+    ] = False,
+    print_: Annotated[
+        bool, typer.Option("--print", help="Show the sheetfollow.toml; write nothing.")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Where to write. Default: beside the workbook."),
+    ] = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Set sheetfollow up on a workbook the team already has. Reads it (never changes it)
+    and writes only sheetfollow.toml: the tab, the header mapping, language, country, date
+    order, and the columns the first refresh will add."""
+    from sheetfollow import adopt as adopting
+
+    backend = service.open_backend(workbook, Config())
+    target = config or adopting.default_target(workbook)
+    sheet_value = adopting.sheet_value(workbook, target)
+    found, text = adopting.adopt(
+        backend, target, sheet_value=sheet_value, force=force, write=not print_, tab=tab
+    )
+    if json_:
+        _print_json(ctx, {**found.as_dict(), "config": str(target), "written": not print_})
+        return
+    if print_:
+        out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+        return
+    for line in found.lines():
+        _say(line)
+    _say(f"wrote {target} (the workbook was not changed)")
+    _say(f"next: sheetfollow check --config {target}, then sheetfollow refresh --dry-run")
 
 
 @app.command()
@@ -386,6 +819,8 @@ def refresh(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Recompute Next follow-up, Status, Step, Why and Assigned to, and write them back."""
     run, backend = _open(ctx, sheet, config, today)
@@ -399,7 +834,9 @@ def refresh(
             progress=_counter(bar, "computing"),
         )
     if json_:
-        _print_json(summary.as_dict())
+        _print_json(ctx, summary.as_dict())
+        with _muted():
+            _print_summary(summary)
     else:
         _print_summary(summary)
     _end_pending(summary.pending)
@@ -409,6 +846,8 @@ def _end_pending(pending: str) -> None:
     """When the workbook could not be written and the changes wait in the journal: one
     line on stderr, and the documented exit code."""
     if pending:
+        if _session is not None:
+            _session.warning(f"pending: {pending}")
         err.print(
             f"[bold yellow]pending:[/] {escape(printable(pending))}",
             highlight=False,
@@ -420,12 +859,17 @@ def _end_pending(pending: str) -> None:
 def _notes(lines: list[str] | tuple[str, ...]) -> None:
     """Notes about pending changes, on stderr so --json output stays clean."""
     for line in lines:
-        err.print(f"note: {escape(printable(line))}", highlight=False, soft_wrap=True)
+        if _session is not None:
+            _session.info(f"note: {line}", shown=not out.quiet)
+        if not out.quiet:
+            err.print(f"note: {escape(printable(line))}", highlight=False, soft_wrap=True)
 
 
 def _say(text: str) -> None:
     """A line of plain text: never markup (it quotes paths and cells), never wrapped (cron
     logs and scripts read it line by line)."""
+    if _session is not None:
+        _session.info(text, shown=True)
     out.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -465,26 +909,37 @@ def due(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Today's follow-ups in the call order: promised call-backs, same-day leads and quotes,
     overdue (oldest first), then due today (largest value first)."""
-    from sheetfollow import priority
-
     run, ws = _view(ctx, sheet, config, today)
     pipeline = ws.pipeline()
     rows = service.due_rows(pipeline, run.today, owner)
     if json_:
-        found = [service.row_as_dict(r, run.today) for r in rows]
-        if explain:
-            for item, row in zip(found, rows, strict=True):
-                item["order"] = priority.place(row, run.today).reason
-        _print_json(found)
+        _print_json(ctx, _due_records(rows, run.today, explain=explain))
         return
     if not rows:
         who = f" for {owner}" if owner else ""
         _say(f"Nothing due{who} on {run.today.isoformat()}.")
         return
-    out.print(_due_table(rows, run.today, out.width, explain=explain))
+    out.print(_due_table(rows, run.today, out.width, explain=explain, language=run.config.language))
+    from sheetfollow import capacity
+
+    for line in capacity.notes(pipeline.rows, pipeline.over_limit, run.today, owner):
+        _say(line)
+
+
+def _due_records(rows: list[Row], today: date, *, explain: bool) -> Iterator[dict[str, Any]]:
+    """due --json's records, made as they are written: a big list is never held twice."""
+    from sheetfollow import priority
+
+    for row in rows:
+        item = service.row_as_dict(row, today)
+        if explain:
+            item["order"] = priority.place(row, today).reason
+        yield item
 
 
 _STATUS_STYLE = {
@@ -502,7 +957,9 @@ _WITH_OWNER_AND_STEP = 100
 _WITH_WHY = 140
 
 
-def _due_table(rows: list[Row], today: date, width: int, *, explain: bool = False) -> RichTable:
+def _due_table(
+    rows: list[Row], today: date, width: int, *, explain: bool = False, language: str = "en"
+) -> RichTable:
     from rich.cells import cell_len
     from rich.table import Table as RichTable
     from rich.text import Text
@@ -511,7 +968,7 @@ def _due_table(rows: list[Row], today: date, width: int, *, explain: bool = Fals
 
     overdue = sum(1 for r in rows if (r.computed.next_follow_up or today) < today)
     table = RichTable(
-        title=f"{len(rows)} follow-ups on {fmt_day(today)}, {overdue} overdue",
+        title=i18n.due_title(len(rows), today, overdue, language),
         title_justify="left",
         box=None,
         header_style="bold",
@@ -531,7 +988,7 @@ def _due_table(rows: list[Row], today: date, width: int, *, explain: bool = Fals
     def late(row: Row) -> int:
         return (today - (row.computed.next_follow_up or today)).days
 
-    add("Due", None, ["today" if late(r) <= 0 else f"{late(r)}d late" for r in rows])
+    add("Due", None, [i18n.due_when(late(r), language) for r in rows])
     add("ID", 10, [r.prospect.id for r in rows])
     add("Company", 30 if middle else 22, [r.prospect.company for r in rows])
     if reach:
@@ -539,13 +996,16 @@ def _due_table(rows: list[Row], today: date, width: int, *, explain: bool = Fals
         add("Phone", 18, [r.prospect.phone for r in rows])
     add("For", 12 if middle else 8, [r.computed.assigned_to for r in rows])
     if middle:
-        add("Step", 10, [r.computed.step for r in rows])
+        add("Step", 10, [i18n.step_text(r.computed.step, language) for r in rows])
     values = [r.prospect.value for r in rows]
     add("Value", None, [f"{v:,.0f}" if v is not None else "" for v in values])
     if explain:
         add("Order", None, [priority.place(r, today).reason for r in rows])
     natural = {
-        name: min(max([cell_len(name), *(cell_len(v) for v in values)]), most or width)
+        name: min(
+            max([cell_len(i18n.due_heading(name, language)), *(cell_len(v) for v in values)]),
+            most or width,
+        )
         for name, most, values in columns
     }
     flexible = [name for name in ("Company", "Contact") if name in natural]
@@ -560,20 +1020,20 @@ def _due_table(rows: list[Row], today: date, width: int, *, explain: bool = Fals
     for name, _, _ in columns:
         right = name == "Value"
         table.add_column(
-            name,
+            i18n.due_heading(name, language),
             justify="right" if right else "left",
             no_wrap=True,
             overflow="ellipsis",
             width=natural[name],
         )
     if wide:
-        table.add_column("Why", overflow="fold")
+        table.add_column(i18n.due_heading("Why", language), overflow="fold")
     for index, row in enumerate(rows):
         # Text, not str: what people typed in the sheet ("ACME [UK]") is never markup.
         cells = [Text(values[index]) for _, _, values in columns]
         cells[0].stylize(_STATUS_STYLE.get(row.computed.status, ""))
         if wide:
-            cells.append(Text(printable(row.computed.why)))
+            cells.append(Text(printable(i18n.localise(row.computed.why, language))))
         table.add_row(*cells)
     return table
 
@@ -621,6 +1081,8 @@ def notify_command(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Email each owner today's call list and each manager the digest, once a day.
 
@@ -634,7 +1096,8 @@ def notify_command(
         backend, run.config, run.today, dry_run=dry_run, owner=owner, outbox=outbox, force=force
     )
     if json_:
-        _print_json(report.as_dict())
+        _print_json(ctx, report.as_dict())
+        _log_only(report.lines())
     else:
         for line in report.lines():
             _say(line)
@@ -657,6 +1120,8 @@ def run_command(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Read the replies to the email's buttons ([inbox]), refresh, then notify: the line
     for cron. Exit codes as for notify; 8 also when the inbox could not be read (the emails
@@ -672,7 +1137,10 @@ def run_command(
         found = report.as_dict()
         if replies is not None:
             found["inbox"] = replies
-        _print_json(found)
+        _print_json(ctx, found)
+        with _muted():
+            _print_summary(report.refresh)
+        _log_only(report.notify.lines())
     else:
         _print_summary(report.refresh)
         for line in report.notify.lines():
@@ -705,6 +1173,8 @@ def _run_inbox(
     if not json_:
         for line in report.lines():
             _say(line)
+    else:
+        _log_only(report.lines())
     if report.move_error:
         _error(report.move_error)
     code = ExitCode.REMOTE if report.move_error else ExitCode.OK
@@ -731,6 +1201,8 @@ def inbox_command(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Record the replies to the email's outcome buttons, read from the [inbox] mailbox.
 
@@ -749,7 +1221,8 @@ def inbox_command(
         backend, run.config, run.today, environ=os.environ, dry_run=dry_run, force=force
     )
     if json_:
-        _print_json(report.as_dict())
+        _print_json(ctx, report.as_dict())
+        _log_only(report.lines())
     else:
         for line in report.lines():
             _say(line)
@@ -785,6 +1258,9 @@ def _end_notify(report: NotifyReport) -> None:
     """Exit with the report's code; first a loud line when the mail server could not be
     used or what went out could not be recorded."""
     problem = report.unrecorded or report.server_error
+    if report.unrecorded and report.unrecorded_code == ExitCode.PENDING:
+        # Everything went out; only the write-back waits, so this is no error.
+        _end_pending(report.unrecorded)
     if problem:
         _error(problem)
     if report.exit_code:
@@ -815,18 +1291,20 @@ def check(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Validate the config, the headers and every row. Exit 5 when there are problems."""
     if smtp and inbox:
         raise UsageError("check --smtp and check --inbox are separate: give one of them")
     if smtp:
-        _check_smtp(_run(ctx, sheet, config, today).config, json_)
+        _check_smtp(ctx, _run(ctx, sheet, config, today).config, json_)
         return
     if inbox:
-        _check_inbox(_run(ctx, sheet, config, today).config, json_)
+        _check_inbox(ctx, _run(ctx, sheet, config, today).config, json_)
         return
     run, backend = _open(ctx, sheet, config, today)
-    google = _check_access(backend, json_)
+    google = _check_access(ctx, backend, json_)
     from sheetfollow.workspace import open_workspace
 
     ws = open_workspace(backend, run.config, run.today)
@@ -835,15 +1313,20 @@ def check(
     typed = [item.line() for item in ws.typed_touches]
     if json_:
         _print_json(
+            ctx,
             {
                 "sheet": backend.label,
                 "rows": len(pipeline.rows),
                 "unknown_columns": list(pipeline.header.unknown),
+                "left_alone": [
+                    {"row": item.row, "kind": item.kind, "text": item.text}
+                    for item in pipeline.left_alone
+                ],
                 "problems": [{"ref": p.ref, "message": p.message} for p in problems],
                 "typed_touches": typed,
                 "pending": ws.notes(),
                 **({"google": google} if google else {}),
-            }
+            },
         )
     else:
         _print_check(backend.label, pipeline, problems, typed, ws.notes())
@@ -851,15 +1334,19 @@ def check(
         raise typer.Exit(int(ExitCode.PROBLEMS))
 
 
-def _check_access(backend: Backend, json_: bool) -> dict[str, object] | None:
+def _check_access(ctx: typer.Context, backend: Backend, json_: bool) -> dict[str, object] | None:
     """For a Google Sheet, say which service account is used and whether the sheet is
     shared with it; stop with the reason when it is not."""
     access = service.sheet_access(backend)
     if access is None:
         return None
     if json_ and access.error is not None:
-        _print_json({"sheet": backend.label, "google": access.as_dict()})
-    elif not json_:
+        # The error envelope, with what was found out: which account, which key file.
+        error = access.error
+        _json_error(ctx, error.exit_code, str(error), {"google": access.as_dict()})
+        _error(str(error))
+        raise typer.Exit(int(error.exit_code))
+    if not json_:
         _say(f"service account: {access.account} (key {access.key_file})")
         if access.shared:
             _say(f"  the sheet {access.title!r} is shared with it")
@@ -868,27 +1355,28 @@ def _check_access(backend: Backend, json_: bool) -> dict[str, object] | None:
     return access.as_dict()
 
 
-def _check_smtp(config: Config, json_: bool) -> None:
+def _check_smtp(ctx: typer.Context, config: Config, json_: bool) -> None:
     from sheetfollow.notify import smtp
 
     settings = smtp.settings_from(config, os.environ)
     if settings is None:
         _print_no_server(
-            "no mail server set ([smtp] host): emails are written to the outbox folder", json_
+            ctx, "no mail server set ([smtp] host): emails are written to the outbox folder", json_
         )
         return
     steps = smtp.check(settings)
     heading = f"{settings.server} ({settings.security})"
     verdicts = ("the mail server works", "the mail server cannot be used")
-    _print_steps(settings.server, heading, steps, len(smtp.STEPS), verdicts, json_)
+    _print_steps(ctx, settings.server, heading, steps, len(smtp.STEPS), verdicts, json_)
 
 
-def _check_inbox(config: Config, json_: bool) -> None:
+def _check_inbox(ctx: typer.Context, config: Config, json_: bool) -> None:
     from sheetfollow.config import CONFIG_NAME
     from sheetfollow.notify import imap
 
     if not (config.inbox.host or os.environ.get(imap.ENV_OVERRIDES["host"], "").strip()):
         _print_no_server(
+            ctx,
             "no mailbox set ([inbox] host): the emails carry no outcome buttons and no "
             "replies are read",
             json_,
@@ -899,17 +1387,18 @@ def _check_inbox(config: Config, json_: bool) -> None:
     steps = imap.check(settings, config.inbox.folder)
     heading = f"{settings.server} ({settings.security}, {settings.username})"
     verdicts = ("the mailbox works", "the mailbox cannot be used")
-    _print_steps(settings.server, heading, steps, len(imap.STEPS), verdicts, json_)
+    _print_steps(ctx, settings.server, heading, steps, len(imap.STEPS), verdicts, json_)
 
 
-def _print_no_server(text: str, json_: bool) -> None:
+def _print_no_server(ctx: typer.Context, text: str, json_: bool) -> None:
     if json_:
-        _print_json({"server": None, "ok": True, "steps": [], "note": text})
+        _print_json(ctx, {"server": None, "ok": True, "steps": [], "note": text})
     else:
         _say(text)
 
 
 def _print_steps(
+    ctx: typer.Context,
     server: str,
     heading: str,
     steps: list[Any],
@@ -922,7 +1411,7 @@ def _print_steps(
     ok = all(step.ok for step in steps) and len(steps) == expected
     if json_:
         found = [{"step": s.name, "ok": s.ok, "text": s.text} for s in steps]
-        _print_json({"server": server, "ok": ok, "steps": found})
+        _print_json(ctx, {"server": server, "ok": ok, "steps": found})
     else:
         _say(heading)
         for step in steps:
@@ -944,6 +1433,8 @@ def _print_check(
     if pipeline.header.unknown:
         left = ", ".join(repr(u) for u in pipeline.header.unknown)
         _say(f"  columns left alone: {left}")
+    for item in pipeline.left_alone:
+        _say(f"  {item.line()}")
     if typed:
         noun = "touch" if len(typed) == 1 else "touches"
         _say(f"  {len(typed)} typed {noun} to record (the next refresh or run records them):")
@@ -967,15 +1458,13 @@ def stats_command(
         typer.Option(
             "--since",
             metavar="DATE",
-            help="Start of the period (YYYY-MM-DD); it ends today. Default: 30 days ago. "
-            "The funnel counts the prospects first called in the period.",
+            help="Start of the period (2026-02-01 or 01-02-2026); it ends today. Default: 30 "
+            "days ago. The funnel counts the prospects first called in the period.",
         ),
     ] = None,
     by: Annotated[
         str,
-        typer.Option(
-            "--by", metavar="owner|segment", help="Group the table by owner or by segment."
-        ),
+        typer.Option("--by", metavar="GROUP", help="Group the table by owner or by segment."),
     ] = "owner",
     json_: JsonOpt = False,
     csv_: Annotated[
@@ -984,6 +1473,8 @@ def stats_command(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Funnel per calling round; per owner or segment: touches, due, overdue, died, won.
 
@@ -1011,7 +1502,7 @@ def stats_command(
         owners=pipeline.owners,
     )
     if json_:
-        _print_json(report.as_dict())
+        _print_json(ctx, report.as_dict())
     elif csv_:
         # Names in the table are people's text: no markup, no :emoji: codes.
         out.print(stats.to_csv(report), markup=False, emoji=False, highlight=False, end="")
@@ -1020,18 +1511,20 @@ def stats_command(
 
 
 def _parse_since(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        message = f"{text!r} is not a date like 2026-02-01"
-        raise typer.BadParameter(message, param_hint="--since") from None
+    from sheetfollow.mark import parse_day
+
+    return parse_day(text, "--since")
 
 
 @app.command("mark")
 def mark_command(
     ctx: typer.Context,
     who: Annotated[
-        str, typer.Argument(help="The prospect: an ID, an email address, or a company or contact.")
+        str,
+        typer.Argument(
+            metavar="PROSPECT",
+            help="The prospect: an ID, an email address, or a company or contact.",
+        ),
     ],
     outcome: Annotated[
         str,
@@ -1042,15 +1535,22 @@ def mark_command(
     ],
     note: Annotated[str, typer.Option("--note", metavar="TEXT", help="A note for the Log.")] = "",
     channel: Annotated[
-        str | None, typer.Option("--channel", metavar="phone|email|visit", help="How it went.")
+        str | None,
+        typer.Option("--channel", metavar="CHANNEL", help="How it went: phone, email or visit."),
     ] = None,
     on: Annotated[
         str | None,
-        typer.Option("--on", metavar="DATE", help="Follow up on this date (2026-12-31)."),
+        typer.Option(
+            "--on", metavar="DATE", help="Follow up on this date (2026-12-31 or 31-12-2026)."
+        ),
     ] = None,
     in_: Annotated[
         str | None,
-        typer.Option("--in", metavar="3d|2w|3m", help="Follow up this long after the touch."),
+        typer.Option(
+            "--in",
+            metavar="DELAY",
+            help="Follow up this long after the touch: 3d, 2w or 3m (days, weeks, months).",
+        ),
     ] = None,
     by: Annotated[
         str | None,
@@ -1065,6 +1565,8 @@ def mark_command(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Record a touch: update the prospect's row, append it to the Log, recompute the row."""
     from sheetfollow import mark
@@ -1077,17 +1579,16 @@ def mark_command(
     try:
         result = mark.mark(backend, run.config, run.today, request, force=force)
     except NoMatchError as error:
-        if json_:
-            found = {"error": str(error), "candidates": list(error.candidates)}
-            _print_json(found)
+        _json_error(ctx, error.exit_code, str(error), {"candidates": list(error.candidates)})
         _error(str(error))
         for line in error.candidates:
             err.print(f"  {printable(line)}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(int(error.exit_code)) from None
     if json_:
-        _print_json(result.as_dict(run.today))
+        _print_json(ctx, result.as_dict(run.today))
+        _log_only([result.summary(run.config.language)])
     else:
-        _say(result.summary())
+        _say(result.summary(run.config.language))
     _end_pending(result.pending)
 
 
@@ -1120,6 +1621,8 @@ def import_(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Add new prospects from a CSV or Excel file; skip duplicates and those who said no."""
     from sheetfollow import importer
@@ -1139,7 +1642,8 @@ def import_(
             progress=_counter(bar, "importing"),
         )
     if json_:
-        _print_json(report.as_dict())
+        _print_json(ctx, report.as_dict())
+        _log_only(report.text())
     else:
         for line in report.text():
             _say(line)
@@ -1162,6 +1666,8 @@ def pending_command(
     sheet: SheetOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """List the changes waiting to be written while the workbook could not be (open in
     Excel, locked, read-only): touches, imports and records of sent emails."""
@@ -1170,10 +1676,113 @@ def pending_command(
     run, backend = _open(ctx, sheet, config, today)
     listing = workspace.pending(backend, run.config, run.today, drop=drop or ())
     if json_:
-        _print_json(listing.as_dict())
+        _print_json(ctx, listing.as_dict())
         return
     for line in listing.lines():
         _say(line)
+
+
+@app.command("config")
+def config_command(
+    ctx: typer.Context,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Show which sheetfollow.toml and sheet a command run here uses, why, and its log.
+
+    The config is --config, else the file SHEETFOLLOW_CONFIG names, else sheetfollow.toml
+    in this folder or a parent (up to a repository's root), else the one in the user config
+    folder. The sheet is --sheet, else SHEETFOLLOW_SHEET, else `sheet` in the config.
+    """
+    from sheetfollow import runlog
+    from sheetfollow.config import CONFIG_ENV
+
+    if _session is not None:
+        _session.silent = True  # looking at the set-up is no run
+    run = _run(ctx, sheet, config, today)
+    found = run.found or find_config(None)
+    where = runlog.log_path(run.sheet, run.config.path, run.config.log_file)
+    log_file = where or runlog.fallback(None)
+    places = [p for p in found.looked if p not in ("--config", CONFIG_ENV)]
+    if json_:
+        _print_json(
+            ctx,
+            {
+                "config_file": str(found.file) if found.file else None,
+                "config_found_by": found.rule or None,
+                "looked": places,
+                "sheet": run.sheet,
+                "sheet_found_by": run.sheet_rule or None,
+                "log_file": str(log_file),
+                "timezone": run.config.timezone,
+            },
+        )
+        return
+    if found.file is not None:
+        _say(f"config  {found.file} (from {found.rule})")
+    else:
+        _say("config  none found: the built-in defaults apply; looked at")
+        for place in places:
+            _say(f"          {place}")
+    if run.sheet:
+        _say(f"sheet   {run.sheet} (from {run.sheet_rule})")
+    else:
+        _say("sheet   none")
+    _say(f"log     {log_file}")
+    zone = run.config.timezone or "the zone of this machine"
+    _say(f"today   {run.today.isoformat()} (in {zone})")
+    if run.sheet is None and found.file is None:
+        _say(nothing_found(found))
+
+
+@app.command("log")
+def log_command(
+    ctx: typer.Context,
+    count: Annotated[
+        int,
+        typer.Option("--count", "-n", metavar="N", min=1, help="How many of the last runs."),
+    ] = 10,
+    full: Annotated[
+        bool, typer.Option("--full", help="Every line of those runs, not one line each.")
+    ] = False,
+    json_: JsonOpt = False,
+    sheet: SheetOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Show the last runs from the run log: when, exit code, command, what happened.
+
+    Every command appends to the log what it read, changed, sent and skipped, and why
+    (.sheetfollow/<workbook>.log beside the workbook, or log_file in the config).
+    """
+    from sheetfollow import runlog
+
+    if _session is not None:
+        _session.silent = True  # reading the log is no run
+    run = _run(ctx, sheet, config, today)
+    where = runlog.log_path(run.sheet, run.config.path, run.config.log_file)
+    places = [p for p in (where, runlog.fallback(run.sheet)) if p is not None]
+    runs = runlog.read_runs(f for place in places for f in runlog.files(place))[-count:]
+    if json_:
+        _print_json(ctx, {"log_files": [str(p) for p in places], "runs": runlog.as_records(runs)})
+        return
+    if not runs:
+        _say(f"no runs in the log yet (looked at {', '.join(str(p) for p in places)})")
+        return
+    if full:
+        for item in runs:
+            for line in item.lines:
+                _say(f"{line.moment} {item.run_id} {line.level} {line.text}")
+        return
+    _say(f"{'when':<16}  exit  command  what happened")
+    for row in runlog.table(runs, out.width):
+        _say(row)
 
 
 def main() -> None:

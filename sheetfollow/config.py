@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import math
+import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -80,6 +82,9 @@ class CalendarConfig:
     weekend: tuple[int, ...] = (5, 6)
     #: Extra days off for the whole team.
     days_off: tuple[date, ...] = ()
+    #: Calls a day each person makes, unless the Owners tab's Calls per day says otherwise;
+    #: the rest is planned onto their next working days (capacity.py). 0: no limit.
+    calls_per_day: int = 0
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,9 @@ class Config:
     timezone: str = ""
     #: Language of the starter workbook and of owners who do not set one.
     language: str = "en"
+    #: How the team types dates as text in the sheet and after --on/--today: "DMY"
+    #: (31-12-2026), "MDY" (12/31/2026) or "YMD". "" = from the [calendar] country.
+    date_order: str = ""
     #: Prefix of the IDs sheetfollow gives to rows without one.
     id_prefix: str = "P-"
     #: How many previous versions of an Excel workbook to keep.
@@ -233,6 +241,8 @@ class Config:
     #: 8 MiB) to more than this many times their packed size, is refused as a zip bomb.
     max_unpacked_mb: int = 2048
     max_unpack_ratio: int = 200
+    #: The run log (absolute path, or "" = .sheetfollow/<workbook>.log beside the workbook).
+    log_file: str = ""
     #: [import]: the key is a Python keyword, hence the plural.
     imports: ImportConfig = field(default_factory=ImportConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
@@ -247,7 +257,7 @@ class Config:
 # entry in KEYS, and every key inside a section one entry in that section's table. A new
 # section ([smtp], [email], ...) is a frozen dataclass, a Config field and one entry in KEYS.
 
-#: The file looked for in the working folder when no --config is given.
+#: The file looked for in the working folder (and its parents) when no --config is given.
 CONFIG_NAME = "sheetfollow.toml"
 
 #: Turns the raw TOML value at a dotted key into its validated form. Raises _Invalid (the
@@ -401,6 +411,46 @@ def _language(reader: _Reader, key: str, value: Any) -> str:
     if code not in LANGUAGES:
         raise _Invalid(f"one of {', '.join(LANGUAGES)}")
     return str(code)
+
+
+#: The orders a date typed as text can come in (schema.DATE_ORDERS).
+DATE_ORDERS: tuple[str, ...] = ("DMY", "MDY", "YMD")
+#: Countries whose people write the month first (12/31/2026).
+_MONTH_FIRST_COUNTRIES = frozenset({"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI"})
+
+
+def _date_order(reader: _Reader, key: str, value: Any) -> str:
+    word = value.strip().upper() if isinstance(value, str) else None
+    if word not in DATE_ORDERS:
+        raise _Invalid('"DMY" (31-12-2026), "MDY" (12/31/2026) or "YMD" (2026-12-31)')
+    return word
+
+
+def team_date_order(config: Config) -> str:
+    """The order of dates typed as text: the configured one, else what the [calendar]
+    country writes (month first in the US), else day first."""
+    if config.date_order:
+        return config.date_order
+    return "MDY" if config.calendar.country in _MONTH_FIRST_COUNTRIES else "DMY"
+
+
+def team_locale(config: Config) -> str:
+    """The locale the team writes numbers in ("nl_NL", "en_US"): the language, with the
+    [calendar] country when Babel knows that pair."""
+    return _locale_of(config.language, config.calendar.country.split("-")[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _locale_of(language: str, country: str) -> str:
+    if country:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(f"{language}_{country}")
+            return f"{language}_{country}"
+        except (UnknownLocaleError, ValueError):
+            pass
+    return language
 
 
 def _timezone(reader: _Reader, key: str, value: Any) -> str:
@@ -681,6 +731,7 @@ _CALENDAR_KEYS: dict[str, Parse] = {
     "subdivision": _subdivision,
     "weekend": _weekend,
     "days_off": _days_off,
+    "calls_per_day": _whole(0, 10000),
 }
 
 
@@ -967,12 +1018,14 @@ KEYS: dict[str, Key] = {
     "sheet": Key(_sheet),
     "timezone": Key(_timezone),
     "language": Key(_language),
+    "date_order": Key(_date_order),
     "id_prefix": Key(_text(20)),
     "backups": Key(_whole(0, 100)),
     "require_touch_columns": Key(_flag),
     "stale_lock_hours": Key(_hours(1, 720)),
     "max_unpacked_mb": Key(_whole(16, 65536)),
     "max_unpack_ratio": Key(_whole(20, 2000)),
+    "log_file": Key(_path),
     "tabs": Key(_section(Tabs, _TAB_KEYS, _check_tabs)),
     "headers": Key(_headers),
     "rules": Key(_section(Rules, _RULE_KEYS, _check_rules)),
@@ -1024,23 +1077,143 @@ def config_from_text(text: str, *, source: str, base: Path) -> Config:
 # --- Files -----------------------------------------------------------------------------------
 
 
-def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
-    """The config from --config PATH, else ./sheetfollow.toml, else the built-in defaults.
+#: The environment variables that name the config file and the sheet, for people who run
+#: sheetfollow from wherever they are (a laptop, a shell in another folder): set once,
+#: instead of --config and --sheet on every command.
+CONFIG_ENV = "SHEETFOLLOW_CONFIG"
+SHEET_ENV = "SHEETFOLLOW_SHEET"
 
-    A relative PATH is taken relative to `cwd` (default: the process's working folder).
+#: How the config file was found, in the order they are tried (Found.rule).
+BY_OPTION = "--config"
+BY_ENV = CONFIG_ENV
+BY_FOLDER = "the working folder"
+BY_PARENT = "a parent folder"
+BY_USER = "the user config folder"
+#: The sheet: --sheet, SHEETFOLLOW_SHEET, then `sheet` in the config.
+BY_SHEET_OPTION = "--sheet"
+BY_SHEET_ENV = SHEET_ENV
+BY_CONFIG = "sheet in the config"
+
+
+@dataclass(frozen=True)
+class Found:
+    """Which sheetfollow.toml a command uses, and why: the rule that found it, and every
+    place looked at before (so that "nothing found" can name them)."""
+
+    #: The file, absolute; None when no rule found one (the built-in defaults apply).
+    file: Path | None
+    #: How messages about the file name it: as given, or its full path when found.
+    source: str
+    #: One of the BY_* rules; "" when nothing was found.
+    rule: str
+    looked: tuple[str, ...]
+
+
+def user_config_file() -> Path:
+    """sheetfollow.toml in this user's config folder: $XDG_CONFIG_HOME/sheetfollow (Linux),
+    %APPDATA%\\sheetfollow (Windows), ~/Library/Application Support/sheetfollow (macOS)."""
+    # Imported here: only a command that finds no config closer by needs it.
+    from platformdirs import user_config_dir
+
+    folder = user_config_dir("sheetfollow", appauthor=False, roaming=True)
+    return Path(folder) / CONFIG_NAME
+
+
+def find_config(
+    path: Path | None = None,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Found:
+    """The config a command uses: --config PATH; else the file $SHEETFOLLOW_CONFIG names;
+    else ./sheetfollow.toml or one in a parent folder, up to the root of the file system or
+    of a repository (a folder holding .git); else the one in the user config folder.
+
+    A relative PATH is taken relative to `cwd` (default: the process's working folder); a
+    file named by --config or the variable must exist.
     """
     folder = cwd if cwd is not None else Path.cwd()
+    environ = os.environ if env is None else env
     if path is not None:
-        file, source = folder / path, str(path)
+        file = folder / path
         if not file.exists():
-            raise ConfigError(f"{source}: no such config file")
-    else:
-        file, source = folder / CONFIG_NAME, CONFIG_NAME
+            raise ConfigError(f"{path}: no such config file")
+        return Found(file.resolve(), str(path), BY_OPTION, (BY_OPTION,))
+    named = environ.get(CONFIG_ENV, "").strip()
+    if named:
+        file = folder / Path(named).expanduser()
         if not file.exists():
-            return Config()
-    file = file.resolve()
-    config = config_from_text(_read_text(file, source), source=source, base=file.parent)
-    return replace(config, path=file)
+            raise ConfigError(f"{named}: no such config file ({CONFIG_ENV} names it)")
+        return Found(file.resolve(), named, BY_ENV, (BY_OPTION, CONFIG_ENV))
+    looked = [BY_OPTION, CONFIG_ENV]
+    for place in _upwards(folder.resolve()):
+        file = place / CONFIG_NAME
+        looked.append(str(file))
+        if file.exists():  # a folder of that name is an error that names it, not skipped
+            if place == folder.resolve():
+                return Found(file, CONFIG_NAME, BY_FOLDER, tuple(looked))
+            return Found(file, str(file), BY_PARENT, tuple(looked))
+    file = user_config_file()
+    looked.append(str(file))
+    if file.exists():
+        return Found(file.resolve(), str(file), BY_USER, tuple(looked))
+    return Found(None, CONFIG_NAME, "", tuple(looked))
+
+
+def _upwards(folder: Path) -> Iterator[Path]:
+    """`folder`, then its parents, up to the root of the file system or of the repository
+    it lies in: a project's config never comes from a folder that holds other projects."""
+    for place in (folder, *folder.parents):
+        yield place
+        if (place / ".git").exists():
+            return
+
+
+def read_config(found: Found) -> Config:
+    """The config in the file `found` names, or the built-in defaults."""
+    if found.file is None:
+        return Config()
+    text = _read_text(found.file, found.source)
+    config = config_from_text(text, source=found.source, base=found.file.parent)
+    return replace(config, path=found.file)
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """The config from --config PATH, else as find_config finds it, else the defaults."""
+    return read_config(find_config(path, cwd=cwd, env=env))
+
+
+def find_sheet(
+    option: str | None, config: Config, env: Mapping[str, str] | None = None
+) -> tuple[str | None, str]:
+    """The sheet a command works on and the rule that gave it: --sheet, else the variable
+    SHEETFOLLOW_SHEET, else `sheet` in the config; (None, "") when none of them is set."""
+    environ = os.environ if env is None else env
+    if option:
+        return option, BY_SHEET_OPTION
+    named = environ.get(SHEET_ENV, "").strip()
+    if named:
+        return named, BY_SHEET_ENV
+    if config.sheet:
+        return config.sheet, BY_CONFIG
+    return None, ""
+
+
+def nothing_found(found: Found) -> str:
+    """One line for a command that has no sheet because no config was found: where it
+    looked, and how to make or adopt one."""
+    folders = [str(Path(p).parent) for p in found.looked if p not in (BY_OPTION, CONFIG_ENV)]
+    shown = folders if len(folders) <= 4 else [folders[0], "...", *folders[-2:]]
+    return (
+        f"no sheet given and no {CONFIG_NAME} found (looked in {', '.join(shown)}; "
+        f"{CONFIG_ENV} and {SHEET_ENV} are not set): run 'sheetfollow init pipeline.xlsx' "
+        "for a new workbook or 'sheetfollow adopt WORKBOOK' for yours, or give --sheet"
+    )
 
 
 def _read_text(file: Path, source: str) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sheetfollow import stats, vocab
+from sheetfollow import capacity, stats, vocab
 from sheetfollow.config import Config, is_address
 from sheetfollow.log import LogEntry
 from sheetfollow.models import Outcome, Owner, Row, Status
@@ -322,10 +322,12 @@ def _figures(
     since: date,
     config: Config,
 ) -> OwnerFigures:
-    due = [row for row in own if row.computed.is_due(today)]
-    late = [row for row in due if (row.computed.next_follow_up or today) < today]
+    # Due by the rules: a call the daily limit moved to a later day (capacity.py) was due
+    # all the same, and the manager sees it among today's or the overdue ones.
+    due = [row for row in own if capacity.was_due(row, today)]
+    late = [row for row in due if (capacity.day_by_rules(row) or today) < today]
     # Oldest first; on one day the largest first, as the owner's email lists them.
-    late.sort(key=lambda r: (r.computed.next_follow_up or today, -(r.prospect.value or 0.0)))
+    late.sort(key=lambda r: (capacity.day_by_rules(r) or today, -(r.prospect.value or 0.0)))
     died = [row for row in own if _in(stats.died_on(row, config.rules), since, today)]
     return OwnerFigures(
         name=group.name,
@@ -338,7 +340,7 @@ def _figures(
         reached=sum(1 for e in done if e.outcome is not None and not e.outcome.unanswered),
         died=tuple(_company(row) for row in died),
         won=_won(done, index),
-        late=tuple(Late(_company(row), row.computed.next_follow_up or today) for row in late),
+        late=tuple(Late(_company(row), capacity.day_by_rules(row) or today) for row in late),
     )
 
 

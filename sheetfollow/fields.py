@@ -59,11 +59,14 @@ OWNER_FIELDS: tuple[str, ...] = (
     "digest",
 )
 
-#: Optional columns of the Owners tab that people add when someone goes on leave (the
-#: starter workbook leaves them out).
+#: Optional columns of the Owners tab for someone's leave (the starter workbook has them,
+#: empty; a workbook without them works as before).
 OWNER_LEAVE_FIELDS: tuple[str, ...] = ("away_from", "away_until", "cover")
 
+#: Optional column of the Owners tab: how many calls a day the person makes (capacity.py).
+OWNER_CAPACITY_FIELDS: tuple[str, ...] = ("calls_per_day",)
+
 #: Every column of the Owners tab sheetfollow reads.
-ALL_OWNER_FIELDS: tuple[str, ...] = OWNER_FIELDS + OWNER_LEAVE_FIELDS
+ALL_OWNER_FIELDS: tuple[str, ...] = OWNER_FIELDS + OWNER_LEAVE_FIELDS + OWNER_CAPACITY_FIELDS
 
 LANGUAGES: tuple[str, ...] = ("en", "nl", "de", "da", "es")

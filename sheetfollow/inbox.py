@@ -345,7 +345,7 @@ def _header_block(following: Sequence[str]) -> bool:
 
 
 #: What the buttons may prefill the note with, in every language, besides the words in
-#: templates/email/strings.toml (reply_note, label_note).
+#: the email texts of the catalogs (reply_note, label_note).
 _BUILT_IN_LABELS = ("Note", "Notes", "Notitie", "Notiz", "Notat", "Nota", "Opmerking")
 
 
@@ -695,7 +695,7 @@ def _handle(
 ) -> tuple[Handled, workspace.Kept | None]:
     config = ws.config
     table = service.prospects_table(ws.sheet, config)
-    header = schema.map_headers(table, overrides=config.headers, source=ws.sheet.label)
+    header = service.prospect_header(table, config, ws.sheet.label)
     number, prospect = _row_of(table, header, message.tag, today)
     decision = decide(message, prospect, team, secret, today)
     if not decision.accepted or message.tag is None or prospect is None or decision.day is None:

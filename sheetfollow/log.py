@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sheetfollow import schema, vocab
+from sheetfollow import i18n, schema, vocab
 from sheetfollow.config import Config
 from sheetfollow.errors import SheetError
 from sheetfollow.fields import LOG_FIELDS
@@ -72,10 +72,16 @@ def append_changes(backend: Backend, config: Config, entries: Sequence[LogEntry]
             columns[name] = column
             changes.new_headers[column] = names[name]
     width = max(columns.values())
+    language = config.language
     for entry in entries:
         row: list[CellValue] = [None] * width
         for name, value in entry.values().items():
             row[columns[name] - 1] = value
+        # The outcome and channel in the team's words; reading takes every language's.
+        if entry.outcome is not None:
+            row[columns["outcome"] - 1] = i18n.outcome_text(entry.outcome.value, language)
+        if entry.channel is not None:
+            row[columns["channel"] - 1] = i18n.channel_text(entry.channel.value, language)
         changes.append_rows.append(row)
     return changes
 

@@ -29,13 +29,14 @@ from types import MappingProxyType
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sheetfollow import schema, service, snapshot, vocab
-from sheetfollow.config import Config
+from sheetfollow import i18n, schema, service, snapshot, vocab
+from sheetfollow.config import Config, team_date_order
 from sheetfollow.errors import NoMatchError, SheetError, UsageError
 from sheetfollow.fields import OWNED_FIELDS
+from sheetfollow.i18n import R_
 from sheetfollow.log import LogEntry, append_changes
 from sheetfollow.models import Channel, Outcome, Owner, Prospect, Row, Stage, Status
-from sheetfollow.rules import cadence_for, fmt_day, max_attempts_for
+from sheetfollow.rules import cadence_for, max_attempts_for
 from sheetfollow.sheet import (
     EPOCH_1900,
     Backend,
@@ -86,17 +87,18 @@ class Touch:
     by: str = ""
 
 
-def read_touch(request: MarkRequest, today: date) -> Touch:
-    """Check the command line before the sheet is read. Raises UsageError."""
+def read_touch(request: MarkRequest, today: date, order: str = "DMY") -> Touch:
+    """Check the command line before the sheet is read (dates in the team's `order`).
+    Raises UsageError."""
     outcome = parse_outcome(request.outcome)
     channel = parse_channel(request.channel) if request.channel else None
-    day = parse_day(request.day, "--date") if request.day else today
+    day = parse_day(request.day, "--date", order) if request.day else today
     if day > today:
         raise UsageError(
             f"--date {request.day} is in the future (today is {today.isoformat()}); "
             "record a touch once it has happened"
         )
-    follow_up = _follow_up(request, day)
+    follow_up = _follow_up(request, day, order)
     if outcome is Outcome.CALL_BACK and follow_up is None:
         raise UsageError("call back needs a date: add --on 2026-12-31 or --in 2w")
     return Touch(outcome, day, follow_up, channel, request.note.strip(), (request.by or "").strip())
@@ -122,14 +124,16 @@ def parse_channel(text: str) -> Channel:
     return channel
 
 
-def parse_day(text: str, option: str) -> date:
-    """A date given on the command line: ISO (2026-12-31) or day-first (31-12-2026)."""
+def parse_day(text: str, option: str, order: str = "DMY") -> date:
+    """A date given on the command line, as the cells are read: ISO (2026-12-31), or in
+    the team's date order (config date_order): 31-12-2026, or 12/31/2026 for "MDY"."""
     try:
-        day = schema.parse_date(text, epoch=EPOCH_1900)
+        day = schema.parse_date(text, epoch=EPOCH_1900, order=order)
     except ValueError:
         day = None
     if day is None:
-        raise UsageError(f"{option} {text!r} is not a date like 2026-12-31 or 31-12-2026")
+        example = "12/31/2026" if order == "MDY" else "31-12-2026"
+        raise UsageError(f"{option} {text!r} is not a date like 2026-12-31 or {example}")
     return day
 
 
@@ -160,11 +164,11 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, last))
 
 
-def _follow_up(request: MarkRequest, day: date) -> date | None:
+def _follow_up(request: MarkRequest, day: date, order: str = "DMY") -> date | None:
     if request.on and request.within:
         raise UsageError("give --on or --in, not both")
     if request.on:
-        chosen = parse_day(request.on, "--on")
+        chosen = parse_day(request.on, "--on", order)
         option = f"--on {request.on}"
     elif request.within:
         chosen = add_delay(day, request.within)
@@ -234,6 +238,26 @@ class _Columns:
                     found.append((index + 1, text))
         return found
 
+    def rows_holding(self, name: str, wanted: str) -> list[int]:
+        """The rows whose cell in column `name` reads `wanted` (casefolded), as texts()
+        would find them; without making a text of every cell (an ID is looked up among
+        every row of the tab)."""
+        column = self.header.columns.get(name)
+        if column is None:
+            return []
+        index = column - 1
+        rows = self.table.rows
+        found = []
+        for number in range(self.first, len(rows) + 1):
+            values = rows[number - 1]
+            value = values[index] if index < len(values) else None
+            if value is None:
+                continue
+            text = value.strip() if type(value) is str else schema.cell_text(value)
+            if text.casefold() == wanted:
+                found.append(number)
+        return found
+
 
 def find(table: Table, header: schema.HeaderMap, who: str) -> Match:
     """The rows WHO names: an ID (exact, any case), an email address (any case), or a
@@ -244,7 +268,7 @@ def find(table: Table, header: schema.HeaderMap, who: str) -> Match:
         raise UsageError("WHO is empty: give an ID, an email address or a name")
     columns = _Columns(table, header)
     wanted = text.casefold()
-    by_id = [row for row, value in columns.texts("id") if value.casefold() == wanted]
+    by_id = columns.rows_holding("id", wanted) if wanted else []
     if by_id:
         return Match(tuple(by_id))
     if "@" in text:
@@ -476,19 +500,40 @@ class MarkResult:
     def needs_attention(self) -> bool:
         return self.row.computed.status is Status.NEEDS_ATTENTION
 
-    def summary(self) -> str:
-        """One line: what was recorded, when the next follow-up is, and why."""
+    def summary(self, language: str = "en") -> str:
+        """One line: what was recorded, when the next follow-up is, and why (in the team's
+        language: the person who called reads it)."""
         p, c = self.row.prospect, self.row.computed
         who = p.company or p.contact
         ident = f" ({p.id})" if p.id else ""
-        line = f"{who}{ident}: {self.touch.outcome.value} recorded for {fmt_day(self.touch.day)}"
+        outcome = i18n.outcome_text(self.touch.outcome.value, language)
+        named = f"{who}{ident}"
+        line = R_(
+            "%(who)s: %(outcome)s recorded for %(day)s",
+            who=named,
+            outcome=outcome,
+            day=self.touch.day,
+        )
         if self.attempt is not None:
-            line += f" — attempt {self.attempt} of {self.max_attempts}"
+            line = R_(
+                "%(line)s — attempt %(attempt)s of %(limit)s",
+                line=line,
+                attempt=self.attempt,
+                limit=self.max_attempts,
+            )
+        why = i18n.localise(c.why, language)
         if self.needs_attention:
-            return f"{line}; the row needs attention: {c.why}"
-        if c.next_follow_up is None:
-            return f"{line}; no follow-up: {c.why}"
-        return f"{line}; next follow-up {fmt_day(c.next_follow_up)}: {c.why}"
+            said = R_("%(line)s; the row needs attention: %(why)s", line=line, why=why)
+        elif c.next_follow_up is None:
+            said = R_("%(line)s; no follow-up: %(why)s", line=line, why=why)
+        else:
+            said = R_(
+                "%(line)s; next follow-up %(day)s: %(why)s",
+                line=line,
+                day=c.next_follow_up,
+                why=why,
+            )
+        return said.text(language)
 
     def as_dict(self, today: date) -> dict[str, object]:
         entry = self.entry
@@ -533,11 +578,11 @@ def mark(
     kept in the pending journal and the result says so (`pending`)."""
     from sheetfollow import journal, workspace
 
-    touch = read_touch(request, today)
+    touch = read_touch(request, today, team_date_order(config))
     ws = workspace.open_workspace(backend, config, today, now=now, typed=False)
     sheet = ws.sheet
     table = service.prospects_table(sheet, config)
-    header = schema.map_headers(table, overrides=config.headers, source=sheet.label)
+    header = service.prospect_header(table, config, sheet.label)
     owners = _owners(sheet, config)
     number = _the_row(table, header, request.who, owners, config, today)
     if ws.record_typed(number):
@@ -597,7 +642,7 @@ def record_touch(
         writes["id"] = service.IdMaker(config.id_prefix, taken).next()
     plan = _RowPlan(header, config.language, schema.NewColumns(table, header, source=sheet.label))
     row = plan.recompute(values, number, writes, table.epoch, owners, config, today)
-    writes.update(service.owned_cell_values(row.computed))
+    writes.update(service.owned_cell_values(row.computed, config.language))
     when = _when(config, touch.day, now)
     entry = _log_entry(row, touch, when)
     changes = plan.changes(number, writes, current.id)

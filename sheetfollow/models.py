@@ -116,6 +116,9 @@ class Owner:
     away_from: date | None = None
     away_until: date | None = None
     cover: str = ""
+    #: Calls a day this person makes (Owners tab Calls per day); None: [calendar]
+    #: calls_per_day, 0 there: no limit. See sheetfollow/capacity.py.
+    calls_per_day: int | None = None
 
     def away_on(self, day: date) -> bool:
         """Whether `day` falls in the owner's leave (Owners tab Away from / Away until)."""
@@ -135,6 +138,9 @@ class Computed:
     step: str
     why: str
     assigned_to: str
+    #: The day the rules made this row due, when the capacity planner (capacity.py) moved
+    #: it to a later day because the caller's day was full; None when it was not moved.
+    due_by_rules: date | None = None
 
     def is_due(self, today: date) -> bool:
         """Whether this row belongs on today's call list."""

@@ -324,6 +324,11 @@ def notify_in(
         pipeline, config, today, sheet.label, env=env, sent=sent, days_off=not force
     )
     notes += more
+    # Promised and same-day calls beyond someone's daily limit (capacity.py): on their email
+    # all the same, and said here.
+    notes += [
+        f"over the daily limit: {load.line()}" for load in pipeline.over_limit if load.day == today
+    ]
     refused = _refused_replies(sheet.label, config, notes)
     plans += digest_plans(
         pipeline, config, read_log(sheet, config), today, sent, refused, days_off=not force

@@ -1,7 +1,7 @@
 """The call order: which of today's follow-ups comes first, and why. Pure.
 
-One priority, used by `due`, the owner email and (later) the capacity planner
-(DESIGN.md §9). A due row falls in one of four classes, in this order:
+One priority, used by `due`, the owner email and the capacity planner (capacity.py,
+DESIGN.md §9). A due row falls in one of four classes, in this order:
 
 1. PROMISED: a call-back promised for today: a Follow up on date a person set (after the
    last contact, by hand or with `mark ... call back --on`) that falls today, or a last
@@ -18,7 +18,7 @@ row, so the order is total: the same rows always come out in the same order.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sheetfollow.models import Outcome, Row, Status
@@ -70,6 +70,32 @@ def place(row: Row, today: date) -> Place:
     if p.last_outcome is Outcome.INTERESTED and c.status is Status.DUE and c.step != "revisit":
         return Place(Rank.SAME_DAY, 0, value, "quote")
     return Place(Rank.TODAY, 0, value)
+
+
+def pinned(row: Row, today: date) -> bool:
+    """Whether the capacity planner must keep the row on its day whatever the load: a
+    promised call-back (also one already late: a promise is never pushed further), or a new
+    lead or a quote due today or later (SAME_DAY on the row's own day). A lead or quote
+    already late is overdue like any other call: first in line, but not beyond the limit."""
+    day = row.computed.next_follow_up
+    if day is None or not row.computed.status.actionable:
+        return False
+    if _promised(row):
+        return True
+    if day < today:
+        return False
+    # The row as it will stand on its own day: due then, whatever it says today.
+    status = row.computed.status
+    if status in (Status.SCHEDULED, Status.OVERDUE):
+        status = Status.DUE
+    on_its_day = Row(row.prospect, replace(row.computed, status=status), row.problems)
+    return place(on_its_day, day).rank is Rank.SAME_DAY
+
+
+def promised(row: Row) -> bool:
+    """A call-back someone promised: a Follow up on date set after the last contact, or a
+    last outcome "call back" (a lost deal's revisit date is no promise)."""
+    return _promised(row)
 
 
 def _promised(row: Row) -> bool:

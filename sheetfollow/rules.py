@@ -53,6 +53,7 @@ from datetime import date
 
 from sheetfollow.calendar import BusinessCalendar
 from sheetfollow.config import Cadence, Rules
+from sheetfollow.i18n import R_, Reason, Rn_, why
 from sheetfollow.models import Computed, Outcome, Owner, Prospect, Stage, Status
 from sheetfollow.vocab import normalise
 
@@ -65,9 +66,9 @@ def fmt_day(day: date) -> str:
     return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def _ago(today: date, day: date) -> str:
+def _ago(today: date, day: date) -> Reason:
     days = (today - day).days
-    return "1 day ago" if days == 1 else f"{days} days ago"
+    return Rn_("%(n)s day ago", "%(n)s days ago", days)
 
 
 def cadence_for(prospect: Prospect, rules: Rules) -> Cadence:
@@ -106,9 +107,19 @@ def assigned_to(prospect: Prospect, owner: Owner | None, rules: Rules) -> str:
 
 def away_note(owner: Owner, today: date) -> str:
     """'Anna is away until Fri 11 Dec 2026' (or 'Anna is away' for a leave without an end)."""
+    return str(_away(owner))
+
+
+def _away(owner: Owner) -> Reason:
     if owner.away_until is None:
-        return f"{owner.name} is away"
-    return f"{owner.name} is away until {fmt_day(owner.away_until)}"
+        return R_("%(name)s is away", name=owner.name)
+    return R_("%(name)s is away until %(day)s", name=owner.name, day=owner.away_until)
+
+
+def cover_note(owner: Owner, cover: Owner, today: date) -> Reason:
+    """What a covered row's Why starts with: 'Anna is away until Fri 11 Dec 2026: Bert
+    covers.'"""
+    return R_("%(away)s: %(cover)s covers.", away=_away(owner), cover=cover.name)
 
 
 def with_leave(
@@ -126,12 +137,18 @@ def with_leave(
         return computed
     if normalise(computed.assigned_to) != normalise(prospect.owner):
         return computed
-    note = away_note(owner, today)
     if cover is not None and not cover.away_on(today):
-        why = f"{note}: {cover.name} covers. {computed.why}".strip()
-        return replace(computed, why=why, assigned_to=cover.name)
-    reason = f"{cover.name} (cover) is away too" if cover is not None else "no cover"
-    return replace(computed, why=f"{note}; {reason}: it waits. {computed.why}".strip())
+        covered = why(cover_note(owner, cover, today), computed.why)
+        return replace(computed, why=covered, assigned_to=cover.name)
+    if cover is not None:
+        note = R_(
+            "%(away)s; %(cover)s (cover) is away too: it waits.",
+            away=_away(owner),
+            cover=cover.name,
+        )
+    else:
+        note = R_("%(away)s; no cover: it waits.", away=_away(owner))
+    return replace(computed, why=why(note, computed.why))
 
 
 def compute(
@@ -147,15 +164,28 @@ def compute(
     if prospect.problems:
         first = prospect.problems[0]
         more = len(prospect.problems) - 1
-        tail = f" (and {more} more)" if more else ""
+        # The problem itself is in the words of the check that found it.
         text = f"{first.ref}: {first.message.rstrip('.')}"
-        return Computed(None, Status.NEEDS_ATTENTION, "", f"Check {text}{tail}.", who)
+        if more:
+            check = Rn_(
+                "Check %(problem)s (and %(n)s more).",
+                "Check %(problem)s (and %(n)s more).",
+                more,
+                problem=text,
+            )
+        else:
+            check = R_("Check %(problem)s.", problem=text)
+        return Computed(None, Status.NEEDS_ATTENTION, "", why(check), who)
     phase = _phase(prospect)
     if phase is None:
         return _pipeline(prospect, rules, calendar, today, who)
     if phase is Stage.NOT_INTERESTED:
-        why = f"Not interested{_on(prospect)}; kept so it is never imported again."
-        return Computed(None, Status.NOT_INTERESTED, "", why, who)
+        kept = _dated(
+            prospect,
+            R_("Not interested; kept so it is never imported again."),
+            R_("Not interested on %(day)s; kept so it is never imported again."),
+        )
+        return Computed(None, Status.NOT_INTERESTED, "", why(kept), who)
     if phase is Stage.LOST:
         return _lost(prospect, calendar, today, who)
     return _after_sale(phase, prospect, rules, calendar, today, who)
@@ -194,28 +224,43 @@ def _hand_set(prospect: Prospect, calendar: BusinessCalendar) -> date | None:
     return calendar.roll_forward(chosen)
 
 
-def _on(prospect: Prospect) -> str:
-    return f" on {fmt_day(prospect.last_contact)}" if prospect.last_contact else ""
+def _dated(prospect: Prospect, undated: Reason, dated: Reason) -> Reason:
+    """`dated` with the last contact as its %(day)s, or `undated` when there is none."""
+    if prospect.last_contact is None:
+        return undated
+    return Reason(dated.code, (*dated.values, ("day", prospect.last_contact)))
 
 
 def _lost(prospect: Prospect, calendar: BusinessCalendar, today: date, who: str) -> Computed:
     revisit = _hand_set(prospect, calendar)
     if revisit is None:
-        return Computed(None, Status.LOST, "", f"Lost{_on(prospect)}; no revisit date set.", who)
+        lost = _dated(
+            prospect,
+            R_("Lost; no revisit date set."),
+            R_("Lost on %(day)s; no revisit date set."),
+        )
+        return Computed(None, Status.LOST, "", why(lost), who)
     if revisit > today:
-        why = f"Lost{_on(prospect)}; revisit on {fmt_day(revisit)}."
-        return Computed(revisit, Status.LOST, "revisit", why, who)
-    status, when = _when("Revisit", revisit, today)
-    return Computed(revisit, status, "revisit", f"{when}: lost, with a revisit date set.", who)
+        later = _dated(
+            prospect,
+            R_("Lost; revisit on %(revisit)s.", revisit=revisit),
+            R_("Lost on %(day)s; revisit on %(revisit)s.", revisit=revisit),
+        )
+        return Computed(revisit, Status.LOST, "revisit", why(later), who)
+    status, when = _when(R_("Revisit"), revisit, today)
+    because = R_("%(when)s: lost, with a revisit date set.", when=when)
+    return Computed(revisit, status, "revisit", why(because), who)
 
 
-def _when(what: str, day: date, today: date) -> tuple[Status, str]:
+def _when(what: Reason, day: date, today: date) -> tuple[Status, Reason]:
     """Status and the first half of a Why: 'Attempt 2 was due Fri 20 Nov 2026 (3 days ago)'."""
     if day > today:
-        return Status.SCHEDULED, f"{what} on {fmt_day(day)}"
+        return Status.SCHEDULED, R_("%(what)s on %(day)s", what=what, day=day)
     if day == today:
-        return Status.DUE, f"{what} is due today"
-    return Status.OVERDUE, f"{what} was due {fmt_day(day)} ({_ago(today, day)})"
+        return Status.DUE, R_("%(what)s is due today", what=what)
+    return Status.OVERDUE, R_(
+        "%(what)s was due %(day)s (%(ago)s)", what=what, day=day, ago=_ago(today, day)
+    )
 
 
 def _after_touch(prospect: Prospect, calendar: BusinessCalendar, today: date, days: int) -> date:
@@ -242,25 +287,33 @@ def _after_sale(
             return retry
     if phase is Stage.WON and outcome is Outcome.WON:
         day = hand_set or _after_touch(prospect, calendar, today, rules.thank_you_days)
-        why = f"Won{_on(prospect)}: send a thank-you by {fmt_day(day)}."
-        return Computed(day, Status.WON, "thank-you", why, who)
+        thanks = _dated(
+            prospect,
+            R_("Won: send a thank-you by %(by)s.", by=day),
+            R_("Won on %(day)s: send a thank-you by %(by)s.", by=day),
+        )
+        return Computed(day, Status.WON, "thank-you", why(thanks), who)
     if phase is Stage.WON:
         if hand_set is not None:
-            why = f"Won; follow-up set by hand for {fmt_day(hand_set)}."
-            return Computed(hand_set, Status.WON, "follow-up", why, who)
-        return Computed(None, Status.WON, "", "Won; waiting for delivery.", who)
+            by_hand = R_("Won; follow-up set by hand for %(day)s.", day=hand_set)
+            return Computed(hand_set, Status.WON, "follow-up", why(by_hand), who)
+        return Computed(None, Status.WON, "", why(R_("Won; waiting for delivery.")), who)
     if outcome is Outcome.DELIVERED:
         day = hand_set or _after_touch(prospect, calendar, today, rules.checkin_days)
-        why = f"Delivered{_on(prospect)}: check-in call on {fmt_day(day)}."
-        return Computed(day, Status.CUSTOMER, "check-in", why, who)
+        check_in = _dated(
+            prospect,
+            R_("Delivered: check-in call on %(call)s.", call=day),
+            R_("Delivered on %(day)s: check-in call on %(call)s.", call=day),
+        )
+        return Computed(day, Status.CUSTOMER, "check-in", why(check_in), who)
     return _customer(prospect, rules, calendar, who, hand_set)
 
 
 #: The after-sale step pending in each phase: its Step, how a Why names its call, its status.
 _PENDING = {
-    Stage.WON: ("thank-you", "Thank-you call", Status.WON),
-    Stage.DELIVERED: ("check-in", "Check-in call", Status.CUSTOMER),
-    Stage.CUSTOMER: ("review", "Review call", Status.CUSTOMER),
+    Stage.WON: ("thank-you", R_("Thank-you call"), Status.WON),
+    Stage.DELIVERED: ("check-in", R_("Check-in call"), Status.CUSTOMER),
+    Stage.CUSTOMER: ("review", R_("Review call"), Status.CUSTOMER),
 }
 
 
@@ -283,23 +336,48 @@ def _retry(
     unanswered = max(prospect.attempts, 1)
     last = prospect.last_contact
     if unanswered >= limit:
-        tail = f", the last on {fmt_day(last)}" if last else ""
-        why = f"{call} given up after {_count(unanswered, 'unanswered call')}{tail}"
+        if last:
+            given_up = Rn_(
+                "%(call)s given up after %(n)s unanswered call, the last on %(day)s",
+                "%(call)s given up after %(n)s unanswered calls, the last on %(day)s",
+                unanswered,
+                call=call,
+                day=last,
+            )
+        else:
+            given_up = Rn_(
+                "%(call)s given up after %(n)s unanswered call",
+                "%(call)s given up after %(n)s unanswered calls",
+                unanswered,
+                call=call,
+            )
         review = _next_review(prospect, rules, calendar) if status is Status.CUSTOMER else None
         if review is None:
-            return Computed(None, status, "", f"{why}.", who)
-        return Computed(
-            review, status, "review", f"{why}; next account review on {fmt_day(review)}.", who
-        )
+            return Computed(None, status, "", why(R_("%(why)s.", why=given_up)), who)
+        next_review = R_("%(why)s; next account review on %(day)s.", why=given_up, day=review)
+        return Computed(review, status, "review", why(next_review), who)
     gap = max(_gap(cadence, unanswered), 1)
     if unanswered >= rules.min_gap_after:
         gap = max(gap, rules.min_gap)
     day = _after_touch(prospect, calendar, today, gap)
-    _, when = _when(f"{call} again", day, today)
-    tried = f"the one on {fmt_day(last)}" if last else "the last one"
-    heard = "went to voicemail" if outcome is Outcome.VOICEMAIL else "got no answer"
-    why = f"{when}: {tried} {heard} (attempt {unanswered} of {limit})."
-    return Computed(day, status, step, why, who)
+    _, when = _when(R_("%(call)s again", call=call), day, today)
+    voicemail = outcome is Outcome.VOICEMAIL
+    if last and voicemail:
+        tried = R_("the one on %(day)s went to voicemail", day=last)
+    elif last:
+        tried = R_("the one on %(day)s got no answer", day=last)
+    elif voicemail:
+        tried = R_("the last one went to voicemail")
+    else:
+        tried = R_("the last one got no answer")
+    again = R_(
+        "%(when)s: %(tried)s (attempt %(attempt)s of %(limit)s).",
+        when=when,
+        tried=tried,
+        attempt=unanswered,
+        limit=limit,
+    )
+    return Computed(day, status, step, why(again), who)
 
 
 def _next_review(prospect: Prospect, rules: Rules, calendar: BusinessCalendar) -> date | None:
@@ -317,14 +395,19 @@ def _customer(
     hand_set: date | None,
 ) -> Computed:
     if hand_set is not None:
-        why = f"Customer; follow-up set by hand for {fmt_day(hand_set)}."
-        return Computed(hand_set, Status.CUSTOMER, "follow-up", why, who)
+        by_hand = R_("Customer; follow-up set by hand for %(day)s.", day=hand_set)
+        return Computed(hand_set, Status.CUSTOMER, "follow-up", why(by_hand), who)
     day = _next_review(prospect, rules, calendar)
     if day is None:
-        return Computed(None, Status.CUSTOMER, "", "Customer; no periodic review set.", who)
-    every = "every month" if rules.review_months == 1 else f"every {rules.review_months} months"
-    why = f"Customer: account review {every}, next {fmt_day(day)}."
-    return Computed(day, Status.CUSTOMER, "review", why, who)
+        no_review = why(R_("Customer; no periodic review set."))
+        return Computed(None, Status.CUSTOMER, "", no_review, who)
+    review = Rn_(
+        "Customer: account review every month, next %(day)s.",
+        "Customer: account review every %(n)s months, next %(day)s.",
+        rules.review_months,
+        day=day,
+    )
+    return Computed(day, Status.CUSTOMER, "review", why(review), who)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -354,10 +437,11 @@ def _pipeline(
     hand_set = _hand_set(prospect, calendar)
     if hand_set is not None:
         if hand_set > today:
-            why = f"Snoozed until {fmt_day(hand_set)}: a follow-up date was set by hand."
-            return Computed(hand_set, Status.SNOOZED, step, why, who)
-        status, when = _when("Follow-up", hand_set, today)
-        return Computed(hand_set, status, step, f"{when}: a date set by hand.", who)
+            snoozed = R_("Snoozed until %(day)s: a follow-up date was set by hand.", day=hand_set)
+            return Computed(hand_set, Status.SNOOZED, step, why(snoozed), who)
+        status, when = _when(R_("Follow-up"), hand_set, today)
+        by_hand = R_("%(when)s: a date set by hand.", when=when)
+        return Computed(hand_set, status, step, why(by_hand), who)
 
     if prospect.last_contact is None:
         return _new_lead(prospect, cadence, calendar, today, who, step)
@@ -369,7 +453,8 @@ def _pipeline(
     gap, what, because = _next_gap(outcome, prospect, rules, cadence, unanswered)
     day = calendar.add_business_days(prospect.last_contact, gap)
     status, when = _when(what, day, today)
-    return Computed(day, status, step, f"{when}: {because}.", who)
+    next_touch = R_("%(when)s: %(because)s.", when=when, because=because)
+    return Computed(day, status, step, why(next_touch), who)
 
 
 def _new_lead(
@@ -382,10 +467,11 @@ def _new_lead(
 ) -> Computed:
     created = prospect.created or today
     day = calendar.add_business_days(created, cadence.gaps[0])
-    status, when = _when("First call", day, today)
+    status, when = _when(R_("First call"), day, today)
     if status is not Status.OVERDUE:
         status = Status.NEW
-    return Computed(day, status, step, f"{when}: a new lead from {fmt_day(created)}.", who)
+    lead = R_("%(when)s: a new lead from %(day)s.", when=when, day=created)
+    return Computed(day, status, step, why(lead), who)
 
 
 def _dead(prospect: Prospect, rules: Rules, today: date, unanswered: int, limit: int) -> str | None:
@@ -393,21 +479,36 @@ def _dead(prospect: Prospect, rules: Rules, today: date, unanswered: int, limit:
         return None
     if unanswered >= limit:
         last = prospect.last_contact
-        tail = f", the last on {fmt_day(last)}" if last else ""
-        return f"Dead: {_count(unanswered, 'attempt')} without an answer{tail}."
+        if last:
+            return why(
+                Rn_(
+                    "Dead: %(n)s attempt without an answer, the last on %(day)s.",
+                    "Dead: %(n)s attempts without an answer, the last on %(day)s.",
+                    unanswered,
+                    day=last,
+                )
+            )
+        return why(
+            Rn_(
+                "Dead: %(n)s attempt without an answer.",
+                "Dead: %(n)s attempts without an answer.",
+                unanswered,
+            )
+        )
     # The row does not say when the unanswered run began, so the window counts from the
     # last touch: a prospect nobody has reached, and nobody has tried for window_days, is dead.
     since = prospect.last_contact or prospect.created
     if since is not None and (today - since).days > rules.window_days:
-        return (
-            f"Dead: no progress for {(today - since).days} days since {fmt_day(since)} "
-            f"(the limit is {rules.window_days})."
+        return why(
+            Rn_(
+                "Dead: no progress for %(n)s day since %(day)s (the limit is %(limit)s).",
+                "Dead: no progress for %(n)s days since %(day)s (the limit is %(limit)s).",
+                (today - since).days,
+                day=since,
+                limit=rules.window_days,
+            )
         )
     return None
-
-
-def _count(n: int, word: str) -> str:
-    return f"1 {word}" if n == 1 else f"{n} {word}s"
 
 
 def _next_gap(
@@ -416,23 +517,57 @@ def _next_gap(
     rules: Rules,
     cadence: Cadence,
     unanswered: int,
-) -> tuple[int, str, str]:
+) -> tuple[int, Reason, Reason]:
     """Business days from the last contact to the next touch, what that touch is, and why."""
-    last = fmt_day(prospect.last_contact) if prospect.last_contact else "the last contact"
+    last: Reason | date = prospect.last_contact or R_("the last contact")
     if outcome is Outcome.INTERESTED:
-        return 0, "Quote", f"interested on {last}, so the quote goes out the same day"
+        return (
+            0,
+            R_("Quote"),
+            R_("interested on %(day)s, so the quote goes out the same day", day=last),
+        )
     if outcome is Outcome.QUOTE_SENT:
         gap = rules.quote_follow_up
-        return gap, "Quote follow-up", f"{_days(gap)} after the quote sent on {last}"
+        after = Rn_(
+            "%(n)s business day after the quote sent on %(day)s",
+            "%(n)s business days after the quote sent on %(day)s",
+            gap,
+            day=last,
+        )
+        return gap, R_("Quote follow-up"), after
     if outcome in (Outcome.REACHED, Outcome.CALL_BACK):
         gap = rules.reached_follow_up
-        return gap, "Next touch", f"{_days(gap)} after talking on {last} without a decision"
+        after = Rn_(
+            "%(n)s business day after talking on %(day)s without a decision",
+            "%(n)s business days after talking on %(day)s without a decision",
+            gap,
+            day=last,
+        )
+        return gap, R_("Next touch"), after
     gap = _gap(cadence, unanswered)
     if unanswered >= rules.min_gap_after:
         gap = max(gap, rules.min_gap)
-    heard = outcome.value if outcome is not None else "touch"
-    return gap, f"Attempt {unanswered + 1}", f"{_days(gap)} after the {heard} on {last}"
-
-
-def _days(n: int) -> str:
-    return "1 business day" if n == 1 else f"{n} business days"
+    attempt = R_("Attempt %(attempt)s", attempt=unanswered + 1)
+    if outcome is None:
+        after = Rn_(
+            "%(n)s business day after the touch on %(day)s",
+            "%(n)s business days after the touch on %(day)s",
+            gap,
+            day=last,
+        )
+    elif outcome is Outcome.VOICEMAIL:
+        after = Rn_(
+            "%(n)s business day after the voicemail on %(day)s",
+            "%(n)s business days after the voicemail on %(day)s",
+            gap,
+            day=last,
+        )
+    else:
+        # No answer: every other outcome was decided above (or by the row's phase).
+        after = Rn_(
+            "%(n)s business day after the no answer on %(day)s",
+            "%(n)s business days after the no answer on %(day)s",
+            gap,
+            day=last,
+        )
+    return gap, attempt, after

@@ -98,6 +98,10 @@ class HeaderMap:
     columns: Mapping[str, int]  # field -> 1-based column
     last_column: int  # last non-empty column in the header row
     unknown: tuple[str, ...] = ()  # header texts not recognised; left alone
+    #: How the team types dates as text: "DMY" (31-12-2026), "MDY" (12/31/2026) or "YMD".
+    date_order: str = "DMY"
+    #: The team's locale for amounts typed as text ("nl_NL": "12.500,50"); "" = guess.
+    amount_locale: str = ""
 
     def cell(self, row: int, name: str) -> str:
         """The A1 reference of field `name` in `row`, or of the row when the column is absent."""
@@ -153,12 +157,19 @@ class _Matcher:
 
     def field_of(self, header: str) -> str | None:
         key = vocab.normalise(header)
-        return self.by_override.get(key) or self.by_alias.get(key)
+        found = self.by_override.get(key) or self.by_alias.get(key)
+        if found is None:
+            # "Waarde (€)" is the Value column whatever currency it counts in.
+            bare = vocab.without_currency(key)
+            if bare != key:
+                found = self.by_override.get(bare) or self.by_alias.get(bare)
+        return found
 
     def fields_in(self, values: Sequence[RawValue]) -> set[str]:
         """Fields a row names. Overridden fields count by their usual names too, so a row
         that lacks only an override's header is still found and the override reported."""
         keys = [vocab.normalise(cell_text(v)) for v in values]
+        keys += [bare for k in keys if (bare := vocab.without_currency(k)) != k]
         found = {self.by_override.get(k) or self.any_alias.get(k) for k in keys}
         return {name for name in found if name is not None}
 
@@ -170,11 +181,15 @@ def map_headers(
     overrides: Mapping[str, str] = _EMPTY_OVERRIDES,
     required: Sequence[str] = fields.REQUIRED_FIELDS,
     source: str = "",
+    date_order: str = "DMY",
+    amount_locale: str = "",
 ) -> HeaderMap:
     """Find the header row of `table` and the column of every field it names.
 
     Raises SheetError when there is no header row, a field appears twice, an override names
-    a header that is not there, or a required field is missing.
+    a header that is not there, or a required field is missing. An override of a column
+    sheetfollow adds (the owned ones and ID) may name a header that is not there yet: that
+    column counts as missing, and refresh adds it under that header.
     """
     _check_override_fields(overrides, aliases, source)
     matcher = _Matcher(aliases, overrides)
@@ -199,7 +214,15 @@ def map_headers(
             columns[name] = col
     _check_overrides_found(overrides, columns, table.tab, header_row, source)
     _check_required(required, columns, table.tab, header_row, source)
-    return HeaderMap(table.tab, header_row, MappingProxyType(columns), last_column, tuple(unknown))
+    return HeaderMap(
+        table.tab,
+        header_row,
+        MappingProxyType(columns),
+        last_column,
+        tuple(unknown),
+        date_order,
+        amount_locale,
+    )
 
 
 def _find_header_row(table: Table, matcher: _Matcher, required: Sequence[str], source: str) -> int:
@@ -243,7 +266,7 @@ def _check_overrides_found(
     overrides: Mapping[str, str], columns: Mapping[str, int], tab: str, row: int, source: str
 ) -> None:
     for name, text in overrides.items():
-        if name not in columns:
+        if name not in columns and name not in ADDED_FIELDS:
             raise SheetError(
                 f"{_prefix(source)}{cell_ref(tab, row)}: override for '{name}' "
                 f"names header '{text}' but tab {tab} has no such header"
@@ -261,6 +284,10 @@ def _check_required(
             f"{', '.join(missing)}; add {'it' if len(missing) == 1 else 'them'} "
             "to the header row or set [headers] in sheetfollow.toml"
         )
+
+
+#: Columns sheetfollow adds when a tab lacks them: an override may name one before it exists.
+ADDED_FIELDS: frozenset[str] = frozenset({"id", *fields.OWNED_FIELDS})
 
 
 #: The last column a sheet can have: XFD in Excel. (Google Sheets allows more, but a sheet
@@ -353,11 +380,22 @@ def _is_number(value: RawValue) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def parse_date(value: RawValue, *, epoch: date) -> date | None:
+#: How a team types dates as text: day-first (most of Europe), month-first (the US) or
+#: year-first. ISO dates (2026-12-31) read the same in every order.
+DATE_ORDERS: tuple[str, ...] = ("DMY", "MDY", "YMD")
+_DATE_HINTS = {
+    "DMY": _DATE_HINT,
+    "MDY": "use 2026-12-31 or 12/31/2026",
+    "YMD": "use 2026-12-31",
+}
+
+
+def parse_date(value: RawValue, *, epoch: date, order: str = "DMY") -> date | None:
     """A date cell, a serial day number counted from `epoch`, or a date typed as text.
 
-    Text may be ISO (2026-12-31, 2026/12/31, optionally with a time) or day-first
-    (31-12-2026, 31/12/2026, 31.12.2026, 31-12-26, 1-2-2026). Empty -> None. Anything else
+    Text may be ISO (2026-12-31, 2026/12/31, optionally with a time) or, in the team's
+    `order`, day-first (31-12-2026, 31/12/2026, 31.12.2026, 31-12-26, 1-2-2026), month-first
+    (12/31/2026) or year-first with two digits (26-12-31). Empty -> None. Anything else
     raises BadValue.
     """
     if value is None:
@@ -371,9 +409,9 @@ def parse_date(value: RawValue, *, epoch: date) -> date | None:
     text = cell_text(value)
     if not text:
         return None
-    parsed = _date_from_text(text)
+    parsed = _date_from_text(text, order)
     if parsed is None:
-        raise BadValue(f"{quoted(text)} is not a date ({_DATE_HINT})")
+        raise BadValue(f"{quoted(text)} is not a date ({_DATE_HINTS.get(order, _DATE_HINT)})")
     return parsed
 
 
@@ -389,12 +427,19 @@ def _from_serial(serial: float, epoch: date) -> date:
         raise BadValue(f"{cell_text(serial)} is not a date ({_DATE_HINT})") from None
 
 
-def _date_from_text(text: str) -> date | None:
+def _date_from_text(text: str, order: str = "DMY") -> date | None:
     if match := _YEAR_FIRST.fullmatch(text):
         year, month, day = int(match[1]), int(match[3]), int(match[4])
     elif match := _DAY_FIRST.fullmatch(text):
-        day, month, year = int(match[1]), int(match[3]), int(match[4])
-        if len(match[4]) == 2:
+        first, second, last = int(match[1]), int(match[3]), int(match[4])
+        two_digits = len(match[4]) == 2
+        if order == "YMD" and two_digits:
+            year, month, day = first, second, last  # 26-12-31
+        elif order == "MDY":
+            month, day, year = first, second, last
+        else:
+            day, month, year = first, second, last
+        if two_digits:
             year += 2000
     else:
         return None
@@ -411,9 +456,14 @@ _SPACES = re.compile(r"[\s'\u00a0\u202f]+")
 _AMOUNT = re.compile(r"[-+]?\d[\d.,]*")
 
 
-def parse_amount(value: RawValue) -> float | None:
+def parse_amount(value: RawValue, locale: str = "") -> float | None:
     """A money amount: a number cell, or text such as "€ 12.500", "12,500.00", "12.500,50",
-    "$1,200" or "1 200". A lone separator followed by exactly three digits groups thousands."""
+    "$1,200" or "12 500 kr".
+
+    With the team's `locale` ("nl_NL", "en_US") text is read as that locale writes numbers
+    (Babel): "12,5" is twelve and a half in nl_NL. Text the locale does not read, and any
+    text without a locale, is guessed: a lone separator followed by exactly three digits
+    groups thousands."""
     if value is None:
         return None
     if _is_number(value):
@@ -422,10 +472,25 @@ def parse_amount(value: RawValue) -> float | None:
     if not text:
         return None
     compact = _SPACES.sub("", _CURRENCY.sub("", text))
-    amount = _amount_from_text(compact) if _AMOUNT.fullmatch(compact) else None
+    amount = _amount_in_locale(compact, locale) if locale else None
+    if amount is None and _AMOUNT.fullmatch(compact):
+        amount = _amount_from_text(compact)
     if amount is None:
         raise BadValue(f"{quoted(text)} is not an amount (use 12500 or 12.500,50)")
     return amount
+
+
+@lru_cache(maxsize=4096)
+def _amount_in_locale(text: str, locale: str) -> float | None:
+    if not _AMOUNT.fullmatch(text):
+        return None
+    from babel.core import UnknownLocaleError
+    from babel.numbers import NumberFormatError, parse_decimal
+
+    try:
+        return float(parse_decimal(text, locale=locale, strict=True))
+    except (NumberFormatError, UnknownLocaleError, ValueError):
+        return None
 
 
 def _amount_from_text(text: str) -> float | None:
@@ -630,12 +695,12 @@ def _choice(value: RawValue, aliases: Mapping[str, E], what: str) -> E | None:
     return member  # type: ignore[return-value]
 
 
-def _day_of(value: RawValue, epoch: date) -> date | None:
+def _day_of(value: RawValue, epoch: date, order: str = "DMY") -> date | None:
     if type(value) is date:
         return value
     if type(value) is datetime:
         return value.date()
-    return parse_date(value, epoch=epoch)
+    return parse_date(value, epoch=epoch, order=order)
 
 
 def parse_prospect(
@@ -666,6 +731,7 @@ def parse_prospect(
         return None
     raw = [values[i] if i < width else None for i in plan.typed]
     r = _RowReader(values, row, hm)
+    order = hm.date_order
     created = last_contact = follow_up_on = None
     stage = outcome = channel = None
     value_ = None
@@ -675,11 +741,11 @@ def parse_prospect(
             continue
         try:
             if position == 0:
-                created = _past_day(r, "created", _day_of(cell, epoch), today)
+                created = _past_day(r, "created", _day_of(cell, epoch, order), today)
             elif position == 1:
-                last_contact = _past_day(r, "last_contact", _day_of(cell, epoch), today)
+                last_contact = _past_day(r, "last_contact", _day_of(cell, epoch, order), today)
             elif position == 2:
-                follow_up_on = _day_of(cell, epoch)
+                follow_up_on = _day_of(cell, epoch, order)
             elif position == 3:
                 stage = _choice(cell, vocab.STAGE_ALIASES, "stage")
             elif position == 4:
@@ -687,7 +753,7 @@ def parse_prospect(
             elif position == 5:
                 channel = _choice(cell, vocab.CHANNEL_ALIASES, "channel")
             elif position == 6:
-                value_ = parse_amount(cell)
+                value_ = parse_amount(cell, hm.amount_locale)
             else:
                 if type(cell) is float and cell.is_integer() and cell >= 0:
                     attempts = int(cell)
@@ -816,12 +882,157 @@ def owned_values(values: Sequence[RawValue], hm: HeaderMap, *, epoch: date) -> d
             continue
         if name == "next_follow_up":
             try:
-                held[name] = parse_date(r.raw(name), epoch=epoch)
+                held[name] = parse_date(r.raw(name), epoch=epoch, order=hm.date_order)
             except BadValue:
                 held[name] = r.text(name)
         else:
             held[name] = r.text(name)
     return held
+
+
+# --- Rows and columns that are not sheetfollow's ------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeftAlone:
+    """A row of the Prospects tab that is no prospect: a totals row, a heading or a note."""
+
+    row: int
+    kind: str  # "totals row", "row of numbers only", "note or heading"
+    text: str  # what the row says first ("Totaal"), "" when it holds only numbers
+
+    def line(self) -> str:
+        said = f" ({quoted(self.text)})" if self.text else ""
+        return f"row {self.row}: {self.kind}{said}, left alone"
+
+
+@lru_cache(maxsize=4096)  # every row asks it of its owner's name: a few names, many rows
+def _is_total_word(text: str) -> bool:
+    key = vocab.normalise(text).rstrip(":").strip()
+    return any(key == word or key.startswith(word + " ") for word in vocab.TOTAL_WORDS)
+
+
+def non_prospect_rows(table: Table, hm: HeaderMap) -> dict[int, LeftAlone]:
+    """The rows below the header that are not prospects, by row number: a totals or
+    subtotals row (its first cell says Total, Totaal, Summe, I alt ... and nothing else in
+    it is text), a row of numbers only (a formula row without a label), and, after a blank
+    row, rows with text in one cell only (a note under the list, a section heading).
+
+    The columns sheetfollow fills (ID and the owned ones) do not count: a totals row that
+    an earlier run gave an ID stays a totals row."""
+    ours = {hm.columns[name] - 1 for name in ADDED_FIELDS if name in hm.columns}
+    owner = hm.columns["owner"] - 1 if "owner" in hm.columns else None
+    found: dict[int, LeftAlone] = {}
+    after_blank = False
+    for number, values in data_rows(table, hm):
+        if values.count(None) == len(values):
+            after_blank = True
+            continue
+        # The common row names its owner: a prospect, decided without looking further.
+        if owner is not None and owner < len(values):
+            name = values[owner]
+            if type(name) is str and name.strip() and not _is_total_word(name):
+                after_blank = False
+                continue
+        filled = [
+            value
+            for column, value in enumerate(values)
+            if column not in ours and value is not None and cell_text(value)
+        ]
+        if not filled:
+            after_blank = True
+            continue
+        kind = _left_alone_kind(filled, after_blank)
+        if kind is None:
+            after_blank = False
+        else:
+            first = filled[0] if isinstance(filled[0], str) else ""
+            found[number] = LeftAlone(number, kind, first.strip())
+    return found
+
+
+def _left_alone_kind(filled: Sequence[RawValue], after_blank: bool) -> str | None:
+    texts = [value for value in filled if isinstance(value, str)]
+    if not texts:
+        numbers = all(_is_number(value) for value in filled)
+        return "row of numbers only" if numbers else None
+    if len(texts) == 1 and isinstance(filled[0], str) and _is_total_word(filled[0]):
+        return "totals row"
+    if after_blank and len(filled) == 1:
+        return "note or heading"
+    return None
+
+
+@dataclass(frozen=True)
+class ForeignColumn:
+    """A column with the header of one sheetfollow fills whose cells hold something else:
+    the team's own Status (Warm, Koud, Heet), a Step with free text."""
+
+    name: str  # the field
+    column: int  # 1-based
+    header: str  # its header text
+    samples: tuple[str, ...]  # a few of the values that are not sheetfollow's
+
+    def suggestion(self, language: str = "en") -> str:
+        """The header of a new column for sheetfollow's values: "Status (sheetfollow)"."""
+        names = vocab.PROSPECT_HEADERS.get(language, vocab.PROSPECT_HEADERS["en"])
+        return f"{names[self.name]} (sheetfollow)"
+
+
+_OUR_STEP = re.compile(r"\d+\s+\w+\s+\d+|[\w-]{1,20}")
+
+
+def _ours(name: str, value: RawValue, epoch: date, order: str) -> bool:
+    """Whether a cell holds what sheetfollow writes into column `name`."""
+    if name == "status":
+        return vocab.normalise(cell_text(value)) in vocab.STATUS_ALIASES
+    if name == "step":
+        return _OUR_STEP.fullmatch(cell_text(value)) is not None
+    if name == "next_follow_up":
+        try:
+            return parse_date(value, epoch=epoch, order=order) is not None
+        except BadValue:
+            return False
+    return True  # Why and Assigned to hold free text either way
+
+
+def foreign_columns(table: Table, hm: HeaderMap) -> list[ForeignColumn]:
+    """Owned columns whose filled cells are mostly not what sheetfollow writes there.
+    Writing into them would overwrite the team's own values."""
+    found: list[ForeignColumn] = []
+    for name in ("next_follow_up", "status", "step"):
+        column = hm.columns.get(name)
+        if column is None:
+            continue
+        filled = 0
+        foreign: dict[str, None] = {}
+        count = 0
+        for _, values in data_rows(table, hm):
+            value = values[column - 1] if column <= len(values) else None
+            if value is None or not cell_text(value):
+                continue
+            filled += 1
+            if not _ours(name, value, table.epoch, hm.date_order):
+                count += 1
+                if len(foreign) < 3:
+                    foreign.setdefault(cell_text(value), None)
+        if count and count * 2 >= filled:
+            header = cell_text(_row(table, hm.header_row)[column - 1])
+            found.append(ForeignColumn(name, column, header, tuple(foreign)))
+    return found
+
+
+def foreign_message(column: ForeignColumn, language: str) -> str:
+    """Which column holds the team's values and the mapping that keeps them (to follow the
+    reference of its header cell)."""
+    shown = ", ".join(column.samples)
+    new = column.suggestion(language)
+    return (
+        f"column {quoted(column.header)} holds "
+        f"your own values ({shown}), not sheetfollow's {english_header(column.name)}; "
+        f'keep it by giving sheetfollow a new column: [headers] {column.name} = "{new}" '
+        "in sheetfollow.toml (`sheetfollow adopt` writes that for you)"
+    )
 
 
 # --- Owners ----------------------------------------------------------------------------------
@@ -957,8 +1168,26 @@ def _owner_of(r: _RowReader, default_language: str, epoch: date) -> Owner | None
         country=country,
         manager=r.text("manager"),
         digest=bool(r.typed("digest", parse_yes_no)),
+        calls_per_day=r.typed("calls_per_day", parse_calls_per_day),
         **_leave_of(r, name, epoch),
     )
+
+
+def parse_calls_per_day(value: RawValue) -> int | None:
+    """An Owners tab Calls per day: a whole number of 1 or more; empty -> None (the
+    [calendar] calls_per_day, which a bad one (reported) falls back to too."""
+    text = cell_text(value)
+    if not text:
+        return None
+    number = float(value) if _is_number(value) else None
+    if number is None and re.fullmatch(r"\+?\d+", text):
+        number = float(text)
+    if number is None or not number.is_integer() or not 1 <= number <= 10000:
+        raise BadValue(
+            f"{quoted(text)} is not a number of calls a day (use 1, 10, 25 ...); "
+            "[calendar] calls_per_day is used"
+        )
+    return int(number)
 
 
 def _leave_of(r: _RowReader, name: str, epoch: date) -> dict[str, Any]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sheetfollow import priority, schema, vocab
+from sheetfollow import capacity, i18n, priority, schema, vocab
 from sheetfollow.calendar import calendar_for
-from sheetfollow.config import CONFIG_NAME, Config
-from sheetfollow.errors import SheetError
+from sheetfollow.config import CONFIG_NAME, Config, team_date_order, team_locale
+from sheetfollow.errors import ConfigError, SheetError
 from sheetfollow.fields import OWNED_FIELDS
 from sheetfollow.log import read_log
 from sheetfollow.models import Computed, Owner, Problem, Prospect, Row, Status
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 #: Called as work advances: (done, total). The CLI draws a progress bar with it.
 Progress = Callable[[int, int], None]
 
+
+_GSHEETS = "sheetfollow.backends.gsheets"
 
 #: A web address, or something as long as a Google Sheets key and without a file's dot.
 _REMOTE_SHEET = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://.*|[A-Za-z0-9_-]{30,}", re.DOTALL)
@@ -44,8 +47,15 @@ def open_backend(
             'no sheet given: pass --sheet pipeline.xlsx or set sheet = "..." in sheetfollow.toml'
         )
     if _REMOTE_SHEET.fullmatch(target.strip()) and not Path(target).exists():
-        # Imported here: the Google libraries take a while to load, and Excel needs none.
-        from sheetfollow.backends.gsheets import open_sheet  # noqa: TID251
+        # Imported here: the Google libraries take a while to load, and Excel needs none
+        # (an Excel-only install has none: they are the extra sheetfollow[google]).
+        try:
+            from sheetfollow.backends.gsheets import open_sheet  # noqa: TID251
+        except ImportError as missing:
+            raise ConfigError(
+                f"{target} is a Google Sheet, and the Google libraries are not installed "
+                f"({missing.name or missing}): pip install 'sheetfollow[google]'"
+            ) from None
 
         environ = os.environ if env is None else env
         return open_sheet(target, key_file=config.google.key_file, env=environ)
@@ -62,6 +72,8 @@ def open_backend(
 
 def sheet_access(backend: Backend) -> Access | None:
     """For a Google Sheet: the service account used and whether the sheet opens with it."""
+    if _GSHEETS not in sys.modules:
+        return None  # only that module makes Google backends: an Excel workbook, no import
     from sheetfollow.backends.gsheets import GoogleSheetsBackend  # noqa: TID251
 
     return backend.access() if isinstance(backend, GoogleSheetsBackend) else None
@@ -79,6 +91,12 @@ class Pipeline:
     problems: list[Problem] = field(default_factory=list)
     #: Rows with nothing in them but stale owned cells: those cells are cleared.
     empty_rows: list[int] = field(default_factory=list)
+    #: Rows that are no prospect (totals, notes, headings): never given an ID or written.
+    left_alone: list[schema.LeftAlone] = field(default_factory=list)
+    #: Owned columns that hold the team's own values: refresh refuses to write over them.
+    foreign: list[schema.ForeignColumn] = field(default_factory=list)
+    #: Days on which promised or same-day calls alone go past someone's daily limit.
+    over_limit: tuple[capacity.Load, ...] = ()
 
     @property
     def row_problems(self) -> list[Problem]:
@@ -94,13 +112,25 @@ def load(
 ) -> Pipeline:
     """Read the Prospects (and Owners) tab and compute every row."""
     table = prospects_table(backend, config)
-    header = schema.map_headers(table, overrides=config.headers, source=backend.label)
+    header = prospect_header(table, config, backend.label)
     _check_touch_columns(backend, config, table, header)
     owners, owner_problems = _read_owners(backend, config)
     pipeline = Pipeline(table, header, [], owners, list(owner_problems))
+    skipped = schema.non_prospect_rows(table, header)
+    pipeline.left_alone = list(skipped.values())
+    pipeline.foreign = schema.foreign_columns(table, header)
+    pipeline.problems += [
+        Problem(
+            schema.cell_ref(header.tab, header.header_row, column.column),
+            schema.foreign_message(column, config.language),
+        )
+        for column in pipeline.foreign
+    ]
     total = len(table.rows) - header.header_row
     for index, values in enumerate(table.rows[header.header_row :]):
         number = header.header_row + 1 + index
+        if number in skipped:
+            continue
         prospect = schema.parse_prospect(values, number, header, epoch=table.epoch, today=today)
         if prospect is None:
             if any(_blank(v) is False for v in _owned_cells(values, header)):
@@ -111,9 +141,25 @@ def load(
             pipeline.rows.append(compute_row(prospect, owner, config, today, owners))
         if progress is not None and index % 1000 == 0:
             progress(index, total)
+    # Each person's daily limit spreads what does not fit over their next working days.
+    planned = capacity.plan(
+        pipeline.rows, today=today, calendar=config.calendar, rules=config.rules, owners=owners
+    )
+    pipeline.rows, pipeline.over_limit = planned.rows, planned.over
     if progress is not None:
         progress(total, total)
     return pipeline
+
+
+def prospect_header(table: Table, config: Config, source: str) -> schema.HeaderMap:
+    """The Prospects tab's header map, with the team's way of typing dates and amounts."""
+    return schema.map_headers(
+        table,
+        overrides=config.headers,
+        source=source,
+        date_order=team_date_order(config),
+        amount_locale=team_locale(config),
+    )
 
 
 #: The columns that say where a prospect's cadence stands. Without them every row looks
@@ -439,6 +485,11 @@ def refresh_in(
 
     config, today, sheet = ws.config, ws.today, ws.sheet
     pipeline = ws.pipeline(progress)
+    taken_over = _taken_over(pipeline, config)
+    if taken_over and not dry_run:
+        # The team's own Status (Warm, Koud ...) is never written over: one line on how
+        # to give sheetfollow a column of its own.
+        raise SheetError(f"{sheet.label}: {taken_over[0]}")
     changes, ids_filled = plan_refresh(pipeline, config, source=sheet.label)
     sheet.write([changes])
     filled = {
@@ -470,8 +521,23 @@ def refresh_in(
         skipped=(),
         dry_run=dry_run,
         typed=tuple(item.line() for item in ws.typed_touches),
-        notes=tuple(ws.notes()),
+        notes=(
+            *(f"warning: {line}" for line in taken_over),
+            *ws.notes(),
+            # What the daily limit moved, and today's loads past it (capacity.py).
+            *capacity.notes(pipeline.rows, pipeline.over_limit, today),
+        ),
     )
+
+
+def _taken_over(pipeline: Pipeline, config: Config) -> list[str]:
+    """One line per owned column whose cells hold the team's own values."""
+    header = pipeline.header
+    return [
+        f"{schema.cell_ref(header.tab, header.header_row, column.column)}: "
+        + schema.foreign_message(column, config.language)
+        for column in pipeline.foreign
+    ]
 
 
 def count_statuses(rows: Iterable[Row], today: date) -> dict[str, int]:
@@ -482,8 +548,10 @@ def count_statuses(rows: Iterable[Row], today: date) -> dict[str, int]:
             counts["dead"] += 1
         elif status is Status.NEEDS_ATTENTION:
             counts["needs_attention"] += 1
-        elif row.computed.is_due(today):
-            late = row.computed.next_follow_up is not None and row.computed.next_follow_up < today
+        elif capacity.was_due(row, today):
+            # By the day the rules gave: a call the daily limit moved later was due as well.
+            day = capacity.day_by_rules(row)
+            late = day is not None and day < today
             counts["overdue" if late else "due"] += 1
         if status is Status.NEW:
             counts["new"] += 1
@@ -494,19 +562,24 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
     """The cells to write: changed owned values, blank IDs, headers of missing columns."""
     header = pipeline.header
     columns = dict(header.columns)
-    changes = TabChanges(tab=header.tab, header_row=header.header_row)
+    changes = TabChanges(tab=header.tab, header_row=header.header_row, language=config.language)
     names = vocab.PROSPECT_HEADERS.get(config.language, vocab.PROSPECT_HEADERS["en"])
     missing = [name for name in ("id", *OWNED_FIELDS) if name not in columns]
     places = schema.NewColumns(pipeline.table, header, source=source)
-    for name, column in zip(missing, places.place([names[n] for n in missing]), strict=True):
+    # A mapped header that is not there yet ([headers] status = "Status (sheetfollow)")
+    # is the header of the column added.
+    titles = [config.headers.get(n, names[n]) for n in missing]
+    for name, column, title in zip(missing, places.place(titles), titles, strict=True):
         columns[name] = column
-        changes.new_headers[column] = names[name]
+        changes.new_headers[column] = title
+        changes.new_fields[column] = name
     changes.id_column = columns["id"]
     ids = IdMaker(config.id_prefix, (row.prospect.id for row in pipeline.rows))
     ids_filled = 0
     epoch, grid, cells = pipeline.table.epoch, pipeline.table.rows, changes.cells
     # OWNED_FIELDS' columns, in the order _owned_values gives their values.
     owned = [columns[name] for name in OWNED_FIELDS]
+    language = config.language
     for row in pipeline.rows:
         number = row.prospect.row
         values = grid[number - 1]
@@ -516,7 +589,7 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
         else:
             cells.append(CellWrite(number, columns["id"], ids.next()))
             ids_filled += 1
-        for column, wanted in zip(owned, _owned_values(row.computed), strict=True):
+        for column, wanted in zip(owned, _owned_values(row.computed, language), strict=True):
             current = values[column - 1] if column <= width else None
             # What an unchanged row holds, decided without _same's parsing (every row of
             # every refresh comes through here).
@@ -539,19 +612,20 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
     return changes, ids_filled
 
 
-def _owned_values(computed: Computed) -> tuple[CellValue, ...]:
-    """owned_cell_values' values, in OWNED_FIELDS order."""
+def _owned_values(computed: Computed, language: str = "en") -> tuple[CellValue, ...]:
+    """owned_cell_values' values, in OWNED_FIELDS order, in the team's language (i18n.py:
+    the same words every night, so an unchanged row stays unchanged)."""
     return (
         computed.next_follow_up,
-        computed.status.value,
-        computed.step or None,
-        computed.why or None,
+        i18n.status_text(computed.status.value, language),
+        i18n.step_text(computed.step, language) if computed.step else None,
+        i18n.localise(computed.why, language) if computed.why else None,
         computed.assigned_to or None,
     )
 
 
-def owned_cell_values(computed: Computed) -> dict[str, CellValue]:
-    return dict(zip(OWNED_FIELDS, _owned_values(computed), strict=True))
+def owned_cell_values(computed: Computed, language: str = "en") -> dict[str, CellValue]:
+    return dict(zip(OWNED_FIELDS, _owned_values(computed, language), strict=True))
 
 
 def _same(current: RawValue, wanted: CellValue, epoch: date) -> bool:
@@ -676,6 +750,8 @@ def row_as_dict(row: Row, today: date) -> dict[str, object]:
         "last_outcome": p.last_outcome.value if p.last_outcome else None,
         "attempts": p.attempts,
         "next_follow_up": iso(c.next_follow_up),
+        # The day the rules gave, when the daily limit moved the call later (capacity.py).
+        "due_by_rules": iso(c.due_by_rules),
         "days_overdue": (today - c.next_follow_up).days
         if c.next_follow_up and c.next_follow_up < today
         else 0,

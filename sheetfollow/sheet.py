@@ -52,6 +52,11 @@ class TabChanges:
     header_row: int = 1
     #: Columns to add: 1-based column -> header text. Always after the last used column.
     new_headers: dict[int, str] = field(default_factory=dict)
+    #: Of those, the field each holds (column -> "status"), so a backend can give the new
+    #: column the width, number format and status colours a starter workbook has ...
+    new_fields: dict[int, str] = field(default_factory=dict)
+    #: ... with the status words in this language.
+    language: str = "en"
     cells: list[CellWrite] = field(default_factory=list)
     #: Rows to add after the last used row; each is a list of values for columns 1, 2, ...
     append_rows: list[list[CellValue]] = field(default_factory=list)

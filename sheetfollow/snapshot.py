@@ -206,20 +206,27 @@ class _Reader:
     """Reads the tab's rows into Snaps, with the column positions worked out once (the tab
     has a row per prospect and more: every run reads them all)."""
 
-    __slots__ = ("epoch", "positions")
+    __slots__ = ("epoch", "positions", "widest")
 
     def __init__(self, columns: Mapping[str, int], epoch: date) -> None:
         self.epoch = epoch
         self.positions = tuple(
             columns[name] - 1 if name in columns else _ABSENT for name in COLUMNS
         )
+        self.widest = max(self.positions)
 
     def snap(self, values: Sequence[RawValue]) -> Snap | None:
         width = len(values)
-        ident_, contact, outcome, attempts_, stage, follow, recorded, seen_, change = (
-            values[i] if i < width else None for i in self.positions
-        )
-        ident = schema.cell_text(ident_)
+        positions = self.positions
+        if self.widest < width:
+            ident_, contact, outcome, attempts_, stage, follow, recorded, seen_, change = (
+                values[i] for i in positions
+            )
+        else:
+            ident_, contact, outcome, attempts_, stage, follow, recorded, seen_, change = (
+                values[i] if i < width else None for i in positions
+            )
+        ident = ident_.strip() if type(ident_) is str else schema.cell_text(ident_)
         if not ident:
             return None
         seen = self._day(seen_)
@@ -257,12 +264,28 @@ class _Reader:
             return None
 
 
+#: What each distinct text of the Last outcome and Stage columns reads as: every row of
+#: the tab repeats a few of them.
+_OUTCOMES: dict[str, Outcome | None] = {}
+_STAGES: dict[str, Stage | None] = {}
+
+
 def _outcome(value: RawValue) -> Outcome | None:
-    return vocab.OUTCOME_ALIASES.get(vocab.normalise(schema.cell_text(value)))
+    if type(value) is str and value in _OUTCOMES:
+        return _OUTCOMES[value]
+    found = vocab.OUTCOME_ALIASES.get(vocab.normalise(schema.cell_text(value)))
+    if type(value) is str and len(_OUTCOMES) < 4096:
+        _OUTCOMES[value] = found
+    return found
 
 
 def _stage(value: RawValue) -> Stage | None:
-    return vocab.STAGE_ALIASES.get(vocab.normalise(schema.cell_text(value)))
+    if type(value) is str and value in _STAGES:
+        return _STAGES[value]
+    found = vocab.STAGE_ALIASES.get(vocab.normalise(schema.cell_text(value)))
+    if type(value) is str and len(_STAGES) < 4096:
+        _STAGES[value] = found
+    return found
 
 
 def append_changes(backend: Backend, config: Config, snaps: Iterable[Snap]) -> TabChanges:

@@ -133,6 +133,8 @@ class Staged:
             tab=change.tab,
             header_row=change.header_row,
             new_headers=dict(change.new_headers),
+            new_fields=dict(change.new_fields),
+            language=change.language,
             create=change.create and view.table is None and not self._created(view),
             hidden=change.hidden,
             # Rows this view appended are not in the backend's sheet yet: nothing to check.
@@ -212,6 +214,8 @@ def _merged(changes: list[TabChanges]) -> list[TabChanges]:
                     tab=change.tab,
                     header_row=change.header_row,
                     new_headers=dict(change.new_headers),
+                    new_fields=dict(change.new_fields),
+                    language=change.language,
                     cells=list(change.cells),
                     append_rows=list(change.append_rows),
                     create=change.create,
@@ -224,6 +228,7 @@ def _merged(changes: list[TabChanges]) -> list[TabChanges]:
         if change.new_headers:
             into.header_row = change.header_row
         into.new_headers.update(change.new_headers)
+        into.new_fields.update(change.new_fields)
         into.cells.extend(change.cells)
         into.append_rows.extend(change.append_rows)
         into.create = into.create or change.create

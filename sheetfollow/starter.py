@@ -20,22 +20,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.formatting.formatting import ConditionalFormattingList
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheetfollow import vocab
+from sheetfollow import i18n, vocab
 from sheetfollow.config import CONFIG_NAME, config_from_text
 from sheetfollow.errors import SheetError, SheetfollowError, UsageError
 from sheetfollow.fields import (
     ALL_FIELDS,
+    ALL_OWNER_FIELDS,
     DATE_FIELDS,
     LANGUAGES,
     LOG_FIELDS,
     OWNED_FIELDS,
-    OWNER_FIELDS,
 )
 from sheetfollow.models import Channel, Outcome, Stage, Status
 
@@ -63,6 +64,10 @@ NUMBER_FORMATS: dict[str, str] = {
     "when": DATETIME_FORMAT,
     "value": VALUE_FORMAT,
     "attempts": COUNT_FORMAT,
+    # The Owners tab's leave and daily limit.
+    "away_from": DATE_FORMAT,
+    "away_until": DATE_FORMAT,
+    "calls_per_day": COUNT_FORMAT,
 }
 
 #: Where a fresh workbook's owner keeps public holidays, by the language chosen at init.
@@ -99,7 +104,18 @@ _WIDTHS = {
     "country": 9,
     "manager": 12,
     "digest": 9,
+    "away_from": 13,
+    "away_until": 13,
+    "cover": 12,
+    "calls_per_day": 10,
 }
+
+
+def column_width(name: str, header: str) -> float:
+    """The width (in characters) a starter workbook gives the column of field `name`, at
+    least as wide as its header."""
+    return max(_WIDTHS.get(name, 12), len(header) + 3)
+
 
 _HEADER_FONT = Font(bold=True)
 _INPUT_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -131,21 +147,101 @@ _STATUS_LOOKS = (
 # --- Public entry points ----------------------------------------------------------------------
 
 
-def write_starter(path: Path, *, lang: str = "en", today: date, overwrite: bool = False) -> None:
+def write_starter(
+    path: Path, *, lang: str = "en", today: date, overwrite: bool = False, country: str = ""
+) -> None:
     """A ready starter workbook at `path`: Prospects, Log and Owners in `lang`, with a couple
-    of example rows dated around `today`. Refuses to replace an existing file unless
-    `overwrite`."""
+    of example rows dated around `today` (the example owner in `country`, default the
+    language's). Refuses to replace an existing file unless `overwrite`."""
     workbook = new_workbook(lang)
-    _add_starter_rows(workbook, lang, today)
+    _add_starter_rows(workbook, lang, today, country)
     _write_new(path, _to_bytes(workbook), overwrite=overwrite)
 
 
-def write_example(path: Path, *, today: date, overwrite: bool = False) -> None:
-    """The bundled demo workbook, with every date moved so that EXAMPLE_ANCHOR becomes today."""
+def write_example(path: Path, *, today: date, overwrite: bool = False, lang: str = "en") -> None:
+    """The bundled demo workbook, with every date moved so that EXAMPLE_ANCHOR becomes today,
+    in `lang`: its tabs, headers, dropdown words and status colours (the notes stay English)."""
     with (templates() / "example.xlsx").open("rb") as shipped:
         workbook = load_workbook(io.BytesIO(shipped.read()))
     shift_dates(workbook, today - EXAMPLE_ANCHOR)
+    if lang != "en":
+        _translate_example(workbook, lang)
     _write_new(path, _to_bytes(workbook), overwrite=overwrite)
+
+
+def _translate_example(workbook: Any, lang: str) -> None:
+    """The English example in `lang`, laid out as new_workbook(lang) lays out a starter."""
+    tabs = vocab.TAB_NAMES
+    layouts = (
+        ("prospects", vocab.PROSPECT_HEADERS),
+        ("log", vocab.LOG_HEADERS),
+        ("owners", vocab.OWNER_HEADERS),
+    )
+    words: dict[str, tuple[Mapping[str, Any], Mapping[str, Mapping[Any, str]]]] = {
+        "stage": (vocab.STAGE_ALIASES, vocab.STAGE_NAMES),
+        "last_outcome": (vocab.OUTCOME_ALIASES, vocab.OUTCOME_NAMES),
+        "outcome": (vocab.OUTCOME_ALIASES, vocab.OUTCOME_NAMES),
+        "channel": (vocab.CHANNEL_ALIASES, vocab.CHANNEL_NAMES),
+    }
+    for tab, headers in layouts:
+        sheet = workbook[tabs["en"][tab]]
+        sheet.title = tabs[lang][tab]
+        field_of = {title: name for name, title in headers["en"].items()}
+        for cell in sheet[1]:
+            name = field_of.get(cell.value)
+            if name is None:
+                continue
+            cell.value = headers[lang][name]
+            if name == "digest":
+                yes, no = vocab.YES_NO[lang]
+                for value in _cells_below(sheet, cell.column):
+                    if isinstance(value.value, str) and value.value.strip():
+                        value.value = yes if vocab.BOOL_ALIASES.get(value.value.lower()) else no
+            if name not in words or tab == "owners":
+                continue
+            aliases, names = words[name]
+            for value in _cells_below(sheet, cell.column):
+                member = aliases.get(vocab.normalise(value.value)) if value.value else None
+                if member is not None:
+                    value.value = names[lang][member]
+        # The dropdowns and status colours of the language, as a starter has them.
+        sheet.data_validations.dataValidation = []
+        sheet.conditional_formatting = ConditionalFormattingList()
+    prospects, log = workbook[tabs[lang]["prospects"]], workbook[tabs[lang]["log"]]
+    _add_prospect_dropdowns(prospects, lang)
+    _colour_status(prospects, lang)
+    _add_dropdown(log, LOG_FIELDS, "outcome", vocab.OUTCOME_NAMES[lang].values())
+    _add_dropdown(log, LOG_FIELDS, "channel", vocab.CHANNEL_NAMES[lang].values())
+    owners = workbook[tabs[lang]["owners"]]
+    _add_dropdown(owners, ALL_OWNER_FIELDS, "language", LANGUAGES)
+    _add_dropdown(owners, ALL_OWNER_FIELDS, "digest", vocab.YES_NO[lang])
+
+
+def _cells_below(sheet: Worksheet, column: int) -> list[Any]:
+    return [row[0] for row in sheet.iter_rows(min_row=2, min_col=column, max_col=column)]
+
+
+#: The team's clock and holidays a fresh config gets for each language (--country and
+#: --timezone override them). English keeps the template's.
+_TEAM_DEFAULTS: dict[str, tuple[str, str]] = {
+    "nl": ("NL", "Europe/Amsterdam"),
+    "de": ("DE", "Europe/Berlin"),
+    "da": ("DK", "Europe/Copenhagen"),
+    "es": ("ES", "Europe/Madrid"),
+}
+#: The time zone a fresh config gets for a --country (the first of several for the US).
+_ZONE_OF_COUNTRY: dict[str, str] = {
+    **{country: zone for country, zone in _TEAM_DEFAULTS.values()},
+    "GB": "Europe/London",
+    "IE": "Europe/Dublin",
+    "BE": "Europe/Brussels",
+    "AT": "Europe/Vienna",
+    "CH": "Europe/Zurich",
+    "SE": "Europe/Stockholm",
+    "NO": "Europe/Oslo",
+    "FR": "Europe/Paris",
+    "US": "America/New_York",
+}
 
 
 def write_config(
@@ -155,14 +251,25 @@ def write_config(
     lang: str,
     workbook_lang: str | None = None,
     overwrite: bool = False,
+    country: str | None = None,
+    timezone: str | None = None,
 ) -> None:
     """templates/sheetfollow.toml with `sheet` and `language` filled in, and [tabs] naming
-    the tabs as a starter workbook in `workbook_lang` (default: `lang`) names them."""
+    the tabs as a starter workbook in `workbook_lang` (default: `lang`) names them. The
+    holidays' country and the time zone are the language's usual ones unless given."""
     _check_language(lang)
     _check_language(workbook_lang or lang)
     text = (templates() / CONFIG_NAME).read_text(encoding="utf-8")
     text = _set_key(text, "", "sheet", sheet)
     text = _set_key(text, "", "language", lang)
+    usual_country, usual_zone = _TEAM_DEFAULTS.get(lang, ("", ""))
+    chosen = (country or usual_country).upper()
+    zone = timezone or (_ZONE_OF_COUNTRY.get(chosen, "") if country else usual_zone)
+    if chosen:
+        text = _set_key(text, "calendar", "country", chosen)
+        text = _set_key(text, "", "date_order", "MDY" if chosen == "US" else "DMY")
+    if zone:
+        text = _set_key(text, "", "timezone", zone)
     for tab, name in vocab.TAB_NAMES[workbook_lang or lang].items():
         text = _set_key(text, "tabs", tab, name)
     # What init writes must load: check it the way sheetfollow will read it.
@@ -171,28 +278,47 @@ def write_config(
 
 
 def init(
-    path: Path, *, lang: str = "en", example: bool = False, overwrite: bool = False, today: date
+    path: Path,
+    *,
+    lang: str = "en",
+    example: bool = False,
+    overwrite: bool = False,
+    today: date,
+    country: str | None = None,
+    timezone: str | None = None,
 ) -> list[Path]:
     """The workbook at `path` (starter or example) and sheetfollow.toml next to it.
 
-    Nothing is written when either file exists and `overwrite` is false.
+    Nothing is written when either file exists and `overwrite` is false; an existing
+    workbook is pointed to `sheetfollow adopt`, which sets it up without changing it.
     """
     _check_language(lang)
     config = path.parent / CONFIG_NAME
     if not overwrite:
-        for target in (path, config):
-            _refuse_existing(target)
+        if path.exists():
+            raise UsageError(
+                f"{path} already exists; to use the workbook you have, run "
+                f"'sheetfollow adopt {path}' (it writes only {CONFIG_NAME} and never changes "
+                "the workbook)"
+            )
+        _refuse_existing(config)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SheetError(f"cannot create the folder {path.parent}: {exc.strerror or exc}") from None
     if example:
-        write_example(path, today=today, overwrite=overwrite)
+        write_example(path, today=today, overwrite=overwrite, lang=lang)
     else:
-        write_starter(path, lang=lang, today=today, overwrite=overwrite)
-    # The example workbook is English whatever the team's language.
-    tabs_in = "en" if example else lang
-    write_config(config, sheet=path.name, lang=lang, workbook_lang=tabs_in, overwrite=overwrite)
+        write_starter(path, lang=lang, today=today, overwrite=overwrite, country=country or "")
+    write_config(
+        config,
+        sheet=path.name,
+        lang=lang,
+        workbook_lang=lang,
+        overwrite=overwrite,
+        country=country,
+        timezone=timezone,
+    )
     return [path, config]
 
 
@@ -228,9 +354,11 @@ def new_workbook(lang: str = "en") -> Any:
     _add_dropdown(log, LOG_FIELDS, "outcome", vocab.OUTCOME_NAMES[lang].values())
     _add_dropdown(log, LOG_FIELDS, "channel", vocab.CHANNEL_NAMES[lang].values())
     owners = workbook.create_sheet(tabs["owners"])
-    _lay_out(owners, OWNER_FIELDS, vocab.OWNER_HEADERS[lang], filtered=False)
-    _add_dropdown(owners, OWNER_FIELDS, "language", LANGUAGES)
-    _add_dropdown(owners, OWNER_FIELDS, "digest", vocab.YES_NO[lang])
+    # With the optional columns (empty): Away from, Away until, Cover and Calls per day, so
+    # a team finds where leave and a daily limit go.
+    _lay_out(owners, ALL_OWNER_FIELDS, vocab.OWNER_HEADERS[lang], filtered=False)
+    _add_dropdown(owners, ALL_OWNER_FIELDS, "language", LANGUAGES)
+    _add_dropdown(owners, ALL_OWNER_FIELDS, "digest", vocab.YES_NO[lang])
     workbook.active = 0
     return workbook
 
@@ -335,10 +463,12 @@ def _colour_status(sheet: Worksheet, lang: str) -> None:
 
 
 def _status_rule(first_cell: str, look: _Look, lang: str) -> Any:
-    # The Status column holds the English values; a team may also have translated them.
+    # The Status column holds the words sheetfollow writes in the team's language (i18n.py),
+    # or the English values of a workbook refreshed before; a team may have its own too.
     words: list[str] = []
     for status in look.statuses:
-        for word in (status.value, vocab.STATUS_NAMES[lang][status]):
+        own = (status.value, vocab.STATUS_NAMES[lang][status])
+        for word in (i18n.status_text(status.value, lang), *own):
             if word.casefold() not in (w.casefold() for w in words):
                 words.append(word)
     # Text comparison in Excel ignores case, so "Overdue" matches "overdue".
@@ -413,7 +543,7 @@ _SAMPLES = {
 _STARTER_OWNER = "Anna"
 
 
-def _add_starter_rows(workbook: Any, lang: str, today: date) -> None:
+def _add_starter_rows(workbook: Any, lang: str, today: date, country: str = "") -> None:
     sample = _SAMPLES[lang]
     prospects, log, owners = workbook.worksheets
     stages, outcomes = vocab.STAGE_NAMES[lang], vocab.OUTCOME_NAMES[lang]
@@ -466,12 +596,12 @@ def _add_starter_rows(workbook: Any, lang: str, today: date) -> None:
     )
     append_row(
         owners,
-        OWNER_FIELDS,
+        ALL_OWNER_FIELDS,
         {
             "owner": _STARTER_OWNER,
             "email": "anna@example.com",
             "language": lang,
-            "country": COUNTRY_BY_LANGUAGE[lang],
+            "country": country.upper() or COUNTRY_BY_LANGUAGE[lang],
             "digest": vocab.YES_NO[lang][0],
         },
     )
@@ -499,6 +629,10 @@ def _set_key(text: str, section: str, key: str, value: str) -> str:
     if count != 1:
         raise SheetfollowError(f"the shipped {CONFIG_NAME} has no '{key} =' line")
     return text[:start] + body + text[end:]
+
+
+#: For `sheetfollow adopt`, which fills in the same template and writes a new file the same way.
+set_key = _set_key
 
 
 def _to_bytes(workbook: Any) -> bytes:
@@ -545,3 +679,6 @@ def _replace(path: Path, data: bytes) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+write_new = _write_new

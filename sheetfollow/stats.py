@@ -340,8 +340,10 @@ def _count_rows(
     for row in rows:
         line = groups.of(row)
         computed = row.computed
-        if computed.is_due(today):
-            late = computed.next_follow_up is not None and computed.next_follow_up < today
+        # A call the daily limit moved to a later day (capacity.py) was due all the same.
+        day = computed.due_by_rules or computed.next_follow_up
+        if computed.status.actionable and day is not None and day <= today:
+            late = day < today
             if late:
                 line.overdue += 1
             else:

@@ -229,6 +229,7 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "away_from": "Away from",
         "away_until": "Away until",
         "cover": "Cover",
+        "calls_per_day": "Calls per day",
     },
     "nl": {
         "owner": "Eigenaar",
@@ -241,6 +242,7 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "away_from": "Afwezig vanaf",
         "away_until": "Afwezig tot",
         "cover": "Vervanging",
+        "calls_per_day": "Belletjes per dag",
     },
     "de": {
         "owner": "Verantwortlich",
@@ -253,6 +255,7 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "away_from": "Abwesend ab",
         "away_until": "Abwesend bis",
         "cover": "Urlaubsvertretung",
+        "calls_per_day": "Anrufe pro Tag",
     },
     "da": {
         "owner": "Ejer",
@@ -265,6 +268,7 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "away_from": "Fraværende fra",
         "away_until": "Fraværende til",
         "cover": "Dækker",
+        "calls_per_day": "Opkald pr. dag",
     },
     "es": {
         "owner": "Propietario",
@@ -277,6 +281,7 @@ OWNER_HEADERS: dict[str, dict[str, str]] = {
         "away_from": "Ausente desde",
         "away_until": "Ausente hasta",
         "cover": "Cubre",
+        "calls_per_day": "Llamadas por día",
     },
 }
 
@@ -609,10 +614,16 @@ _PROSPECT_EXTRA: dict[str, tuple[str, ...]] = {
         "deal size",
         "revenue",
         "bedrag",
+        "dealwaarde",
+        "omzet",
         "betrag",
+        "auftragswert",
+        "umsatz",
         "beløb",
+        "omsætning",
         "importe",
         "monto",
+        "valor estimado",
     ),
     "created": (
         "created on",
@@ -681,6 +692,12 @@ _PROSPECT_EXTRA: dict[str, tuple[str, ...]] = {
         "ring tilbage den",
         "fecha de seguimiento",
         "volver a llamar el",
+        "volgende actie",
+        "datum volgende actie",
+        "nächste aktion",
+        "næste handling",
+        "próxima acción",
+        "siguiente acción",
     ),
     "channel": ("contact method", "medium", "kanaal", "canal"),
     "notes": (
@@ -789,7 +806,57 @@ _OWNER_EXTRA: dict[str, tuple[str, ...]] = {
     ),
     "away_until": ("on leave until", "leave until", "afwezig t/m", "urlaub bis", "ferie til"),
     "cover": ("covered by", "covering", "vervangen door", "vertreten durch", "cubierto por"),
+    "calls_per_day": (
+        "calls a day",
+        "daily calls",
+        "capacity",
+        "calls per dag",
+        "gesprekken per dag",
+        "anrufe am tag",
+        "opkald per dag",
+        "llamadas al dia",
+    ),
 }
+
+
+#: How a row that sums up the rows above it starts, in every language (normalised): such a
+#: row is no prospect.
+TOTAL_WORDS: tuple[str, ...] = (
+    "total",
+    "totals",
+    "grand total",
+    "subtotal",
+    "sub total",
+    "sum",
+    "totaal",
+    "totalen",
+    "subtotaal",
+    "eindtotaal",
+    "summe",
+    "gesamt",
+    "gesamtsumme",
+    "zwischensumme",
+    "insgesamt",
+    "i alt",
+    "ialt",
+    "sum i alt",
+    "subtotal",
+    "totales",
+    "total general",
+    "suma",
+)
+
+# A currency after a header ("Waarde (€)", "Value in EUR", "Beløb kr."): the column is the
+# same column whatever money it counts in.
+_CURRENCY_SUFFIX = re.compile(
+    r"\s*(?:\(\s*(?:€|\$|£|eur|usd|gbp|dkk|sek|nok|chf|kr)\.?\s*\)"
+    r"|\b(?:in\s+)?(?:eur|usd|gbp|dkk|sek|nok|chf|kr)\.?|in\s+[€$£]|[€$£])\s*$"
+)
+
+
+def without_currency(key: str) -> str:
+    """A normalised header without a currency after it: "waarde (€)" -> "waarde"."""
+    return _CURRENCY_SUFFIX.sub("", key).strip() or key
 
 
 def _header_aliases(

@@ -115,7 +115,7 @@ class Workspace:
         """Record a touch typed into row `number` since the last run (for mark, which reads
         one row); True when there was one."""
         table = service.prospects_table(self.sheet, self.config)
-        header = schema.map_headers(table, overrides=self.config.headers, source=self.sheet.label)
+        header = service.prospect_header(table, self.config, self.sheet.label)
         prospect = schema.parse_prospect(
             table.rows[number - 1], number, header, epoch=table.epoch, today=self.today
         )
@@ -161,7 +161,7 @@ class Workspace:
         """Record one touch through the path of mark; a reason when it cannot be."""
         sheet = self.sheet
         table = service.prospects_table(sheet, self.config)
-        header = schema.map_headers(table, overrides=self.config.headers, source=sheet.label)
+        header = service.prospect_header(table, self.config, sheet.label)
         number = _locate(table, header, ident, row, company)
         if number is None:
             who = ident or f"{company or 'the prospect'} (row {row})"
@@ -299,6 +299,10 @@ class Workspace:
         """Write everything staged in one write. When the sheet cannot be written, keep the
         typed touches found and `kept` in the journal and say so; raise the error only when
         there is nothing to keep (nothing was lost, the command can simply run again)."""
+        # What was read is not needed to write (a flush makes every cache stale anyway):
+        # let the rows and snapshots go before the new file is made, or both stay in memory.
+        self._pipeline = None
+        self._snapshots = None
         try:
             result = self.sheet.flush(force=force)
         except (BusyError, RemoteError) as error:

@@ -445,3 +445,18 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     sheetfollow.toml in the real working folder is picked up."""
     monkeypatch.chdir(tmp_path)
     yield Cli(CliRunner(), tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _own_user_folders(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test finds the sheetfollow.toml of the person running the tests (their user config
+    folder, SHEETFOLLOW_CONFIG) or writes into their log, state and cache folders."""
+    user = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(user / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(user / "state"))
+    # One cache for the whole session: compiled catalogs are made once, not per test.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("SHEETFOLLOW_CONFIG", raising=False)
+    monkeypatch.delenv("SHEETFOLLOW_SHEET", raising=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import pytest
 from backends.test_gsheets import KEY, team_config, team_tabs
 from conftest import TEAM_EXPECTED, TEAM_ROWS, TODAY, Cli, Layout, calamine_rows, write_team
 from fakes.sheets_server import FakeSheets, SheetDate
+from json_output import data_of
 
 from sheetfollow.backends.gsheets import ENDPOINT_ENV, sheet_url
 from sheetfollow.exit_codes import ExitCode
@@ -82,7 +82,7 @@ def run(cli: Cli, team: Team, *args: str | Path, code: int = ExitCode.OK) -> Any
         *args, "--json", "--today", TODAY.isoformat(), "--config", team.config, env=team.env
     )
     assert result.exit_code == code, result.output
-    return same_words(json.loads(result.stdout), team)
+    return same_words(data_of(result.stdout), team)
 
 
 def same_words(value: Any, team: Team) -> Any:

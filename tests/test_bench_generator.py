@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
 import re
 import sys
 import zipfile
@@ -15,6 +14,7 @@ from types import ModuleType
 import openpyxl
 import pytest
 from conftest import Cli
+from json_output import data_of
 
 ROWS = 200
 
@@ -80,7 +80,7 @@ def test_sheetfollow_reads_and_refreshes_it(built: object, cli: Cli, tmp_path: P
     work.write_bytes(built.path.read_bytes())  # type: ignore[attr-defined]
     result = cli("refresh", "--json", "--sheet", work, "--today", realistic.TODAY.isoformat())
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+    summary = data_of(result.stdout)
     assert summary["rows"] == ROWS and summary["needs_attention"] == 0
     book = openpyxl.load_workbook(work)
     sheet = book["Prospects"]

@@ -31,6 +31,7 @@ from conftest import (
     write_team,
     write_workbook,
 )
+from json_output import data_of
 from typer.testing import CliRunner
 
 import sheetfollow
@@ -75,7 +76,7 @@ def test_refresh_prints_the_summary_and_fills_the_sheet(cli: Cli, team: Team) ->
 def test_refresh_json_reports_the_counts(cli: Cli, team: Team) -> None:
     result = cli("refresh", "--json", "--config", team.config, "--today", ISO_TODAY)
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+    summary = data_of(result.stdout)
     counts = {k: summary[k] for k in ("rows", "due", "overdue", "new", "dead", "needs_attention")}
     assert counts == {"rows": 10, "due": 3, "overdue": 2, "new": 2, "dead": 1, "needs_attention": 1}
     assert (summary["cells_changed"], summary["ids_filled"], summary["dry_run"]) == (47, 2, False)
@@ -101,7 +102,7 @@ def test_dry_run_reports_the_changes_and_leaves_the_file_byte_identical(
     assert file_state(team.workbook) == before
     assert nothing_written(team.folder)
     as_json = cli("refresh", "--dry-run", "--json", "--config", team.config, "--today", ISO_TODAY)
-    assert json.loads(as_json.stdout)["dry_run"] is True
+    assert data_of(as_json.stdout)["dry_run"] is True
     assert file_state(team.workbook) == before
 
 
@@ -111,7 +112,7 @@ def test_the_today_option_changes_the_results(cli: Cli, team: Team) -> None:
     assert " 1 due · 5 overdue · 0 new · " in result.stdout
     assert records(team.workbook)["Echo Ltd"]["Status"] == "due"
     due = cli("due", "--json", "--config", team.config, "--today", "2026-03-13")
-    assert "Echo Ltd" in [row["company"] for row in json.loads(due.stdout)]
+    assert "Echo Ltd" in [row["company"] for row in data_of(due.stdout)]
 
 
 def test_excel_lock_file_stops_the_write_and_force_overrides_it(cli: Cli, team: Team) -> None:
@@ -200,13 +201,13 @@ def test_due_for_one_owner_or_delegate(
 ) -> None:
     result = cli("due", "--json", "--owner", owner, "--config", team.config, "--today", ISO_TODAY)
     assert result.exit_code == 0, result.output
-    assert [row["company"] for row in json.loads(result.stdout)] == companies
+    assert [row["company"] for row in data_of(result.stdout)] == companies
 
 
 def test_due_json_is_valid_json_with_iso_dates(cli: Cli, team: Team) -> None:
     result = cli("due", "--json", "--config", team.config, "--today", ISO_TODAY)
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
+    rows = data_of(result.stdout)
     assert [row["company"] for row in rows] == CALL_ORDER
     delta = rows[3]
     assert delta["next_follow_up"] == "2026-03-09"
@@ -233,7 +234,7 @@ def test_nothing_due(cli: Cli, team: Team, tmp_path: Path) -> None:
     empty_json = cli(
         "due", "--json", "--config", snoozed_only / "sheetfollow.toml", "--today", ISO_TODAY
     )
-    assert json.loads(empty_json.stdout) == []
+    assert data_of(empty_json.stdout) == []
 
 
 @pytest.mark.parametrize(
@@ -279,7 +280,7 @@ def test_due_explain_says_why_each_row_is_where_it_is(cli: Cli, team: Team, widt
     for company, reason in reasons.items():
         assert reason in next(line for line in lines if company in line)
     listed = cli("due", "--json", "--explain", "--config", team.config, "--today", ISO_TODAY)
-    assert [row["order"] for row in json.loads(listed.stdout)] == list(reasons.values())
+    assert [row["order"] for row in data_of(listed.stdout)] == list(reasons.values())
 
 
 def test_what_people_type_is_shown_as_typed_never_as_markup(cli: Cli, tmp_path: Path) -> None:
@@ -361,7 +362,7 @@ def test_check_lists_every_problem_by_cell_and_exits_5(cli: Cli, team: Team) -> 
 def test_check_json(cli: Cli, team: Team) -> None:
     result = cli("check", "--json", "--config", team.config, "--today", ISO_TODAY)
     assert result.exit_code == ExitCode.PROBLEMS
-    report = json.loads(result.stdout)
+    report = data_of(result.stdout)
     assert report["rows"] == 10
     assert report["unknown_columns"] == ["Region"]
     assert [p["ref"] for p in report["problems"]] == ["Owners!E4", "Prospects!J8"]
@@ -375,7 +376,7 @@ def test_check_exits_0_when_nothing_is_wrong(cli: Cli, tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1] == "no problems found"
     as_json = cli("check", "--json", "--today", ISO_TODAY)
     assert as_json.exit_code == 0
-    assert json.loads(as_json.stdout)["problems"] == []
+    assert data_of(as_json.stdout)["problems"] == []
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -536,7 +537,7 @@ def test_global_options_work_before_and_after_the_command(cli: Cli, team: Team) 
     assert due_companies(after.stdout) == CALL_ORDER
     # The command's own option wins over the global one.
     own = cli("--today", "2026-03-13", "due", "--json", "--config", config, "--today", ISO_TODAY)
-    delta = next(row for row in json.loads(own.stdout) if row["company"] == "Delta GmbH")
+    delta = next(row for row in data_of(own.stdout) if row["company"] == "Delta GmbH")
     assert delta["days_overdue"] == 2
 
 
@@ -575,7 +576,12 @@ def test_a_wrong_command_line_exits_2(cli: Cli, team: Team, args: list[str]) -> 
     result = cli(*args, "--config", team.config) if args[0] == "due" else cli(*args)
     assert result.exit_code == int(ExitCode.USAGE) == 2, result.output
     assert result.stdout == ""
-    assert "Usage:" in result.stderr
+    if "--today" in args:
+        # A wrong date is one line naming the option, as every other error is.
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: --today ")
+    else:
+        assert "Usage:" in result.stderr
     assert file_state(team.workbook) == before
     assert not (team.folder / "x.xlsx").exists()
 
@@ -603,7 +609,7 @@ def test_init_then_refresh_and_due_as_the_readme_shows(cli: Cli, tmp_path: Path)
     assert due.exit_code == 0, due.output
     assert due.stdout.startswith("2 follow-ups on Wed 11 Mar 2026, 0 overdue")
     listed = cli("due", "--json", "--sheet", "pipeline.xlsx", "--today", ISO_TODAY)
-    companies = [row["company"] for row in json.loads(listed.stdout)]
+    companies = [row["company"] for row in data_of(listed.stdout)]
     # The new lead from today first (the call order), then the other call due today.
     assert companies == ["Northwind Supplies Ltd", "Harbour Tools Ltd"]
     assert records(tmp_path / "pipeline.xlsx")["Northwind Supplies Ltd"]["Status"] == "new"
@@ -618,9 +624,10 @@ def test_init_in_german_then_refresh_and_due(cli: Cli, tmp_path: Path) -> None:
     assert refresh.exit_code == 0, refresh.output
     assert " 2 prospects · " in refresh.stdout
     written = records(path, "Interessenten", key="Firma")
-    assert written["Muster Maschinenbau GmbH"]["Status"] == "new"
+    # The team's language, as the starter's status colours expect it.
+    assert written["Muster Maschinenbau GmbH"]["Status"] == "Neu"
     due = cli("due", "--json", "--config", config, "--today", ISO_TODAY)
-    companies = [row["company"] for row in json.loads(due.stdout)]
+    companies = [row["company"] for row in data_of(due.stdout)]
     assert companies == ["Muster Maschinenbau GmbH", "Beispiel Logistik GmbH"]
 
 
@@ -633,14 +640,14 @@ def test_init_example_then_refresh_from_another_folder(cli: Cli, tmp_path: Path)
     config = tmp_path / "shared" / "sheetfollow.toml"
     refresh = cli("refresh", "--json", "--config", config, "--today", ISO_TODAY)
     assert refresh.exit_code == 0, refresh.output
-    summary = json.loads(refresh.stdout)
+    summary = data_of(refresh.stdout)
     assert summary["sheet"] == str(tmp_path / "shared" / "demo.xlsx")
     assert summary["rows"] == 200
     assert summary["needs_attention"] > 0
     assert summary["cells_changed"] > 0
     assert list(elsewhere.iterdir()) == []
     again = cli("refresh", "--json", "--config", config, "--today", ISO_TODAY)
-    assert json.loads(again.stdout)["cells_changed"] == 0
+    assert data_of(again.stdout)["cells_changed"] == 0
 
 
 def test_init_refuses_to_overwrite(cli: Cli, tmp_path: Path) -> None:
@@ -650,7 +657,9 @@ def test_init_refuses_to_overwrite(cli: Cli, tmp_path: Path) -> None:
     result = cli("init", "--example", "pipeline.xlsx")
     assert result.exit_code != 0
     line = one_error_line(result.stderr)
-    assert "pipeline.xlsx already exists" in line and "--overwrite" in line
+    # An existing workbook is pointed to adopt, which never changes it; never to --overwrite.
+    assert "pipeline.xlsx already exists" in line and "sheetfollow adopt" in line
+    assert "--overwrite" not in line
     assert file_state(tmp_path / "pipeline.xlsx") == workbook
     assert file_state(tmp_path / "sheetfollow.toml") == config
     # A workbook of another name is refused too, because the config next to it exists.

@@ -126,6 +126,7 @@ def test_the_template_loads_to_the_defaults_plus_what_it_sets() -> None:
         path=TEMPLATE.resolve(),
         sheet=str(TEMPLATE.resolve().parent / "pipeline.xlsx"),
         timezone="Europe/Amsterdam",
+        date_order="DMY",
         rules=Rules(
             cadences=MappingProxyType(
                 {

@@ -7,7 +7,6 @@ the end-to-end test runs the real CLI on the example workbook over a weekend and
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -19,6 +18,7 @@ import pytest
 from conftest import Cli, Tab, write_workbook
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from json_output import data_of
 
 from sheetfollow import notifier, service, vocab
 from sheetfollow.backends.xlsx import XlsxBackend
@@ -223,7 +223,7 @@ def _due(cli: Cli, config: Path, day: date) -> dict[str, set[str]]:
     """`due --json` on `day`: the due IDs by who gets them."""
     result = cli("due", "--config", config, "--today", day.isoformat(), "--json")
     assert result.exit_code == 0, result.output
-    found = json.loads(result.output)
+    found = data_of(result.stdout)
     items = found if isinstance(found, list) else found.get("rows", found.get("due", []))
     by: dict[str, set[str]] = {}
     for item in items:
@@ -260,7 +260,7 @@ def test_the_example_sends_nothing_on_the_weekend_or_christmas_and_monday_carrie
     # The run filled in the blank IDs; what is due on Saturday waits for Monday.
     due_on_saturday = _due(cli, config, saturday)
     assert sum(map(len, due_on_saturday.values())) > 0
-    report = json.loads(run(saturday, "--json"))
+    report = data_of(run(saturday, "--json"))
     skipped = [e for e in report["notify"]["emails"] if e["kind"] == "owner"]
     assert skipped and all(e["status"] == "skipped" for e in skipped)
     assert all("not a working day" in e["detail"] for e in skipped)

@@ -28,6 +28,7 @@ from typing import Any
 import lxml.html
 import pytest
 from conftest import TEAM_CONFIG, TODAY, Cell, Cli, Tab, openpyxl_rows, write_workbook
+from json_output import data_of
 
 from sheetfollow import digests, inbox, reply
 from sheetfollow.backends.xlsx import XlsxBackend
@@ -678,8 +679,8 @@ def test_the_example_digest_reaches_every_row_and_matches_the_console(
     day = MONDAY.isoformat()
     assert cli("init", "--example", "--today", day, "demo/pipeline.xlsx").exit_code == 0
     config = ("--config", "demo/sheetfollow.toml", "--today", day)
-    refreshed = json.loads(cli("refresh", "--dry-run", "--json", *config).stdout)
-    due = json.loads(cli("due", "--json", *config).stdout)
+    refreshed = data_of(cli("refresh", "--dry-run", "--json", *config).stdout)
+    due = data_of(cli("due", "--json", *config).stdout)
     result = cli("notify", "--outbox", "out", *config)
     assert result.exit_code == 0, result.output
     mail = digest_in(tmp_path / "out", MONDAY, "sarah@example.com")

@@ -24,6 +24,7 @@ import openpyxl
 import pytest
 from backends.test_xlsx_locks import excel_owner_file
 from conftest import file_state
+from json_output import data_of
 
 from sheetfollow import starter
 from sheetfollow.exit_codes import ExitCode
@@ -306,7 +307,7 @@ def test_marks_and_the_morning_run_go_on_while_excel_holds_the_workbook(team: Pa
     assert [line["data"]["id"] for line in journal_lines(team)] == ["P-0127", "P-0164", "P-0052"]
 
     # Reading commands see the calls as made.
-    due = json.loads(sheetfollow(team, "due", "--json").stdout)
+    due = data_of(sheetfollow(team, "due", "--json").stdout)
     assert not {row["id"] for row in due} & {"P-0127", "P-0164"}
     pending = sheetfollow(team, "pending")
     assert "3 changes waiting" in pending.stdout
@@ -355,8 +356,7 @@ def test_marks_from_several_people_at_once_are_all_kept(team: Path) -> None:
         """
     ).replace("DAY", DAY)
     people = [
-        subprocess.Popen([sys.executable, "-c", script, *chosen[n::3]], cwd=team)
-        for n in range(3)
+        subprocess.Popen([sys.executable, "-c", script, *chosen[n::3]], cwd=team) for n in range(3)
     ]
     assert [person.wait(timeout=300) for person in people] == [0, 0, 0]
     assert sorted(line["data"]["id"] for line in journal_lines(team)) == sorted(chosen)
@@ -426,3 +426,28 @@ def test_a_change_that_no_longer_fits_is_held_reported_and_kept(team: Path) -> N
     sheetfollow(team, "pending", "--drop", lines[0]["id"][:8])
     assert journal_lines(team) == []
     assert "nothing is waiting" in sheetfollow(team, "pending").stdout
+
+
+def test_a_mark_reads_one_row_and_leaves_other_typed_calls_to_the_next_run(team: Path) -> None:
+    # mark looks at its own row only: a call typed into another row meanwhile is neither
+    # recorded nor lost by it (that row's snapshot is left as it was), and the next refresh
+    # records it as it records any typed call.
+    workbook = team / "pipeline.xlsx"
+    log_before = log(workbook)
+    type_in(workbook, [TYPED[0], TYPED[1]])  # P-0127 and P-0164
+    marked = sheetfollow(team, "mark", "P-0127", "reached", "--date", DAY)
+    assert "P-0127" in marked.stdout
+    after_mark = log(workbook)[len(log_before) :]
+    # P-0127's typed call first, then the mark; nothing of P-0164 yet.
+    assert [(entry["ID"], entry["Outcome"]) for entry in after_mark] == [
+        ("P-0127", "no answer"),
+        ("P-0127", "reached"),
+    ]
+    assert by_id(workbook)["P-0164"]["Last outcome"] == "Reached"  # as typed, still there
+
+    refreshed = sheetfollow(team, "refresh")
+    assert "1 typed touch recorded:" in refreshed.stdout
+    assert "P-0164" in refreshed.stdout and "P-0127" not in refreshed.stdout
+    new = log(workbook)[len(log_before) + len(after_mark) :]
+    assert [(entry["ID"], entry["Outcome"]) for entry in new] == [("P-0164", "reached")]
+    assert by_id(workbook)["P-0164"]["Stage"] == "Contacted"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import xlsxwriter
 from conftest import TEAM_OWNERS, TODAY, Cli, Tab, calamine_rows, write_team, write_workbook
 from hypothesis import HealthCheck, Phase, assume, event, example, given, settings
 from hypothesis import strategies as st
+from json_output import data_of
 from openpyxl import load_workbook
 
 from sheetfollow import vocab
@@ -486,7 +486,7 @@ def test_hostile_workbooks(cli: Cli, tmp_path: Path, book: Book) -> None:
 
     check = cli("check", "--json", *common)
     assert_clean(check, "check --json")
-    problems = json.loads(check.stdout)["problems"] if check.exit_code in (0, 5) else []
+    problems = data_of(check.stdout)["problems"] if check.exit_code in (0, 5) else []
     for problem in problems:
         assert CELL_REF.fullmatch(problem["ref"]), problem
     shown = cli("check", *common)
@@ -500,7 +500,7 @@ def test_hostile_workbooks(cli: Cli, tmp_path: Path, book: Book) -> None:
     due = cli("due", "--json", *common)
     assert_clean(due, "due --json")
     if due.exit_code == 0:
-        assert isinstance(json.loads(due.stdout), list)
+        assert isinstance(data_of(due.stdout), list)
 
     after = stored_cells(path)
     for tab, cells in before.items():
@@ -532,7 +532,7 @@ def one_bad_cell(folder: Path, last_contact: str) -> Path:
 def problem_of(cli: Cli, path: Path) -> tuple[str, list[str]]:
     """The --json problem line of the one bad cell, and the lines `check` prints."""
     found = cli("check", "--json", "--sheet", str(path), "--today", ISO_TODAY)
-    (problem,) = json.loads(found.stdout)["problems"]
+    (problem,) = data_of(found.stdout)["problems"]
     shown = cli("check", "--sheet", str(path), "--today", ISO_TODAY)
     return f"  {problem['ref']}: {problem['message']}", shown.stdout.splitlines()
 
@@ -975,11 +975,11 @@ def test_hostile_csv_imports(cli: Cli, tmp_path: Path, file: CsvFile) -> None:
         assert leads.name in dry.stderr, dry.stderr
         return
 
-    report = json.loads(dry.stdout)
+    report = data_of(dry.stdout)
     for rejected in report["rejected"]:
         assert rejected["line"] in starts, (rejected, sorted(starts))
         assert_printed(f"  line {rejected['line']}: ", rejected["reason"], shown.stdout)
-    written = json.loads(done.stdout)
+    written = data_of(done.stdout)
     for part in ("added", "duplicates", "suppressed", "rejected"):
         assert written[part] == report[part], part
 

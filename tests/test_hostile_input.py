@@ -281,7 +281,9 @@ def shared_folder() -> Iterator[Path]:
 
 def run_cli(*args: str, cwd: Path, home: Path, uid: int | None) -> subprocess.CompletedProcess[str]:
     """The real program, as `uid` (None: as ourselves)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SHEETFOLLOW_DEBUG", "LINES")}
+    # The user's own folders follow from HOME: not the XDG folders of the test's user.
+    ours = ("SHEETFOLLOW_DEBUG", "LINES", "XDG_CONFIG_HOME", "XDG_STATE_HOME")
+    env = {k: v for k, v in os.environ.items() if k not in ours}
     env |= {"HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
     command = [sys.executable, "-m", "sheetfollow", *args]
     if uid is not None:

@@ -138,28 +138,29 @@ def test_the_owners_email_puts_overdue_and_todays_calls_in_the_calendar() -> Non
     assert message is not None
     assert "Later" in message.text
     found = events(message.attachments[0].data)
+    # In the call order: today's new lead (same day) before the overdue one.
     assert [str(e["UID"]) for e in found] == [
-        "brick-co-2026-03-04@sheetfollow",
         "P-0012-2026-03-11@sheetfollow",
+        "brick-co-2026-03-04@sheetfollow",
     ]
     assert [moment(e, "DTSTART") for e in found] == [
         datetime(2026, 3, 11, 9, 0, tzinfo=AMSTERDAM),
         datetime(2026, 3, 11, 9, 15, tzinfo=AMSTERDAM),
     ]
     assert [str(e["SUMMARY"]) for e in found] == [
-        "Email Brick & Co (Bert)",
         "Call Acme B.V. (Jan de Vries)",
+        "Email Brick & Co (Bert)",
     ]
-    description = str(found[1]["DESCRIPTION"])
+    description = str(found[0]["DESCRIPTION"])
     assert description.splitlines() == [
         "Phone: 020 123 4567",
         "Why: " + rows[0].computed.why,
         "Record the outcome: sheetfollow mark P-0012 <outcome>",
     ]
-    late = str(found[0]["DESCRIPTION"])
+    late = str(found[1]["DESCRIPTION"])
     assert "Due since Wed 4 Mar (7 days)" in late.splitlines()
     assert "Record the outcome: sheetfollow mark 'Brick & Co' <outcome>" in late.splitlines()
-    assert [int(str(e["SEQUENCE"])) for e in found] == [7, 0]
+    assert [int(str(e["SEQUENCE"])) for e in found] == [0, 7]
 
 
 def test_the_calendar_is_in_the_owners_language() -> None:

@@ -7,7 +7,6 @@ non-ASCII folder names, and `sheetfollow check --inbox`."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -20,6 +19,7 @@ from fakes.imap_server import DovecotServer, ImapAccount
 from fakes.smtp_server import free_port
 from hypothesis import given
 from hypothesis import strategies as st
+from json_output import data_of
 
 from sheetfollow.config import CONFIG_NAME, InboxConfig, load_config
 from sheetfollow.errors import ConfigError
@@ -503,7 +503,7 @@ def test_check_inbox_json_names_the_failing_step(cli: Cli, imap_server: ImapAcco
     config = write_config(cli, imap_server, folder="Replies")
     result = cli("check", "--inbox", "--json", "--config", config, env=imap_server.env())
     assert result.exit_code == ExitCode.REMOTE
-    data = json.loads(result.output)
+    data = data_of(result.stdout)
     assert data["server"] == f"{imap_server.host}:{imap_server.tls_port}"
     assert data["ok"] is False
     assert [(s["step"], s["ok"]) for s in data["steps"]] == [
@@ -523,7 +523,7 @@ def test_check_inbox_json_names_the_failing_step(cli: Cli, imap_server: ImapAcco
         write_config(cli, imap_server),
         env=imap_server.env(),
     )
-    assert good.exit_code == 0 and json.loads(good.output)["ok"] is True
+    assert good.exit_code == 0 and data_of(good.stdout)["ok"] is True
 
 
 def test_check_inbox_without_a_mailbox_says_so(cli: Cli) -> None:

@@ -5,7 +5,6 @@ read back with openpyxl after every import.
 
 from __future__ import annotations
 
-import json
 import re
 import zipfile
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from conftest import (
     write_team,
     write_workbook,
 )
+from json_output import data_of
 from openpyxl import load_workbook
 from xlsx_fixtures import add_prospects_sheet, make_feature_workbook, members, sheet_part
 
@@ -703,7 +703,7 @@ def test_the_import_command_reports_suppressed_rejected_and_unknown(
 def test_the_import_command_json(cli: Cli, sheet: Path) -> None:
     result = cli("import", DATA / "suppressed.csv", "--json", *shared(sheet))
     assert result.exit_code == 0, result.output
-    found = json.loads(result.stdout)
+    found = data_of(result.stdout)
     assert found["file"] == "suppressed.csv"
     assert found["lines"] == 4
     assert found["added"] == []
@@ -721,7 +721,7 @@ def test_the_import_command_json(cli: Cli, sheet: Path) -> None:
 def test_the_import_command_json_lists_the_added_rows(cli: Cli, sheet: Path) -> None:
     result = cli("import", DATA / "hubspot.csv", "--json", "--owner", "Zoë", *shared(sheet))
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["added"] == [
+    assert data_of(result.stdout)["added"] == [
         {
             "line": 2,
             "id": "P-0014",

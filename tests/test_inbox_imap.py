@@ -9,7 +9,6 @@ Skipped where Dovecot is not installed (.ci/run installs dovecot-imapd).
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 import subprocess
@@ -30,6 +29,7 @@ import pytest
 from backends.test_xlsx_locks import excel_owner_file
 from conftest import file_state
 from fakes.imap_server import ImapAccount
+from json_output import data_of
 
 from sheetfollow import reply, starter
 from sheetfollow.exit_codes import ExitCode
@@ -267,7 +267,7 @@ def test_a_reply_while_excel_holds_the_workbook_is_kept_and_applied_once(
     # Safe in the journal, so the message is done.
     assert imap_server.folder_messages("INBOX") == []
     assert len(imap_server.folder_messages("sheetfollow/done")) == 1
-    due = json.loads(sheetfollow(team, imap_server, "due", "--json").stdout)
+    due = data_of(sheetfollow(team, imap_server, "due", "--json").stdout)
     assert ident not in {row["id"] for row in due}
 
     lock.unlink()
@@ -286,7 +286,7 @@ def test_a_dry_run_moves_and_records_nothing(team: Path, imap_server: ImapAccoun
     imap_server.deliver(raw)
     held = file_state(team / "pipeline.xlsx")
     done = sheetfollow(team, imap_server, "inbox", "--dry-run", "--json")
-    report = json.loads(done.stdout)
+    report = data_of(done.stdout)
     assert report["dry_run"] is True
     assert [m["status"] for m in report["messages"]] == ["recorded"]
     assert file_state(team / "pipeline.xlsx") == held

@@ -159,7 +159,7 @@ CHANGE_ID = re.compile(r"[0-9a-f]{32}")
 BESIDE = re.compile(r"pipeline\.xlsx|sheetfollow\.toml|\.sheetfollow|\.pipeline\.xlsx\.\w{8}\.tmp")
 OUR_TEMP = re.compile(r"\.pipeline\.xlsx\.\w{8}\.tmp")
 SIDE = re.compile(
-    r"pipeline\.xlsx\.(lock|notify\.lock|(sends|pending)\.jsonl(\.lock)?)"
+    r"pipeline\.xlsx\.(lock|notify\.lock|(sends|pending)\.jsonl(\.lock)?|log(\.\d)?)"
     r"|\.pipeline\.xlsx\.(sends|pending)\.jsonl\.\w{8}\.tmp|backups|files"
 )
 BACKUP = re.compile(r"pipeline\.\d{8}-\d{6}-\d{6}\.xlsx|\.pipeline\.xlsx\.\w{8}\.tmp")

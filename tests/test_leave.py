@@ -8,12 +8,12 @@ The tests write real .xlsx workbooks and run the real CLI on them.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
 import pytest
 from conftest import Cli, Tab, write_workbook
+from json_output import data_of
 
 from sheetfollow import notifier, schema, service, vocab
 from sheetfollow.backends.xlsx import XlsxBackend
@@ -151,7 +151,7 @@ def test_without_a_cover_the_rows_wait_and_are_due_on_return(tmp_path: Path) -> 
     skipped = next(p for p in plans if p.key == "Anna")
     assert skipped.message is None and "no cover" in skipped.reason
     # Back on the day after Away until: the rows are hers again, overdue, on her email
-    # (the backlog is not spread yet: that is the daily capacity's job).
+    # (without a daily limit the whole backlog; with one it is spread: test_capacity.py).
     back = service.load(XlsxBackend(path), Config(), NEXT_MONDAY)
     for row in (r for r in back.rows if r.prospect.owner == "Anna"):
         assert row.computed.is_due(NEXT_MONDAY) and row.computed.assigned_to == "Anna"
@@ -188,7 +188,7 @@ def test_the_cli_sends_the_rows_to_the_cover_and_the_digest_says_who_is_away(
     # The sheet says so too: Assigned to and Why are written back.
     due = cli("due", "--json", "--config", config, "--today", MONDAY.isoformat())
     assert due.exit_code == 0, due.output
-    found = json.loads(due.output)
+    found = data_of(due.stdout)
     items = found if isinstance(found, list) else found.get("rows", found.get("due", []))
     acme = next(item for item in items if item["id"] == "P-1")
     assert acme["assigned_to"] == "Bert" and "Bert covers" in acme["why"]

@@ -8,7 +8,6 @@ with `-s` to see the numbers.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from conftest import (
     write_workbook,
 )
 from icalendar import Calendar
+from json_output import data_of
 
 from sheetfollow.config import CalendarConfig, Config, EmailConfig
 from sheetfollow.models import Outcome, Owner, Prospect, Row, Stage
@@ -154,7 +154,7 @@ def test_a_prospects_tab_down_to_excels_last_row_reads(tmp_path: Path) -> None:
         f"peak {measured.peak_bytes / 2**20:,.0f} MiB"
     )
     assert measured.returncode == 0, measured.stderr
-    rows = json.loads(measured.stdout)
+    rows = data_of(measured.stdout)
     assert sorted(row["row"] for row in rows) == due
     assert EXCEL_ROWS in {row["row"] for row in rows}
     assert measured.peak_bytes < FULL_HEIGHT_BYTES
@@ -225,7 +225,8 @@ def test_an_owner_with_5000_due_today_gets_the_first_cards_and_a_count_of_the_re
     assert message.subject == "5,000 follow-ups today"
     assert_bounded(message)
     assert cards_shown(message) == MAX_CARDS
-    assert "DUE TODAY (5,000)" in message.text
+    # New leads that came in today are the day's first calls (the call order).
+    assert "FIRST: PROMISED AND SAME-DAY CALLS (5,000)" in message.text
     assert message.text.count("and 4,900 more: see the sheet") == 1
     assert message.html.count("and 4,900 more: see the sheet") == 1
     # The largest values first, as always: the first cards are the ones that matter most.
@@ -251,8 +252,11 @@ def test_the_cap_runs_over_the_sections_in_order_and_each_counts_what_it_hides()
     assert_bounded(message)
     assert cards_shown(message) == MAX_CARDS
     text = message.text
-    assert "OVERDUE (2,000)" in text and "and 1,900 more: see the sheet" in text
-    assert "DUE TODAY (3,000)" in text and "and 3,000 more: see the sheet" in text
+    # Today's new leads come first (the call order), then the overdue ones.
+    first = "FIRST: PROMISED AND SAME-DAY CALLS (3,000)"
+    assert first in text and "and 2,900 more: see the sheet" in text
+    assert "OVERDUE (2,000)" in text and "and 2,000 more: see the sheet" in text
+    assert text.index(first) < text.index("OVERDUE (2,000)") < text.index("COMING DAYS (40)")
     assert "COMING DAYS (40)" in text and "and 40 more: see the sheet" in text
     assert len(calendar_events(message)) == MAX_CARDS
 
@@ -348,7 +352,7 @@ def test_ten_thousand_owners_each_get_one_email_in_a_dry_run(cli: Cli, tmp_path:
 
     print(f"\nnotify --dry-run for {OWNER_COUNT:,} owners: {seconds:.1f} s")
     assert result.exit_code == 0, result.output
-    emails = json.loads(result.stdout)["emails"]
+    emails = data_of(result.stdout)["emails"]
     owners = Counter(e["key"] for e in emails if e["kind"] == "owner")
     assert set(owners) == {owner_name(n) for n in range(OWNER_COUNT)}
     assert set(owners.values()) == {1}
@@ -420,7 +424,7 @@ def test_paths_and_tab_names_beyond_ascii(cli: Cli, tmp_path: Path) -> None:
 
     check = cli("check", "--json", *common)
     assert check.exit_code == 5, check.output
-    refs = {p["ref"] for p in json.loads(check.stdout)["problems"]}
+    refs = {p["ref"] for p in data_of(check.stdout)["problems"]}
     assert "'Équipe 🚀'!B6" in refs  # quoted: a space and an emoji
     assert any(ref.startswith("Prospectos!") for ref in refs)
     text = cli("check", *common)
@@ -438,7 +442,7 @@ def test_paths_and_tab_names_beyond_ascii(cli: Cli, tmp_path: Path) -> None:
 
     due = cli("due", "--json", *common)
     assert due.exit_code == 0, due.output
-    listed = {row["company"] for row in json.loads(due.stdout)}
+    listed = {row["company"] for row in data_of(due.stdout)}
     assert {"Acme Tools", "Cobalt BV", "Delta GmbH", "India Pty"} <= listed
 
     # Held open by a colleague: the touch waits in a journal beside the workbook, and the

@@ -37,8 +37,15 @@ def test_a_missing_log_is_created_with_headers_in_the_team_language(tmp_path: Pa
     append(path, Config(language="nl", tabs=Tabs(log="Logboek")), TOUCH)
     rows = openpyxl_rows(path, "Logboek")
     assert rows[0][:3] == ["Wanneer", "ID", "Bedrijf"]
-    assert rows[1][:5] == [datetime(2026, 3, 11, 9, 30), "P-0001", "Acme B.V.", "Ann", "no answer"]
-    assert rows[1][5:] == ["phone", "rang twice", datetime(2026, 3, 13)]
+    # The outcome and channel in the team's words too (the Log reads every language's).
+    assert rows[1][:5] == [
+        datetime(2026, 3, 11, 9, 30),
+        "P-0001",
+        "Acme B.V.",
+        "Ann",
+        "Geen gehoor",
+    ]
+    assert rows[1][5:] == ["Telefoon", "rang twice", datetime(2026, 3, 13)]
     # The Prospects sheet is untouched.
     part = sheet_part(path, "Prospects")
     assert members(path)[part] == before[part]

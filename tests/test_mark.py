@@ -25,6 +25,7 @@ from conftest import (
     openpyxl_rows,
     write_workbook,
 )
+from json_output import data_of, error_of
 from openpyxl import load_workbook
 from xlsx_fixtures import members, raw_cells, sheet_part
 
@@ -689,7 +690,8 @@ def test_a_dutch_sheet_gets_dutch_words(tmp_path: Path) -> None:
     assert cells["Kanaal"] == "Telefoon"
     logged = openpyxl_rows(path, "Logboek")
     assert logged[0][0] == "Wanneer"
-    assert logged[1][4:6] == ["no answer", "phone"]
+    # The Log speaks the team's language too (it read English words before).
+    assert logged[1][4:6] == ["Geen gehoor", "Telefoon"]
 
 
 @pytest.mark.parametrize(
@@ -738,7 +740,7 @@ def test_the_command_json(cli: Cli, book: Path) -> None:
         "--config", config, "--today", "2026-03-11", "mark", "P-0002", "interested", "--json"
     )
     assert result.exit_code == 0, result.output
-    found = json.loads(result.stdout)
+    found = data_of(result.stdout)
     assert (found["row"]["company"], found["row"]["status"]) == ("Brick & Co", "due")
     assert found["log"]["outcome"] == "interested"
 
@@ -778,8 +780,9 @@ def test_the_command_json_lists_the_candidates_too(cli: Cli, book: Path) -> None
     config = book.parent / "sheetfollow.toml"
     result = cli("mark", "Delta", "reached", "--json", "--config", config, "--today", "2026-03-11")
     assert result.exit_code == ExitCode.NO_MATCH
-    found = json.loads(result.stdout)
-    assert found["error"].startswith("2 prospects match 'Delta'")
+    found = error_of(result.stdout)
+    assert (found["code"], found["kind"]) == (ExitCode.NO_MATCH, "no_match")
+    assert found["message"].startswith("2 prospects match 'Delta'")
     assert [line.split()[:2] for line in found["candidates"]] == [
         ["row", "5"],
         ["P-0005", "Delta"],

@@ -32,6 +32,7 @@ from conftest import (
     write_workbook,
 )
 from fakes.smtp_server import Certificates, Received, SmtpServer, make_certificates
+from json_output import data_of
 
 from sheetfollow import notifier
 from sheetfollow.backends.xlsx import XlsxBackend
@@ -508,7 +509,7 @@ def test_outbox_on_the_command_line_wins_over_the_mail_server(
     )
     assert result.exit_code == 0, result.output
     assert server.received == []
-    found = json.loads(result.output)
+    found = data_of(result.stdout)
     assert found["via"] == "outbox mails"
     assert found["counts"] == {"written": 6, "skipped": 1}
     assert len(list((cli.cwd / "mails").glob("*.eml"))) == 6

@@ -151,7 +151,8 @@ def finish() -> Iterator[Any]:
         done = []
         for process in processes:
             out, err = process.communicate(timeout=120)
-            report = json.loads(out) if out.strip().startswith("{") else {}
+            # The run's report; {} when it failed (its error is in the envelope instead).
+            report = json.loads(out).get("data", {}) if out.strip().startswith("{") else {}
             done.append((process.returncode, report, err))
         return done
 
@@ -173,7 +174,7 @@ def run(folder: Path, patch: str = "") -> tuple[int, dict[str, Any], str]:
         timeout=120,
         check=False,
     )
-    report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+    report = json.loads(done.stdout).get("data", {}) if done.stdout.strip() else {}
     return done.returncode, report, done.stderr
 
 

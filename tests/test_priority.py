@@ -225,3 +225,54 @@ def test_within_a_class_older_first_then_larger_value(found: tuple[list[Row], da
         assert before.days_late >= after.days_late
         if before.days_late == after.days_late:
             assert before.value >= after.value
+
+
+# --- What the daily capacity keeps on its day -------------------------------------------------
+
+#: Whether each class of CLASSES is kept on its day by the capacity planner (capacity.py):
+#: promises, also broken ones, and same-day leads and quotes on their day; a lead or a quote
+#: already late waits its turn like any other overdue call.
+PINNED = {
+    "promised by a date": True,
+    "promised by call back": True,
+    "new lead from today": True,
+    "quote asked for today": True,
+    "missed promise": True,
+    "lead from last week": False,
+    "quote asked for yesterday": False,
+    "second attempt": False,
+    "quote follow-up": False,
+    "revisit": False,
+    "thank-you": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"), [(c[0], c[1]) for c in CLASSES], ids=[c[0] for c in CLASSES]
+)
+def test_pinned_keeps_promises_and_same_day_calls_on_their_day(
+    name: str, fields: dict[str, Any]
+) -> None:
+    assert set(PINNED) == {c[0] for c in CLASSES}
+    assert priority.pinned(row(name, **fields), TODAY) is PINNED[name]
+
+
+def test_a_lead_due_later_is_same_day_on_its_own_day() -> None:
+    """Planning the coming days: tomorrow's new lead is kept on tomorrow, as a promise is."""
+    tomorrow = date(2026, 3, 12)
+    lead = Prospect(2, id="L", company="Lead", owner="Ann", stage=Stage.NEW, created=tomorrow)
+    computed = compute(lead, rules=RULES, calendar=CALENDAR, today=TODAY)
+    assert computed.next_follow_up == tomorrow
+    assert priority.pinned(Row(lead, computed), TODAY)
+    tried = Prospect(
+        3,
+        id="T",
+        company="Tried",
+        owner="Ann",
+        last_contact=date(2026, 3, 10),
+        last_outcome=Outcome.NO_ANSWER,
+        attempts=1,
+    )
+    computed = compute(tried, rules=RULES, calendar=CALENDAR, today=TODAY)
+    assert computed.next_follow_up is not None and computed.next_follow_up > TODAY
+    assert not priority.pinned(Row(tried, computed), TODAY)

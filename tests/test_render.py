@@ -25,7 +25,7 @@ from babel.numbers import format_decimal
 from conftest import TEAM_CONFIG, TODAY, Cli, Team
 from icalendar import Calendar
 
-from sheetfollow import reply, secrets, vocab
+from sheetfollow import i18n, reply, secrets, vocab
 from sheetfollow.config import (
     CalendarConfig,
     Config,
@@ -202,7 +202,7 @@ def test_the_owner_email_matches_the_golden_files(language: str, buttons: bool) 
 # --- Sections --------------------------------------------------------------------------------
 
 
-def test_overdue_oldest_first_then_today_by_value_then_the_coming_days_by_date() -> None:
+def test_same_day_first_then_overdue_oldest_first_then_the_coming_days_by_date() -> None:
     rows = computed(
         new_lead(2, "Late 2", date(2026, 3, 4), value=10),
         new_lead(3, "Late 1", date(2026, 3, 2), value=1),
@@ -215,13 +215,14 @@ def test_overdue_oldest_first_then_today_by_value_then_the_coming_days_by_date()
         new_lead(9, "Next Monday", date(2026, 3, 16)),
     )
     message = message_for(rows)
+    # Leads created today are same-day calls: the call order puts them before overdue ones.
     assert companies_by_section(message) == {
+        "First: promised and same-day calls (3)": ["Today big", "Today small", "Today unvalued"],
         "Overdue (2)": ["Late 1", "Late 2"],
-        "Due today (3)": ["Today big", "Today small", "Today unvalued"],
         "Coming days (2)": ["Thursday", "Friday"],
     }
     text = message.text
-    order = ["Late 1", "Late 2", "Today big", "Today small", "Today unvalued", "Thursday", "Friday"]
+    order = ["Today big", "Today small", "Today unvalued", "Late 1", "Late 2", "Thursday", "Friday"]
     positions = [text.index(name) for name in order]
     assert positions == sorted(positions)
     assert "Next Monday" not in text and "Next Monday" not in message.html
@@ -572,11 +573,11 @@ def test_the_message_carries_a_calendar_of_todays_calls() -> None:
     assert attachment.mime_type == "text/calendar"
     assert attachment.params == (("method", "PUBLISH"),)
     events = Calendar.from_ical(attachment.data).walk("VEVENT")
-    # One overdue and three due today (today's new lead first: the call order); the coming
-    # day has no event.
+    # Today's new lead first, then the overdue one, then the rest of today (the call
+    # order); the coming day has no event.
     assert [str(e["SUMMARY"]) for e in events] == [
-        "Call Brick & <Co> (Bert Brick)",
         "Call Acme Tools (Ann Archer)",
+        "Call Brick & <Co> (Bert Brick)",
         "Call Echo Ltd (Eve Echo)",
         "Email Cobalt BV (Cor Cobalt)",
     ]
@@ -592,7 +593,7 @@ def test_every_language_has_every_text_with_the_same_placeholders() -> None:
 
     def placeholders(value: object) -> set[str]:
         texts = value.values() if isinstance(value, dict) else [value]
-        return {name for text in texts for name in re.findall(r"{(\w+)}", str(text))}
+        return {name for text in texts for name in re.findall(r"%\((\w+)\)s", str(text))}
 
     for language in LANGUAGES:
         texts = table[language]
@@ -605,12 +606,14 @@ def test_every_language_has_every_text_with_the_same_placeholders() -> None:
                 assert isinstance(value, str) and value.strip(), (language, key)
 
 
-def test_the_strings_come_from_the_shipped_templates_folder() -> None:
-    assert STRINGS.is_file()
-    env = render.environment()
-    assert env.loader is not None
-    source, _, _ = env.loader.get_source(env, "strings.toml")
-    assert source == STRINGS.read_text(encoding="utf-8")
+def test_the_strings_come_from_the_catalogs_in_the_package() -> None:
+    # The texts are the gettext catalogs' (sheetfollow/locale), not a table beside the
+    # templates: a translator's edit of a .po file is what the email shows.
+    assert not STRINGS.exists()
+    assert i18n.po_path("nl").is_file()
+    assert render.Strings("nl")("open_sheet") == i18n.translations("nl").pgettext(
+        "open_sheet", "Open the sheet"
+    )
 
 
 # --- From a real workbook ----------------------------------------------------------------------
@@ -626,12 +629,12 @@ def test_the_call_list_of_an_owner_in_the_team_workbook(team: Team) -> None:
     assert message is not None
     assert message.subject == "2 follow-ups today, 1 overdue"
     assert companies_by_section(message) == {
+        "First: promised and same-day calls (1)": ["Acme Tools"],
         "Overdue (1)": ["Brick & Co"],
-        "Due today (1)": ["Acme Tools"],
         "Coming days (1)": ["Echo Ltd"],
     }
     hrefs = [a.get("href") for a in dom(message).iter("a")]
-    assert hrefs == ["tel:+31205550102", "tel:+31205550101", "tel:+442055501" + "05"]
+    assert hrefs == ["tel:+31205550101", "tel:+31205550102", "tel:+442055501" + "05"]
     # The config names the same workbook (relative to the config's folder): no --sheet. The
     # config is not the one a command typed here would find: --config.
     config_option = f"--config {config.path}"
@@ -971,7 +974,8 @@ def test_the_email_of_an_owner_with_many_calls_stays_below_gmails_clipping_size(
 
 def test_a_one_line_summary_comes_first() -> None:
     message = message_for(computed(*GOLDEN_PROSPECTS))
-    first = "4 follow-ups today, 1 overdue; start with Brick & <Co> (9 days overdue)"
+    # The call order's first call: today's new lead comes before the overdue one.
+    first = "4 follow-ups today, 1 overdue; start with Acme Tools (5,000)"
     assert message.text.splitlines()[0] == first
     body = dom(message).body
     assert body.text_content().split()[:4] == first.split()[:4]
@@ -984,7 +988,10 @@ def test_a_one_line_summary_comes_first() -> None:
         message_for(today_only).text.splitlines()[0] == "2 follow-ups today; start with Big (9,000)"
     )
     nl = message_for(computed(*GOLDEN_PROSPECTS), anna("nl")).text.splitlines()[0]
-    assert nl == "4 opvolgingen vandaag, 1 achterstallig; begin met Brick & <Co> (9 dagen te laat)"
+    assert nl == "4 opvolgingen vandaag, 1 achterstallig; begin met Acme Tools (5.000)"
+    # Nothing promised or same-day: the oldest overdue call comes first.
+    late_first = computed(new_lead(2, "Late", date(2026, 3, 2)), *GOLDEN_PROSPECTS[2:])
+    assert "start with Late (9 days overdue)" in message_for(late_first).text.splitlines()[0]
 
 
 @pytest.mark.parametrize(

@@ -158,3 +158,42 @@ def test_a_key_file_that_is_not_a_key_is_named_never_quoted(tmp_path: Path) -> N
             load_service_account(key)
         assert str(key) in str(caught.value)
         assert "U0VDUkVUS0VZ" not in str(caught.value)
+
+
+# --- The run log: what a run did, never with what it signed in with ------------------------
+
+MONDAY = "2026-12-07"
+
+
+def test_the_run_log_records_the_sending_and_the_refusal_never_the_password(
+    cli: Cli, server: SmtpServer, certs: Certificates
+) -> None:
+    """A morning run through a real mail server on loopback, then one with a wrong password:
+    the log beside the workbook says what went out and why the second failed, and holds
+    neither password."""
+    sheet = cli.cwd / "sales" / "pipeline.xlsx"
+    assert cli("init", "--example", "--today", MONDAY, sheet).exit_code == 0
+    config = sheet.parent / CONFIG_NAME
+    text = config.read_text(encoding="utf-8")
+    assert text.count("\n[smtp]\n") == 1
+    smtp_keys = (
+        f'host = "{server.host}"\nport = {server.port}\nusername = "{USER}"\n'
+        f'ca_file = "{certs.ca}"\nfrom = "{SENDER}"\n'
+    )
+    config.write_text(text.replace("\n[smtp]\n", f"\n[smtp]\n{smtp_keys}"), encoding="utf-8")
+
+    sent = cli("run", "--quiet", "--config", config, env={"SHEETFOLLOW_SMTP_PASSWORD": PASSWORD})
+    assert (sent.exit_code, sent.stdout) == (0, ""), sent.output
+    assert server.received
+    wrong = "Wr0ng!" + PASSWORD[::-1]
+    refused = cli(
+        "check", "--smtp", "--quiet", "--config", config,
+        env={"SHEETFOLLOW_SMTP_PASSWORD": wrong},
+    )  # fmt: skip
+    assert refused.exit_code == ExitCode.REMOTE
+
+    log = (sheet.parent / ".sheetfollow" / "pipeline.xlsx.log").read_text(encoding="utf-8")
+    assert "sent" in log and "anna@example.com" in log
+    assert f"refused the username or password for {USER} at {server.host}" in log
+    for secret in (PASSWORD, wrong, PASSWORD[:8], wrong[:8]):
+        assert secret not in log

@@ -38,7 +38,7 @@ from conftest import (
 )
 from openpyxl import load_workbook
 
-from sheetfollow import service, vocab
+from sheetfollow import i18n, service, vocab
 from sheetfollow.calendar import calendar_for
 from sheetfollow.config import Config, load_config
 from sheetfollow.errors import SheetError, UsageError
@@ -423,7 +423,10 @@ def test_every_layout_gives_the_same_answers(tmp_path: Path, layout: Layout) -> 
             row[headers["step"]] or "",
             row[headers["assigned_to"]],
         )
-        want = (expected.next_follow_up, expected.status, expected.step, expected.assigned_to)
+        # Status and Step in the sheet's language (i18n.py); the English of an "en" sheet.
+        status = i18n.status_text(expected.status, layout.lang)
+        step = i18n.step_text(expected.step, layout.lang)
+        want = (expected.next_follow_up, status, step, expected.assigned_to)
         assert got == want, company
     assert summary.rows == len(TEAM_ROWS)
     after = openpyxl_rows(path, tab)

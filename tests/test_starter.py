@@ -23,7 +23,14 @@ from python_calamine import CalamineWorkbook
 from sheetfollow import vocab
 from sheetfollow.config import CONFIG_NAME, Config, load_config
 from sheetfollow.errors import SheetfollowError
-from sheetfollow.fields import ALL_FIELDS, LANGUAGES, LOG_FIELDS, OWNED_FIELDS, OWNER_FIELDS
+from sheetfollow.fields import (
+    ALL_FIELDS,
+    ALL_OWNER_FIELDS,
+    LANGUAGES,
+    LOG_FIELDS,
+    OWNED_FIELDS,
+    OWNER_FIELDS,
+)
 from sheetfollow.models import Outcome, Stage, Status
 from sheetfollow.starter import (
     DATE_FORMAT,
@@ -88,7 +95,7 @@ def test_starter_headers_are_plain_text_in_field_order(starter: tuple[str, Path]
     expected = [
         [vocab.PROSPECT_HEADERS[lang][name] for name in ALL_FIELDS],
         [vocab.LOG_HEADERS[lang][name] for name in LOG_FIELDS],
-        [vocab.OWNER_HEADERS[lang][name] for name in OWNER_FIELDS],
+        [vocab.OWNER_HEADERS[lang][name] for name in ALL_OWNER_FIELDS],
     ]
     for sheet, headers in zip(workbook.worksheets, expected, strict=True):
         row = list(sheet[1])
@@ -106,7 +113,7 @@ def test_starter_headers_are_recognised_as_their_fields(starter: tuple[str, Path
     tabs = reader.sheet_names
     for tab, fields, aliases in zip(
         tabs,
-        (ALL_FIELDS, LOG_FIELDS, OWNER_FIELDS),
+        (ALL_FIELDS, LOG_FIELDS, ALL_OWNER_FIELDS),
         (vocab.HEADER_ALIASES, vocab.LOG_ALIASES, vocab.OWNER_ALIASES),
         strict=True,
     ):
@@ -196,8 +203,11 @@ def test_starter_rows_use_the_languages_words_and_leave_owned_columns_empty(
     entry = dict(zip(LOG_FIELDS, log[1], strict=True))
     assert (entry["id"], entry["company"]) == (rows[-1]["id"], rows[-1]["company"])
     assert cell_date(entry["when"]) == cell_date(rows[-1]["last_contact"])
-    owner = dict(zip(OWNER_FIELDS, owners[1], strict=True))
+    owner = dict(zip(ALL_OWNER_FIELDS, owners[1], strict=True))
     assert owner["language"] == lang and owner["digest"] == vocab.YES_NO[lang][0]
+    # Leave and the daily limit have their columns, empty, so a team finds where they go.
+    assert all(owner[name] is None for name in ("away_from", "away_until", "cover"))
+    assert owner["calls_per_day"] is None
     assert owner["email"] == "anna@example.com"
 
 
@@ -312,7 +322,7 @@ def example() -> dict[str, list[dict[str, Any]]]:
         for tab, fields in (
             ("Prospects", ALL_FIELDS),
             ("Log", LOG_FIELDS),
-            ("Owners", OWNER_FIELDS),
+            ("Owners", ALL_OWNER_FIELDS),
         )
     }
 

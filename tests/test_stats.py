@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TODAY, Cell, Cli, Tab, write_workbook
+from json_output import data_of, error_of
 
 from sheetfollow import service, stats, vocab
 from sheetfollow.config import Config, Rules
@@ -523,7 +524,7 @@ def test_the_command_by_segment_since_a_day(cli: Cli, workbook: Path) -> None:
 def test_the_command_json(cli: Cli, workbook: Path) -> None:
     result = cli("stats", "--json", "--sheet", workbook, "--today", ISO_TODAY)
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    data = data_of(result.stdout)
     assert [r["label"] for r in data["funnel"]["rounds"]] == ["1", "2", "3", "4", "5"]
     assert [g["name"] for g in data["groups"]] == ["Anna", "Bob", "Émile", "(unknown)"]
 
@@ -561,7 +562,10 @@ def test_the_command_refuses_what_it_cannot_do(
     result = cli("stats", *args, "--sheet", workbook, "--today", ISO_TODAY)
     assert result.exit_code == int(ExitCode.USAGE) == 2
     assert complaint in " ".join(result.stderr.split())
-    assert result.stdout == ""
+    if "--json" in args:  # asked for JSON: the error comes as JSON too
+        assert complaint in error_of(result.stdout)["message"]
+    else:
+        assert result.stdout == ""
 
 
 def test_names_are_printed_as_typed_never_as_markup(cli: Cli, tmp_path: Path) -> None:

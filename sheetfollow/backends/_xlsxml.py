@@ -726,6 +726,9 @@ class Markup:
     #: A cell in the exact shape Excel (and this module) writes, parsed in one match.
     plain_cell: re.Pattern[bytes]
     plain_head: bytes
+    #: Any row's start tag, and the number of one that starts as Excel writes it.
+    row_open: re.Pattern[bytes]
+    row_number: re.Pattern[bytes]
 
 
 # A cell as Excel writes it (r, s, t in that order; a value or a plain inline string, no
@@ -753,6 +756,8 @@ def markup(prefix: bytes) -> Markup:
         inline=re.compile(rb"<" + p + rb"is(?:\s[^>]*)?>(.*?)</" + p + rb"is>", re.S),
         plain_cell=re.compile(_PLAIN_CELL.replace(b"@", p)),
         plain_head=b"<" + prefix + b'c r="',
+        row_open=re.compile(rb"<" + p + rb"row(?=[\s/>])"),
+        row_number=re.compile(rb"<" + p + rb'row r="(\d+)"'),
     )
 
 
@@ -778,6 +783,27 @@ def iter_rows(data: bytes, layout: SheetLayout, index: int = 0) -> Iterator[RowS
             end = close_start + len(close)
         yield RowSpan(index, match.start(), match.end(), close_start, end, tag)
         pos = end
+
+
+def _rows_below(data: bytes, limit: int, names: Markup, target: int) -> int | None:
+    """The number of the last row in data[:limit] when every row there is numbered as Excel
+    numbers them and all lie before row `target`: a rewrite can copy them without looking
+    at each (a one-row change near the end of a 200,000-row part would otherwise walk every
+    row in Python). None when a row must be looked at: one without its number first, one
+    at or after `target`, or a last row that is not closed (iter_rows says what is wrong)."""
+    starts = names.row_open.findall(data, 0, limit)
+    if not starts:
+        return None
+    numbers = names.row_number.findall(data, 0, limit)
+    if len(numbers) != len(starts) or max(map(int, numbers)) >= target:
+        return None
+    last = data.rfind(starts[-1], 0, limit)
+    opening = names.row_start.match(data, last, limit)
+    if opening is None:
+        return None
+    if not opening.group(1) and data.find(names.row_close, opening.end(), limit) < 0:
+        return None
+    return int(numbers[-1])
 
 
 class CellSpan(NamedTuple):
@@ -852,6 +878,12 @@ class SheetContext:
     shared_strings: SharedStrings
     #: (row, first column, last column, table name) of tables' totals rows.
     totals_rows: list[tuple[int, int, int, str]] = field(default_factory=list)
+    #: Widths (in characters) for columns added now: column -> width. A column that has
+    #: no width of its own gets it, so a date or a sentence in it is readable.
+    new_widths: dict[int, float] = field(default_factory=dict)
+    #: An edit of what follows </sheetData> (that markup, the namespace prefix -> new
+    #: markup): the status colours of a Status column added now (_xlsxformat.py).
+    after_sheet_data: Callable[[bytes, bytes], bytes] | None = None
 
 
 @dataclass
@@ -1268,6 +1300,54 @@ def _inline_string(prefix: bytes, value: str) -> bytes:
 
 
 _COL_RE = re.compile(rb"<(?:[\w.-]+:)?col(?=[\s/>])[^>]*>")
+_COLS_RE = re.compile(rb"<(?:[\w.-]+:)?cols(?=[\s/>])[^>]*?(/?)>")
+
+
+def widen_columns(head: bytes, prefix: bytes, widths: Mapping[int, float]) -> bytes:
+    """The part of a worksheet before <sheetData> with a <col> width for each new column
+    that no <col> covers yet (a column someone sized keeps its width)."""
+    ranges = []
+    for match in _COL_RE.finditer(head):
+        low, high = get_attr(match.group(0), b"min"), get_attr(match.group(0), b"max")
+        if low and high and low.isdigit() and high.isdigit():
+            ranges.append((int(low), int(high)))
+    wanted = {
+        column: width
+        for column, width in widths.items()
+        if not any(low <= column <= high for low, high in ranges)
+    }
+    if not wanted:
+        return head
+    p = prefix
+    cols = {
+        column: b'<%scol min="%d" max="%d" width="%s" customWidth="1"/>'
+        % (p, column, column, b"%g" % width)
+        for column, width in wanted.items()
+    }
+    found = _COLS_RE.search(head)
+    if found is None:
+        # <cols> comes right before <sheetData>: the end of the head.
+        return head + b"<%scols>%s</%scols>" % (p, b"".join(cols[c] for c in sorted(cols)), p)
+    if found.group(1):  # <cols/>
+        body = b"".join(cols[c] for c in sorted(cols))
+        return head[: found.start()] + b"<%scols>%s</%scols>" % (p, body, p) + head[found.end() :]
+    # Each new <col> goes before the first existing one to its right: <col>s stay in order.
+    close = head.find(b"</%scols>" % p, found.end())
+    if close < 0:
+        return head
+    out = head[: found.end()]
+    at = found.end()
+    pending = sorted(cols)
+    for match in _COL_RE.finditer(head, found.end(), close):
+        low = get_attr(match.group(0), b"min")
+        start = int(low) if low and low.isdigit() else 0
+        while pending and pending[0] < start:
+            out += head[at : match.start()] + cols[pending.pop(0)]
+            at = match.start()
+    out += head[at:close] + b"".join(cols[c] for c in pending) + head[close:]
+    return out
+
+
 _DIMENSION_RE = re.compile(rb"<(?:[\w.-]+:)?dimension(?=[\s/>])[^>]*>")
 
 
@@ -1330,6 +1410,14 @@ def rewrite_stream(
     tag = pending[opening.start() : opening.end()]
     if opening.group(2):
         tag = tag[:-2].rstrip() + b">"
+    if ctx.new_widths and not probe:
+        head = widen_columns(head, prefix, ctx.new_widths)
+    finish: Callable[[], None] | None = None
+    if ctx.after_sheet_data is not None and not probe:
+        from sheetfollow.backends._xlsxformat import AfterSheetData  # it imports this module
+
+        after = AfterSheetData(emit, prefix, ctx.after_sheet_data)
+        emit, finish = after, after.close
     emit(_grow_dimension(head, box) if box is not None else head)
     emit(tag)
     pending = pending[opening.end() :]
@@ -1353,7 +1441,13 @@ def rewrite_stream(
         pos = 0
         view = memoryview(pending)
         editor.data = pending
-        for row in iter_rows(pending, SheetLayout(prefix, 0, 0, 0, limit, False), index):
+        last = _rows_below(pending, limit, names, targets[ti]) if ti < count else None
+        rows: Iterable[RowSpan] = ()
+        if last is None:
+            rows = iter_rows(pending, SheetLayout(prefix, 0, 0, 0, limit, False), index)
+        else:
+            index = last
+        for row in rows:
             index = row.number
             while ti < count and targets[ti] < index:
                 new = editor.new_row(targets[ti], by_row[targets[ti]])
@@ -1388,6 +1482,8 @@ def rewrite_stream(
             del view
             for piece in source:
                 emit(piece)
+            if finish is not None:
+                finish()
             return editor.cells_written, editor.skipped
         emit(view[pos:limit])
         del view

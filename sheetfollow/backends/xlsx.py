@@ -36,8 +36,8 @@ from xml.parsers import expat
 import filelock
 import python_calamine
 
+from sheetfollow.backends import _xlsxformat, lockfiles
 from sheetfollow.backends import _xlsxml as xml
-from sheetfollow.backends import lockfiles
 from sheetfollow.errors import BusyError, SheetError
 from sheetfollow.files import fsync_folder, remove_stale_temps
 from sheetfollow.sheet import (
@@ -939,6 +939,8 @@ class _Plan:
             if t.totals_row is not None
         ]
         ctx = xml.SheetContext(entry.name, epoch, self.styles, self.shared, totals)
+        ctx.new_widths = _new_widths(change)
+        ctx.after_sheet_data = _xlsxformat.status_colours(self.styles, change, writes)
         if any(isinstance(value, date) for value in writes.values()):
             # Settled before anything is written: styles.xml may come before the sheet in
             # the package. Only a workbook without any date format gains one here, and
@@ -1143,6 +1145,17 @@ class _Plan:
             if shape is not None and shape.formulas:
                 return True
         return False
+
+
+def _new_widths(change: TabChanges) -> dict[int, float]:
+    """Widths for the columns a change adds, as a starter workbook has them (a date and a
+    sentence readable at a glance), at least as wide as the header."""
+    from sheetfollow.starter import column_width
+
+    return {
+        column: column_width(change.new_fields.get(column, ""), text)
+        for column, text in change.new_headers.items()
+    }
 
 
 def _continues(table: xml.TableInfo, appended: tuple[int, int, int]) -> bool:
@@ -1529,14 +1542,12 @@ def _values(row: list[Any]) -> list[RawValue]:
     if not types <= _PLAIN:
         return [None if v == "" else v if type(v) in _PLAIN else _raw(v) for v in row]
     if str in types:
-        try:
-            at = row.index("")
-            while True:
-                row[at] = None
-                at = row.index("", at + 1)
-        except ValueError:
-            pass
+        # dict.get(value, value): None for "", the value itself otherwise, all in C.
+        row[:] = map(_NONE_FOR_EMPTY.get, row, row)
     return row
+
+
+_NONE_FOR_EMPTY: dict[object, None] = {"": None}
 
 
 def _raw(value: object) -> RawValue:

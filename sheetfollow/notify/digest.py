@@ -11,12 +11,13 @@ gradients.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from babel.numbers import format_percent
 
+from sheetfollow import i18n
 from sheetfollow.notify import render
 from sheetfollow.notify.message import Message
 from sheetfollow.notify.render import Strings
@@ -215,7 +216,10 @@ def digest_message(
         "funnel": _funnel(view.funnel, t),
         "funnel_table": _funnel_table(view.funnel, t),
         "cohort": _cohort(view.funnel, t, today),
-        "attention": view.attention,
+        # The Why in the manager's language (the rules keep it as reasons: i18n.py).
+        "attention": tuple(
+            replace(item, why=i18n.localise(item.why, t.language)) for item in view.attention
+        ),
         "refused": [_refused_line(reply, t, today) for reply in view.refused],
         "refused_intro": t.count("refused_intro", len(view.refused)) if view.refused else "",
         "footer": t("footer", sheet=render._sheet_name(sheet)),

@@ -2,10 +2,12 @@
 
 Each follow-up becomes a 15-minute slot, one after the other from 09:00 on the day of the
 email, in the team's time zone (floating local time when the config sets none), so that the
-calls line up in the morning of the owner's calendar in the order of the email. Overdue
-calls are put on today too: that is when they can still be made. The email, and so this
-file, goes out only on a working day of its reader (notifier.owner_plans skips their days
-off), so no call lands on a day off; the coming days are listed in the email alone.
+calls line up in the morning of the owner's calendar in the order of the email (the call
+order of priority.py). Overdue calls are put on today too: that is when they can still be
+made. A call the daily limit moved to a later day (capacity.py) is in that day's file. The
+email, and so this file, goes out only on a working day of its reader (notifier.owner_plans
+skips their days off), so no call lands on a day off; the coming days are listed in the
+email alone.
 
 An event's UID is the prospect and the day its follow-up fell due, so that importing the
 next day's file again updates the same event (a call still overdue tomorrow moves to

@@ -1,11 +1,11 @@
 """The emails people read: an owner's morning call list, and the strings, dates and numbers
 that the manager's digest (notify/digest.py) shares with it.
 
-Pure: rows in, a Message (subject, text, HTML, calendar) out. The only thing read is the
-templates in templates/email/ (Jinja2) and their strings.toml, which holds every fixed text
-in English, Dutch, German, Danish and Spanish. Dates and numbers follow the reader's
-language through Babel; English dates use the British day-month order, as the sheet's Why
-texts do.
+Pure: rows in, a Message (subject, text, HTML, calendar) out. The only things read are the
+templates in templates/email/ (Jinja2) and the gettext catalogs (sheetfollow/locale), which
+hold every fixed text (sheetfollow/notify/strings.py) in the reader's language. Dates and
+numbers follow the reader's language through Babel; English dates use the British
+day-month order, as the sheet's Why texts do.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import shlex
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, time, timedelta
@@ -29,17 +28,13 @@ from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_currency, format_decimal
 
-from sheetfollow import priority, reply, vocab
+from sheetfollow import i18n, priority, reply, vocab
 from sheetfollow.config import CONFIG_NAME, Config
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.models import Channel, Outcome, Owner, Row, Stage, Status
 from sheetfollow.notify import ics
 from sheetfollow.notify.message import Attachment, Message
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+from sheetfollow.notify.strings import MESSAGES
 
 #: Notes are cut to about this many characters: the sheet has the rest.
 NOTE_LENGTH = 140
@@ -55,6 +50,13 @@ _LOCALES = {"en": "en_GB", "nl": "nl_NL", "de": "de_DE", "da": "da_DK", "es": "e
 
 #: The outcome words `sheetfollow mark` takes, as the emails list them.
 OUTCOME_WORDS: tuple[str, ...] = tuple(o.value.replace(" ", "-") for o in Outcome)
+
+
+@functools.lru_cache(maxsize=16)
+def outcome_words(language: str) -> tuple[str, ...]:
+    """OUTCOME_WORDS in `language` ("geen-gehoor"): mark reads every language's words."""
+    return tuple(i18n.outcome_text(o.value, language).casefold().replace(" ", "-") for o in Outcome)
+
 
 _STEP_KEYS = {
     "thank-you": "step_thank_you",
@@ -99,35 +101,50 @@ StringTable = Mapping[str, "str | Mapping[str, str]"]
 
 @functools.lru_cache(maxsize=1)
 def strings_table() -> Mapping[str, StringTable]:
-    """strings.toml: language -> key -> text, or plural form -> text."""
-    env = environment()
-    assert env.loader is not None
-    source, _, _ = env.loader.get_source(env, "strings.toml")
-    tables: dict[str, StringTable] = tomllib.loads(source)
+    """language -> key -> text, or plural form ("one", "other") -> text: every email text
+    of every language, as the catalogs give them (placeholders as %(name)s)."""
+    tables: dict[str, StringTable] = {}
+    for language in LANGUAGES:
+        t = Strings(language)
+        table: dict[str, str | Mapping[str, str]] = {}
+        for key, message in MESSAGES.items():
+            if isinstance(message, str):
+                table[key] = t.text(key)
+            else:
+                table[key] = {"one": t.plural(key, 1), "other": t.plural(key, 2)}
+        tables[language] = table
     return tables
 
 
 class Strings:
-    """The fixed texts, dates and numbers of one language."""
+    """The fixed texts, dates and numbers of one language. The texts are the catalogs'
+    (sheetfollow/notify/strings.py names them; i18n.py loads the catalogs)."""
 
     def __init__(self, language: str) -> None:
         self.language = language if language in LANGUAGES else "en"
         self.locale = Locale.parse(_LOCALES[self.language])
-        self.table = strings_table()[self.language]
+        self.catalog = i18n.translations(self.language)
+
+    def text(self, key: str) -> str:
+        """The text of `key` untouched: its placeholders still in."""
+        message = MESSAGES[key]
+        if not isinstance(message, str):
+            raise KeyError(f"{key} has plural forms: use count()")
+        return self.catalog.pgettext(key, message)
+
+    def plural(self, key: str, n: int) -> str:
+        """The plural form of `key` for n, its placeholders still in."""
+        message = MESSAGES[key]
+        if isinstance(message, str):
+            raise KeyError(f"{key} has no plural forms: call the Strings itself")
+        return self.catalog.npgettext(key, message[0], message[1], n)
 
     def __call__(self, key: str, **values: object) -> str:
-        text = self.table[key]
-        if not isinstance(text, str):
-            raise KeyError(f"{key} has plural forms: use count()")
-        return text.format(**values)
+        return self.text(key) % values
 
     def count(self, key: str, n: int, **values: object) -> str:
-        """The plural form of `key` for n, with {n} formatted for the language."""
-        forms = self.table[key]
-        if isinstance(forms, str):
-            raise KeyError(f"{key} has no plural forms: call the Strings itself")
-        form = forms.get(self.locale.plural_form(n), forms["other"])
-        return form.format(n=self.number(n), **values)
+        """The plural form of `key` for n, with %(n)s formatted for the language."""
+        return self.plural(key, n) % {"n": self.number(n), **values}
 
     def day(self, day: date, today: date) -> str:
         """'Mon 9 Mar' in the reader's language; with the year when it is not this year's."""
@@ -449,7 +466,7 @@ def _card(row: Row, ctx: _Context) -> Card:
         day=t.day(due, ctx.today),
         last=last,
         note=shorten(p.notes) if p.notes.strip() else "",
-        why=_cut(c.why),
+        why=_cut(i18n.localise(c.why, lang)),
         command=mark_command(row, t("placeholder"), sheet=ctx.sheet, config=ctx.config),
     )
 
@@ -496,17 +513,24 @@ def _last_contact(row: Row, t: Strings, today: date) -> str:
 
 @dataclass(frozen=True)
 class CallList:
-    """An owner's rows, sorted into the email's sections."""
+    """An owner's rows, sorted into the email's sections, which follow the call order."""
 
     overdue: tuple[Row, ...]
     today: tuple[Row, ...]
     coming: tuple[Row, ...]
+    #: Today's promised call-backs and same-day leads and quotes: called first of all.
+    first: tuple[Row, ...] = ()
+
+    @property
+    def calls(self) -> tuple[Row, ...]:
+        """Today's whole list in the call order: first, overdue, then the rest of today."""
+        return (*self.first, *self.overdue, *self.today)
 
 
 def call_list(rows: Iterable[Row], today: date, coming_days: int = 3) -> CallList:
-    """Overdue and due today, each in the call order (sheetfollow/priority.py: promised
-    call-backs and same-day leads and quotes lead today's; overdue goes oldest first), and
-    the next `coming_days` calendar days (by date). Rows nobody should call (dead, not
+    """Today's calls in the call order (sheetfollow/priority.py): promised call-backs and
+    same-day leads and quotes first, then overdue (oldest first), then the rest due today;
+    and the next `coming_days` calendar days (by date). Rows nobody should call (dead, not
     interested, needs attention) and rows without a date are left out."""
     overdue: list[Row] = []
     due: list[Row] = []
@@ -522,10 +546,16 @@ def call_list(rows: Iterable[Row], today: date, coming_days: int = 3) -> CallLis
             due.append(row)
         elif day <= horizon:
             coming.append(row)
+    first: list[Row] = []
+    rest: list[Row] = []
+    for row in priority.in_order(due, today):
+        early = priority.place(row, today).rank < priority.Rank.OVERDUE
+        (first if early else rest).append(row)
     return CallList(
         overdue=tuple(priority.in_order(overdue, today)),
-        today=tuple(priority.in_order(due, today)),
+        today=tuple(rest),
         coming=tuple(sorted(coming, key=lambda r: (_day(r), *_by_value(r)))),
+        first=tuple(first),
     )
 
 
@@ -576,18 +606,20 @@ def owner_message(
     None when nothing is overdue or due today: the coming days alone are no reason to mail.
     """
     found = call_list(rows, today, coming_days)
-    if not found.overdue and not found.today:
+    if not found.calls:
         return None
     t = Strings(language_of(owner, config))
     country = owner.country or config.imports.default_country or config.calendar.country
     ctx = _Context(t, today, config, sheet, owner.name, country, replies)
     sections: list[Section] = []
     calls: list[tuple[Row, Card]] = []
-    # At most [email] max_cards, overdue first, then today's, then the coming days'; the rest
+    # At most [email] max_cards, in the call order: promised and same-day calls, overdue,
+    # the rest of today's, then the coming days'; the rest
     # are counted ("and 4,900 more: see the sheet"). An owner with thousands due still gets
     # a mail that opens, and the calendar file holds the calls shown.
     room = config.email.max_cards
     for title, kind, part in (
+        ("section_first", "first", found.first),
         ("section_overdue", "overdue", found.overdue),
         ("section_today", "today", found.today),
         ("section_coming", "coming", found.coming),
@@ -605,7 +637,7 @@ def owner_message(
             cards = tuple(_with_buttons(_card(row, ctx), row, ctx) for row in shown)
             calls += zip(shown, cards, strict=True)
         sections.append(Section(t(title), kind, cards, t.number(len(part)), more))
-    subject = owner_subject(len(found.overdue), len(found.today), t)
+    subject = owner_subject(len(found.overdue), len(found.first) + len(found.today), t)
     calling = [card for _, card in calls]
     context = {
         "lang": t.language,
@@ -620,13 +652,15 @@ def owner_message(
         "sections": sections,
         "t": t,
         "outcomes_help": t(
-            "outcomes_help", placeholder=t("placeholder"), outcomes=", ".join(OUTCOME_WORDS)
+            "outcomes_help",
+            placeholder=t("placeholder"),
+            outcomes=", ".join(outcome_words(t.language)),
         ),
         # The HTML shows the words as code: around them, the sentence's two halves.
         "outcomes_around": t("outcomes_help", placeholder=t("placeholder"), outcomes="\0").split(
             "\0", 1
         ),
-        "outcome_words": OUTCOME_WORDS,
+        "outcome_words": outcome_words(t.language),
         "calendar_note": t("calendar_note", start=t.clock(ics.FIRST_SLOT)),
         "footer": t("footer", sheet=_sheet_name(sheet or config.sheet or "")),
     }
@@ -656,7 +690,7 @@ def _summary(subject: str, found: CallList, ctx: _Context) -> str:
     """'4 follow-ups today, 1 overdue; start with Brick & Co (9 days overdue)': the line a
     phone shows before the email is opened. The first card is where to start."""
     t = ctx.t
-    first = (found.overdue or found.today)[0]
+    first = found.calls[0]
     p = first.prospect
     who = shorten(p.company or p.id or f"#{p.row}", REPLY_COMPANY_LENGTH)
     due = first.computed.next_follow_up or ctx.today

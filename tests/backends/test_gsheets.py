@@ -7,7 +7,6 @@ at what the fake holds afterwards and at the requests it received.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from conftest import TEAM_CONFIG, TEAM_EXPECTED, TEAM_OWNERS, TODAY, Cell, Cli, 
 from fakes.sheets_server import FakeSheets, RecordedRequest, SheetDate
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
+from json_output import data_of
 from requests.adapters import HTTPAdapter
 
 from sheetfollow import schema, service
@@ -1354,7 +1354,7 @@ def test_check_names_the_service_account_and_says_the_sheet_is_shared(
         TODAY.isoformat(),
         env=google_env(sheets_server),
     )
-    report = json.loads(found.output)
+    report = data_of(found.stdout)
     assert report["google"] == {
         "service_account": email,
         "key_file": str(key_file),

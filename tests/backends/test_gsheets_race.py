@@ -19,6 +19,7 @@ from typing import Any
 
 from conftest import TODAY, Cli
 from fakes.sheets_server import FakeSheets, SheetDate
+from json_output import data_of
 
 from backends.test_gsheets_touches import TOUCHES_TAB, Team, make_team, records, sf
 from sheetfollow.exit_codes import ExitCode
@@ -155,7 +156,7 @@ def test_a_row_inserted_while_a_mark_is_on_its_way_puts_no_cell_on_another_prosp
     assert mine["Last contact"] == SheetDate(TODAY)
     assert records(fake, KEY, "Prospects")[len(rows)]["ID"] == rows[-1]["ID"]
     # It says so, plainly.
-    report = json.loads(done.stdout)
+    report = data_of(done.stdout)
     [warning] = report["skipped"]
     assert f"rows of 'Prospects' moved while the cells of {target} were on their way" in warning
     log = records(fake, KEY, "Log")

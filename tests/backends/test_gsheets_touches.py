@@ -27,6 +27,7 @@ from conftest import TEAM_CONFIG, TODAY, Cli, Layout
 from fakes.sheets_server import FakeSheets, SheetDate, _ApiError
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
+from json_output import data_of
 from requests.adapters import HTTPAdapter
 from typer.testing import Result
 
@@ -126,7 +127,7 @@ def sf(cli: Cli, team: Team, *args: str | Path, code: int = ExitCode.OK) -> Resu
 
 
 def sf_json(cli: Cli, team: Team, *args: str | Path, code: int = ExitCode.OK) -> Any:
-    return json.loads(sf(cli, team, *args, "--json", code=code).stdout)
+    return data_of(sf(cli, team, *args, "--json", code=code).stdout)
 
 
 def tabs(fake: FakeSheets, key: str) -> dict[str, list[list[Any]]]:
@@ -399,7 +400,7 @@ def test_marks_google_refuses_wait_in_the_journal_and_are_written_once(
         for count, (ident, (day, attempts, next_day)) in enumerate(calls.items(), start=1):
             command = ("mark", ident, "no-answer", "--date", day, "--json")
             result = sf(cli, team, *command, code=ExitCode.PENDING)
-            report = json.loads(result.stdout)
+            report = data_of(result.stdout)
             marked[ident] = report
             assert report["row"]["attempts"] == attempts
             assert report["row"]["next_follow_up"] == next_day
@@ -410,7 +411,9 @@ def test_marks_google_refuses_wait_in_the_journal_and_are_written_once(
             assert tabs(fake, KEY) == before, "nothing was written"
             lines = team.journal.read_text(encoding="utf-8").splitlines()
             assert [json.loads(line)["data"]["id"] for line in lines] == list(calls)[:count]
-        assert not (team.folder / "user-state").exists()
+        # The journal sits beside the config, never in the user's own fallback folder
+        # (the run log may go there until .sheetfollow exists).
+        assert not (team.folder / "user-state" / "sheetfollow" / "pending").exists()
 
         # What the team reads meanwhile is the sheet with the touches in it.
         due = {row["id"]: row for row in sf_json(cli, team, "due")}

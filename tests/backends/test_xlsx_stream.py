@@ -13,7 +13,7 @@ from python_calamine import CalamineWorkbook
 
 from sheetfollow.backends import _xlsxml as xml
 from sheetfollow.backends.xlsx import XlsxBackend
-from sheetfollow.sheet import CellWrite, TabChanges
+from sheetfollow.sheet import CellValue, CellWrite, TabChanges
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
@@ -134,3 +134,78 @@ def test_streamed_and_in_memory_rewrites_agree() -> None:
     written, _ = xml.rewrite_stream(cut, xml.Writes(writes), ctx, frozenset(), pieces.append)
     assert b"".join(pieces) == whole
     assert written == len(writes)
+
+
+def _numbered_sheet(rows: int, *, unnumbered: frozenset[int] = frozenset()) -> bytes:
+    """A sheet part of `rows` rows as Excel writes them; rows in `unnumbered` without r=."""
+
+    def row(n: int) -> bytes:
+        number = b"" if n in unnumbered else b' r="%d"' % n
+        return b'<row%s spans="1:3"><c r="A%d" t="inlineStr"><is><t>P-%d</t></is></c>' % (
+            number,
+            n,
+            n,
+        ) + b'<c r="C%d"><v>%d</v></c></row>' % (n, n)
+
+    return (
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<dimension ref="A1:C%d"/><sheetData>'
+        % rows
+        + b"".join(row(n) for n in range(1, rows + 1))
+        + b"</sheetData></worksheet>"
+    )
+
+
+def _stream(data: bytes, writes: dict[tuple[int, int], CellValue], size: int = 4096) -> bytes:
+    styles = xml.StyleSheet(None, None)
+    ctx = xml.SheetContext("T", date(1899, 12, 30), styles, xml.SharedStrings(lambda: None))
+    pieces: list[bytes | memoryview] = []
+    cut = [data[at : at + size] for at in range(0, len(data), size)]
+    xml.rewrite_stream(cut, xml.Writes(writes), ctx, frozenset(), pieces.append)
+    return b"".join(bytes(piece) for piece in pieces)
+
+
+def _row_values(data: bytes) -> dict[str, list[str]]:
+    root = etree.fromstring(data)
+    return {
+        str(row.get("r") or index): [
+            "".join(cell.itertext()) for cell in row.xpath("m:c", namespaces=NS)
+        ]
+        for index, row in enumerate(root.xpath("//m:row", namespaces=NS), start=1)
+    }
+
+
+def test_a_write_near_the_end_keeps_every_other_row_byte_for_byte() -> None:
+    # The rows before the one written are copied a piece at a time without being looked
+    # at one by one; whether they are numbered or not, the write lands in its row and no
+    # other byte changes.
+    for unnumbered in (frozenset(), frozenset({1}), frozenset({2_990}), frozenset({2_999})):
+        data = _numbered_sheet(3_000, unnumbered=unnumbered)
+        out = _stream(data, {(2_995, 2): "written"})
+        before, after = data.split(b'<c r="C2995">')
+        assert out.startswith(before[: before.rfind(b"<row")])
+        assert out.endswith(b'<c r="C2995">' + after)
+        rows, old = _row_values(out), _row_values(data)
+        assert rows["2995"] == ["P-2995", "written", "2995"]
+        assert [key for key, values in rows.items() if values != old[key]] == ["2995"]
+
+
+def test_a_row_appended_after_the_last_one_of_a_long_part() -> None:
+    data = _numbered_sheet(3_000)
+    out = _stream(data, {(3_002, 1): "new"}, size=997)
+    head, tail = data.split(b"</sheetData>")
+    assert out.startswith(head[: head.find(b"<dimension")])
+    assert out.endswith(
+        b'<row r="3002"><c r="A3002" t="inlineStr"><is><t>new</t></is></c></row></sheetData>' + tail
+    )
+    assert out.count(b"<row ") == 3_001
+
+
+def test_a_row_left_open_before_the_end_is_still_refused() -> None:
+    data = _numbered_sheet(50).replace(b"</row></sheetData>", b"</sheetData>")
+    try:
+        _stream(data, {(60, 1): "new"})
+    except xml.DamagedPart as error:
+        assert "not closed" in str(error)
+    else:
+        raise AssertionError("a row without its end was copied as if it were whole")
