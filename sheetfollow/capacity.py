@@ -46,7 +46,7 @@ from datetime import date, timedelta
 from sheetfollow import priority
 from sheetfollow.calendar import BusinessCalendar, calendar_for
 from sheetfollow.config import CalendarConfig, Rules
-from sheetfollow.i18n import R_, Part, Rn_, Why, why
+from sheetfollow.i18n import R_, Part, Reason, Rn_, Why, why
 from sheetfollow.models import Computed, Owner, Row, Status
 from sheetfollow.rules import assigned_to, cover_note, fmt_day
 from sheetfollow.vocab import normalise
@@ -371,11 +371,15 @@ class _Call:
 
 
 def notes(
-    rows: Sequence[Row], over: Sequence[Load], today: date, who: str | None = None
+    rows: Sequence[Row],
+    over: Sequence[Load],
+    today: date,
+    who: str | None = None,
+    language: str = "en",
 ) -> list[str]:
     """What `due` says under today's list about the daily limit: how many calls due by
     now the limit moved to later days, and today's loads past a limit (of `who` only, when
-    given)."""
+    given), in `language` (the people who call read it)."""
     wanted = normalise(who) if who else None
 
     def mine(name: str) -> bool:
@@ -392,14 +396,29 @@ def notes(
     if later:
         first = min(row.computed.next_follow_up or today for row in later)
         last = max(row.computed.next_follow_up or today for row in later)
-        span = fmt_day(first) if first == last else f"{fmt_day(first)} to {fmt_day(last)}"
-        calls = "1 call" if len(later) == 1 else f"{len(later)} calls"
-        found.append(
-            f"{calls} due by now moved to {span} by the daily limit (calls per day; see Why)"
+        span: date | Reason = first
+        if first != last:
+            span = R_("%(first)s to %(last)s", first=first, last=last)
+        moved = Rn_(
+            "%(n)s call due by now moved to %(span)s by the daily limit (calls per day; see Why)",
+            "%(n)s calls due by now moved to %(span)s by the daily limit (calls per day; see Why)",
+            len(later),
+            span=span,
         )
-    found += [
-        f"over the daily limit: {load.line()}"
-        for load in over
-        if load.day == today and mine(load.caller)
-    ]
+        found.append(moved.text(language))
+    for load in over:
+        if load.day == today and mine(load.caller):
+            line = Rn_(
+                # The English singular as it always read: "2 of 1 calls".
+                "over the daily limit: %(caller)s, %(day)s: %(calls)s of %(n)s calls "
+                "(%(over)s promised or same-day beyond the limit)",
+                "over the daily limit: %(caller)s, %(day)s: %(calls)s of %(n)s calls "
+                "(%(over)s promised or same-day beyond the limit)",
+                load.limit,
+                caller=load.caller,
+                day=load.day,
+                calls=load.calls,
+                over=load.over,
+            )
+            found.append(line.text(language))
     return found

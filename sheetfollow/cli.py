@@ -927,7 +927,8 @@ def due(
     out.print(_due_table(rows, run.today, out.width, explain=explain, language=run.config.language))
     from sheetfollow import capacity
 
-    for line in capacity.notes(pipeline.rows, pipeline.over_limit, run.today, owner):
+    language = run.config.language
+    for line in capacity.notes(pipeline.rows, pipeline.over_limit, run.today, owner, language):
         _say(line)
 
 
@@ -1000,7 +1001,7 @@ def _due_table(
     values = [r.prospect.value for r in rows]
     add("Value", None, [f"{v:,.0f}" if v is not None else "" for v in values])
     if explain:
-        add("Order", None, [priority.place(r, today).reason for r in rows])
+        add("Order", None, [priority.place(r, today).reason_in(language) for r in rows])
     natural = {
         name: min(
             max([cell_len(i18n.due_heading(name, language)), *(cell_len(v) for v in values)]),

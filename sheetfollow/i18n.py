@@ -368,8 +368,19 @@ def _part_text(part: Part, language: str) -> str:
 
 
 def why(*parts: Part) -> Why:
-    """A Why made of reasons (and texts already in words, such as a cell's problem)."""
-    return Why(*parts)
+    """A Why made of reasons (and texts already in words, such as a cell's problem).
+
+    Made of reasons alone, it is memoised: the rules make one for every row, and rows that
+    share their dates and counts share their Why (about one distinct Why in ten rows)."""
+    for part in parts:
+        if type(part) is not Reason:
+            return Why(*parts)
+    return _why_of(parts)
+
+
+@functools.lru_cache(maxsize=65536)
+def _why_of(reasons: tuple[Reason, ...]) -> Why:
+    return Why(*reasons)
 
 
 def localise(text: str, language: str) -> str:

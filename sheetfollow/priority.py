@@ -21,6 +21,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import date
 
+from sheetfollow.i18n import P_, word
 from sheetfollow.models import Outcome, Row, Status
 
 
@@ -47,12 +48,18 @@ class Place:
     def reason(self) -> str:
         """Why the row is where it is, in a few English words: '3 overdue, oldest first'."""
         if self.rank is Rank.PROMISED:
-            return "1 promised for today"
+            return P_("due table", "1 promised for today")
         if self.rank is Rank.SAME_DAY:
-            return f"2 {'quote' if self.kind == 'quote' else 'new lead'}, same day"
+            if self.kind == "quote":
+                return P_("due table", "2 quote, same day")
+            return P_("due table", "2 new lead, same day")
         if self.rank is Rank.OVERDUE:
-            return "3 overdue, oldest first"
-        return "4 today, by value"
+            return P_("due table", "3 overdue, oldest first")
+        return P_("due table", "4 today, by value")
+
+    def reason_in(self, language: str) -> str:
+        """The reason in `language`, for `due --explain`'s table (its --json keeps English)."""
+        return word("due table", self.reason, language)
 
 
 def place(row: Row, today: date) -> Place:

@@ -53,7 +53,7 @@ from datetime import date
 
 from sheetfollow.calendar import BusinessCalendar
 from sheetfollow.config import Cadence, Rules
-from sheetfollow.i18n import R_, Reason, Rn_, why
+from sheetfollow.i18n import R_, Reason, Rn_, Why, why
 from sheetfollow.models import Computed, Outcome, Owner, Prospect, Stage, Status
 from sheetfollow.vocab import normalise
 
@@ -164,17 +164,19 @@ def compute(
     if prospect.problems:
         first = prospect.problems[0]
         more = len(prospect.problems) - 1
-        # The problem itself is in the words of the check that found it.
-        text = f"{first.ref}: {first.message.rstrip('.')}"
+        # The problem itself is in the words of the check that found it: a reason (in the
+        # team's language where the sheet is written) or a plain text.
+        problem = _problem(first.message)
         if more:
             check = Rn_(
-                "Check %(problem)s (and %(n)s more).",
-                "Check %(problem)s (and %(n)s more).",
+                "Check %(cell)s: %(problem)s (and %(n)s more).",
+                "Check %(cell)s: %(problem)s (and %(n)s more).",
                 more,
-                problem=text,
+                cell=first.ref,
+                problem=problem,
             )
         else:
-            check = R_("Check %(problem)s.", problem=text)
+            check = R_("Check %(cell)s: %(problem)s.", cell=first.ref, problem=problem)
         return Computed(None, Status.NEEDS_ATTENTION, "", why(check), who)
     phase = _phase(prospect)
     if phase is None:
@@ -189,6 +191,16 @@ def compute(
     if phase is Stage.LOST:
         return _lost(prospect, calendar, today, who)
     return _after_sale(phase, prospect, rules, calendar, today, who)
+
+
+def _problem(message: str) -> Reason | str:
+    """A problem's message as a Why's value: its reason when it is one (schema.py's), else
+    its text without the closing full stop (the Why adds its own)."""
+    if type(message) is Why and not message.endswith("."):
+        parts = message.parts
+        if len(parts) == 1 and type(parts[0]) is Reason:
+            return parts[0]
+    return message.rstrip(".")
 
 
 #: Outcomes that settle where a prospect stands, whatever its Stage cell still says.

@@ -19,6 +19,7 @@ from typing import Any, NoReturn, TypeGuard, TypeVar
 from sheetfollow import fields, vocab
 from sheetfollow.calendar import is_known_region
 from sheetfollow.errors import SheetError
+from sheetfollow.i18n import R_, Reason, Why
 from sheetfollow.models import Channel, Outcome, Owner, Problem, Prospect, Stage
 from sheetfollow.sheet import RawValue, Table
 from sheetfollow.text import quoted
@@ -28,7 +29,8 @@ HEADER_SEARCH_ROWS = 20
 #: Largest spreadsheet serial day number: 9999-12-31 in the 1900 date system.
 MAX_SERIAL = 2958465
 
-_DATE_HINT = "use 2026-12-31 or 31-12-2026"
+# Reasons (i18n.py): a problem reaches the row's Why, written in the team's language.
+_DATE_HINT = R_("use 2026-12-31 or 31-12-2026")
 
 _EMPTY_OVERRIDES: Mapping[str, str] = MappingProxyType({})
 
@@ -385,8 +387,8 @@ def _is_number(value: RawValue) -> TypeGuard[int | float]:
 DATE_ORDERS: tuple[str, ...] = ("DMY", "MDY", "YMD")
 _DATE_HINTS = {
     "DMY": _DATE_HINT,
-    "MDY": "use 2026-12-31 or 12/31/2026",
-    "YMD": "use 2026-12-31",
+    "MDY": R_("use 2026-12-31 or 12/31/2026"),
+    "YMD": R_("use 2026-12-31"),
 }
 
 
@@ -411,20 +413,28 @@ def parse_date(value: RawValue, *, epoch: date, order: str = "DMY") -> date | No
         return None
     parsed = _date_from_text(text, order)
     if parsed is None:
-        raise BadValue(f"{quoted(text)} is not a date ({_DATE_HINTS.get(order, _DATE_HINT)})")
+        hint = _DATE_HINTS.get(order, _DATE_HINT)
+        raise BadValue(Why(R_("%(text)s is not a date (%(hint)s)", text=quoted(text), hint=hint)))
     return parsed
 
 
 def _from_serial(serial: float, epoch: date) -> date:
     if not (math.isfinite(serial) and 1 <= serial <= MAX_SERIAL):
         raise BadValue(
-            f"{cell_text(serial)} is not a date (a date number lies between 1 and "
-            f"{MAX_SERIAL}; {_DATE_HINT})"
+            Why(
+                R_(
+                    "%(text)s is not a date (a date number lies between 1 and %(max)s; %(hint)s)",
+                    text=cell_text(serial),
+                    max=str(MAX_SERIAL),
+                    hint=_DATE_HINT,
+                )
+            )
         )
     try:
         return epoch + timedelta(days=int(serial))
     except OverflowError:
-        raise BadValue(f"{cell_text(serial)} is not a date ({_DATE_HINT})") from None
+        problem = R_("%(text)s is not a date (%(hint)s)", text=cell_text(serial), hint=_DATE_HINT)
+        raise BadValue(Why(problem)) from None
 
 
 def _date_from_text(text: str, order: str = "DMY") -> date | None:
@@ -476,7 +486,8 @@ def parse_amount(value: RawValue, locale: str = "") -> float | None:
     if amount is None and _AMOUNT.fullmatch(compact):
         amount = _amount_from_text(compact)
     if amount is None:
-        raise BadValue(f"{quoted(text)} is not an amount (use 12500 or 12.500,50)")
+        said = R_("%(text)s is not an amount (use 12500 or 12.500,50)", text=quoted(text))
+        raise BadValue(Why(said))
     return amount
 
 
@@ -529,7 +540,9 @@ def parse_count(value: RawValue) -> int:
             return int(number)
     elif re.fullmatch(r"\+?\d+", text):
         return int(text)
-    raise BadValue(f"{quoted(text)} is not a number of attempts (use 0, 1, 2 ...)")
+    raise BadValue(
+        Why(R_("%(text)s is not a number of attempts (use 0, 1, 2 ...)", text=quoted(text)))
+    )
 
 
 E = TypeVar("E", bound=Enum)
@@ -545,8 +558,19 @@ def parse_choice(value: RawValue, aliases: Mapping[str, E], what: str) -> E | No
         kind = type(next(iter(aliases.values())))
         words = [str(m.value) for m in kind]
         listed = ", ".join(words[:-1]) + " or " + words[-1]
-        raise BadValue(f"{quoted(text)} is not a known {what} (use {listed})")
+        raise BadValue(_unknown_word(quoted(text), what, listed))
     return member
+
+
+def _unknown_word(text: str, what: str, listed: str) -> str:
+    # One message per kind of word, so that a translation can say "stage" in its own words.
+    if what == "stage":
+        return Why(R_("%(text)s is not a known stage (use %(words)s)", text=text, words=listed))
+    if what == "outcome":
+        return Why(R_("%(text)s is not a known outcome (use %(words)s)", text=text, words=listed))
+    if what == "channel":
+        return Why(R_("%(text)s is not a known channel (use %(words)s)", text=text, words=listed))
+    return f"{text} is not a known {what} (use {listed})"
 
 
 def parse_yes_no(value: RawValue) -> bool:
@@ -558,7 +582,7 @@ def parse_yes_no(value: RawValue) -> bool:
         return False
     answer = vocab.BOOL_ALIASES.get(vocab.normalise(text))
     if answer is None:
-        raise BadValue(f"{quoted(text)} is not yes or no")
+        raise BadValue(Why(R_("%(text)s is not yes or no", text=quoted(text))))
     return answer
 
 
@@ -795,7 +819,12 @@ def parse_prospect(
 def _past_day(r: _RowReader, name: str, when: date | None, today: date | None) -> date | None:
     """A date that records something that happened, so it cannot lie after today."""
     if when is not None and today is not None and when > today:
-        r.report(name, f"{when.isoformat()} is in the future (today is {today.isoformat()})")
+        future = R_(
+            "%(day)s is in the future (today is %(today)s)",
+            day=when.isoformat(),
+            today=today.isoformat(),
+        )
+        r.report(name, Why(future))
         r.bad.add(name)
         return None
     return when
@@ -809,18 +838,18 @@ def _check_whole_row(
     follow_up_on: date | None,
 ) -> None:
     if not texts["owner"]:
-        r.report("owner", "no owner")
+        r.report("owner", Why(R_("no owner")))
     if not texts["company"] and not texts["contact"]:
-        r.report("company", "no company or contact")
+        r.report("company", Why(R_("no company or contact")))
     if outcome is Outcome.CALL_BACK and "follow_up_on" not in r.bad:
         later = follow_up_on is not None and (last_contact is None or follow_up_on > last_contact)
         if not later:
             where = "follow_up_on" if "follow_up_on" in r.hm.columns else "last_outcome"
-            r.report(
-                where,
-                "call back needs a date in Follow up on"
-                + (" after Last contact" if follow_up_on is not None else ""),
-            )
+            if follow_up_on is None:
+                needs = R_("call back needs a date in Follow up on")
+            else:
+                needs = R_("call back needs a date in Follow up on after Last contact")
+            r.report(where, Why(needs))
 
 
 #: Outcomes that settle a row: they need no date to compute anything.
@@ -840,12 +869,30 @@ def _check_touch_has_date(
     ):
         return
     if outcome is not None:
-        said = f"Last outcome is '{outcome.value}'"
+        said = R_(
+            "Last outcome is '%(outcome)s' but Last contact is empty; "
+            "fill in the date of that touch",
+            outcome=_OUTCOME_SAID.get(outcome) or outcome.value,
+        )
     elif attempts:
-        said = f"Attempts is {attempts}"
+        said = R_(
+            "Attempts is %(attempts)s but Last contact is empty; fill in the date of that touch",
+            attempts=str(attempts),
+        )
     else:
         return
-    r.report("last_contact", f"{said} but Last contact is empty; fill in the date of that touch")
+    r.report("last_contact", Why(said))
+
+
+#: The outcomes that can lack a Last contact, as the message quotes them (a reason, so the
+#: team's language has its word).
+_OUTCOME_SAID: Mapping[Outcome, Reason] = {
+    Outcome.REACHED: R_("reached"),
+    Outcome.NO_ANSWER: R_("no answer"),
+    Outcome.VOICEMAIL: R_("voicemail"),
+    Outcome.INTERESTED: R_("interested"),
+    Outcome.QUOTE_SENT: R_("quote sent"),
+}
 
 
 def _column_of(problem: Problem, hm: HeaderMap) -> int:
@@ -1000,26 +1047,50 @@ def foreign_columns(table: Table, hm: HeaderMap) -> list[ForeignColumn]:
     """Owned columns whose filled cells are mostly not what sheetfollow writes there.
     Writing into them would overwrite the team's own values."""
     found: list[ForeignColumn] = []
+    rows = table.rows[hm.header_row :]
+    epoch, order = table.epoch, hm.date_order
     for name in ("next_follow_up", "status", "step"):
         column = hm.columns.get(name)
         if column is None:
             continue
+        index = column - 1
         filled = 0
         foreign: dict[str, None] = {}
         count = 0
-        for _, values in data_rows(table, hm):
-            value = values[column - 1] if column <= len(values) else None
-            if value is None or not cell_text(value):
+        # What each distinct text or date reads as (a column repeats a few words and days:
+        # every run asks it of every row): _BLANK, _OURS or _FOREIGN.
+        known: dict[RawValue, int] = {}
+        left = len(rows)
+        for values in rows:
+            left -= 1
+            value = values[index] if index < len(values) else None
+            if value is None:
+                continue
+            kind = type(value)
+            verdict = known.get(value) if kind is str or kind is date or kind is datetime else None
+            if verdict is None:
+                if not cell_text(value):
+                    verdict = _BLANK
+                else:
+                    verdict = _OURS if _ours(name, value, epoch, order) else _FOREIGN
+                if kind is str or kind is date or kind is datetime:
+                    known[value] = verdict
+            if verdict == _BLANK:
                 continue
             filled += 1
-            if not _ours(name, value, table.epoch, hm.date_order):
+            if verdict == _FOREIGN:
                 count += 1
                 if len(foreign) < 3:
                     foreign.setdefault(cell_text(value), None)
+            elif filled - count > count + left:
+                break  # ours are the majority whatever the rows left hold: decided
         if count and count * 2 >= filled:
             header = cell_text(_row(table, hm.header_row)[column - 1])
             found.append(ForeignColumn(name, column, header, tuple(foreign)))
     return found
+
+
+_BLANK, _OURS, _FOREIGN = 0, 1, 2
 
 
 def foreign_message(column: ForeignColumn, language: str) -> str:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sheetfollow import capacity, i18n, priority, schema, vocab
+from sheetfollow import capacity, collector, i18n, priority, schema, vocab
 from sheetfollow.calendar import calendar_for
 from sheetfollow.config import CONFIG_NAME, Config, team_date_order, team_locale
 from sheetfollow.errors import ConfigError, SheetError
@@ -111,6 +111,11 @@ def load(
     progress: Progress | None = None,
 ) -> Pipeline:
     """Read the Prospects (and Owners) tab and compute every row."""
+    with collector.paused():
+        return _load(backend, config, today, progress)
+
+
+def _load(backend: Backend, config: Config, today: date, progress: Progress | None) -> Pipeline:
     table = prospects_table(backend, config)
     header = prospect_header(table, config, backend.label)
     _check_touch_columns(backend, config, table, header)
@@ -355,7 +360,8 @@ def compute_row(
         # A date the calendar cannot work with (31-12-9999 as "never", say) must not stop
         # the run: this row needs attention, the others go on.
         ref = schema.cell_ref(config.tabs.prospects, prospect.row)
-        problem = Problem(ref, f"cannot work out a follow-up date ({error})")
+        message = i18n.R_("cannot work out a follow-up date (%(error)s)", error=str(error))
+        problem = Problem(ref, i18n.Why(message))
         prospect = replace(prospect, problems=(*prospect.problems, problem))
         computed = compute(
             prospect, rules=config.rules, calendar=calendar, today=today, owner=owner
@@ -390,9 +396,13 @@ def with_owner_problems(
         return prospect
     owner = owners.get(vocab.normalise(prospect.owner))
     if owner is None:
-        message = f"owner {prospect.owner!r} is not in the Owners tab"
+        message = i18n.Why(
+            i18n.R_("owner %(name)s is not in the Owners tab", name=repr(prospect.owner))
+        )
     elif not owner.email:
-        message = f"owner {prospect.owner!r} has no email in the Owners tab"
+        message = i18n.Why(
+            i18n.R_("owner %(name)s has no email in the Owners tab", name=repr(prospect.owner))
+        )
     else:
         return prospect
     ref = schema.cell_ref(header.tab, prospect.row, header.columns.get("owner"))
@@ -481,6 +491,13 @@ def refresh_in(
     ws: Workspace, *, dry_run: bool = False, progress: Progress | None = None
 ) -> RefreshSummary:
     """The refresh, staged in `ws` (written by ws.save())."""
+    # A first refresh makes a cell change for most owned cells, and a snapshot per row: all
+    # kept until the write, so the collector would walk them again and again for nothing.
+    with collector.paused():
+        return _refresh_in(ws, dry_run=dry_run, progress=progress)
+
+
+def _refresh_in(ws: Workspace, *, dry_run: bool, progress: Progress | None) -> RefreshSummary:
     from sheetfollow import snapshot, typed
 
     config, today, sheet = ws.config, ws.today, ws.sheet
@@ -592,8 +609,10 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
         for column, wanted in zip(owned, _owned_values(row.computed, language), strict=True):
             current = values[column - 1] if column <= width else None
             # What an unchanged row holds, decided without _same's parsing (every row of
-            # every refresh comes through here).
-            if current is None and wanted is None:
+            # every refresh comes through here), and an empty cell (a first refresh's).
+            if current is None:
+                if wanted is not None and wanted != "":
+                    cells.append(CellWrite(number, column, wanted))
                 continue
             if (
                 type(current) is type(wanted)
@@ -757,7 +776,8 @@ def row_as_dict(row: Row, today: date) -> dict[str, object]:
         else 0,
         "status": c.status.value,
         "step": c.step,
-        "why": c.why,
+        # A plain str: a Why (a str subclass) would send the JSON writer down its slow path.
+        "why": str(c.why),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sheetfollow import hidden_tab, schema, vocab
 from sheetfollow.config import Config
@@ -270,21 +271,23 @@ _OUTCOMES: dict[str, Outcome | None] = {}
 _STAGES: dict[str, Stage | None] = {}
 
 
+def _word(value: RawValue, seen: dict[str, Any], aliases: Mapping[str, Any]) -> Any:
+    """The member a cell's word names (None when none), remembered per distinct text."""
+    if type(value) is str and value in seen:
+        return seen[value]
+    found = aliases.get(vocab.normalise(schema.cell_text(value)))
+    if type(value) is str and len(seen) < 4096:
+        seen[value] = found
+    return found
+
+
 def _outcome(value: RawValue) -> Outcome | None:
-    if type(value) is str and value in _OUTCOMES:
-        return _OUTCOMES[value]
-    found = vocab.OUTCOME_ALIASES.get(vocab.normalise(schema.cell_text(value)))
-    if type(value) is str and len(_OUTCOMES) < 4096:
-        _OUTCOMES[value] = found
+    found: Outcome | None = _word(value, _OUTCOMES, vocab.OUTCOME_ALIASES)
     return found
 
 
 def _stage(value: RawValue) -> Stage | None:
-    if type(value) is str and value in _STAGES:
-        return _STAGES[value]
-    found = vocab.STAGE_ALIASES.get(vocab.normalise(schema.cell_text(value)))
-    if type(value) is str and len(_STAGES) < 4096:
-        _STAGES[value] = found
+    found: Stage | None = _word(value, _STAGES, vocab.STAGE_ALIASES)
     return found
 
 

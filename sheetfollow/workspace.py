@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sheetfollow import journal, schema, sends, service, snapshot, typed
+from sheetfollow import collector, journal, schema, sends, service, snapshot, typed
 from sheetfollow.config import Config
 from sheetfollow.errors import BusyError, RemoteError, UsageError
 from sheetfollow.journal import Journal, Pending
@@ -95,7 +95,8 @@ class Workspace:
         """The latest snapshot of every ID (read again only when the tab changed since)."""
         stamp = self.sheet.tab_version(self.config.tabs.touches)
         if self._snapshots is None or self._snapshots[0] != stamp:
-            self._snapshots = (stamp, snapshot.read_snapshots(self.sheet, self.config))
+            with collector.paused():
+                self._snapshots = (stamp, snapshot.read_snapshots(self.sheet, self.config))
         return self._snapshots[1]
 
     # -- typed touches

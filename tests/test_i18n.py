@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po, write_po
 from conftest import Cli
 from openpyxl import load_workbook
 
-from sheetfollow import i18n, vocab
+from sheetfollow import i18n, schema, vocab
 from sheetfollow.calendar import calendar_for
 from sheetfollow.config import load_config
 from sheetfollow.fields import LANGUAGES
@@ -22,6 +22,7 @@ from sheetfollow.mark import parse_outcome
 from sheetfollow.models import Channel, Outcome, Prospect, Status
 from sheetfollow.notify import render
 from sheetfollow.rules import compute
+from sheetfollow.sheet import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 11, 24)
@@ -269,3 +270,116 @@ def test_a_dutch_team_reads_its_sheet_log_mark_and_due_in_dutch(cli: Cli, tmp_pa
     after = cli("refresh", *config)
     assert " 0 cells changed" in after.output, after.output
     assert "typed" not in after.output.lower()
+
+
+# --- A cell's problem, in the team's language ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "wanted"),
+    [
+        ("nl", "Controleer {cell}: 'abc' is geen datum (gebruik 2026-12-31 of 31-12-2026)."),
+        ("de", "{cell} prüfen: 'abc' ist kein Datum (2026-12-31 oder 31-12-2026 verwenden)."),
+    ],
+)
+def test_a_cell_that_is_not_a_date_is_named_in_the_why_in_the_team_language(
+    cli: Cli, tmp_path: Path, language: str, wanted: str
+) -> None:
+    # The problem is a reason like the others: the cell reference and the quoted cell stay
+    # as they are, the rest is the team's language.
+    result = cli("init", "--example", "--lang", language, "--today", TODAY.isoformat())
+    assert result.exit_code == 0, result.output
+    workbook = tmp_path / "prospects.xlsx"
+    tab = vocab.TAB_NAMES[language]["prospects"]
+    book = load_workbook(workbook)
+    headers = [cell.value for cell in book[tab][1]]
+    column = headers.index(vocab.PROSPECT_HEADERS[language]["last_contact"]) + 1
+    book[tab].cell(row=2, column=column, value="abc")
+    book.save(workbook)
+
+    refreshed = cli("refresh", "--config", str(tmp_path / "sheetfollow.toml"))
+    assert refreshed.exit_code == 0, refreshed.output
+    sheet = load_workbook(workbook)[tab]
+    headers = [cell.value for cell in sheet[1]]
+    why = sheet.cell(row=2, column=headers.index(vocab.PROSPECT_HEADERS[language]["why"]) + 1)
+    cell = f"{tab}!{sheet.cell(row=2, column=column).column_letter}2"
+    assert why.value == wanted.format(cell=cell)
+    # `check` is for whoever keeps the sheet: its report stays in English.
+    check = cli("check", "--config", str(tmp_path / "sheetfollow.toml"))
+    assert f"{cell}: 'abc' is not a date (use 2026-12-31 or 31-12-2026)" in check.output
+
+
+@pytest.mark.parametrize(
+    ("cells", "english", "translated"),
+    [
+        (
+            {"Company": "Acme", "Owner": "Anna", "Last contact": "2026-12-01"},
+            "Check Prospects!D2: 2026-12-01 is in the future (today is 2026-11-24).",
+            {
+                "nl": "Controleer Prospects!D2: 2026-12-01 ligt in de toekomst "
+                "(vandaag is het 2026-11-24).",
+                "es": "Revisa Prospects!D2: 2026-12-01 es una fecha futura (hoy es 2026-11-24).",
+            },
+        ),
+        (
+            {"Last outcome": "no answer", "Attempts": "lots"},
+            "Check Prospects!A2: no company or contact (and 3 more).",
+            {
+                "da": "Tjek Prospects!A2: ingen virksomhed eller kontaktperson (og 3 mere).",
+                "de": "Prospects!A2 prüfen: weder Firma noch Ansprechpartner (und 3 weitere).",
+            },
+        ),
+        (
+            {"Company": "Acme", "Owner": "Anna", "Last outcome": "voicemail"},
+            "Check Prospects!D2: Last outcome is 'voicemail' but Last contact is empty; "
+            "fill in the date of that touch.",
+            {
+                "nl": "Controleer Prospects!D2: Laatste resultaat is 'Voicemail' maar Laatste "
+                "contact is leeg; vul de datum van dat contact in.",
+                "es": "Revisa Prospects!D2: Último resultado es 'Buzón de voz' pero Último "
+                "contacto está vacío; rellena la fecha de ese contacto.",
+            },
+        ),
+    ],
+)
+def test_the_problems_of_a_row_are_written_in_the_team_language(
+    cells: dict[str, str], english: str, translated: dict[str, str]
+) -> None:
+    headers = ["Company", "Owner", "Stage", "Last contact", "Last outcome", "Attempts"]
+    table = Table("Prospects", [headers, [cells.get(name) for name in headers]])
+    header = schema.map_headers(table)
+    prospect = schema.parse_prospect(table.rows[1], 2, header, epoch=table.epoch, today=TODAY)
+    assert prospect is not None
+    config = load_config(ROOT / "templates" / "sheetfollow.toml")
+    calendar = calendar_for(config.calendar, "NL")
+    computed = compute(prospect, rules=config.rules, calendar=calendar, today=TODAY)
+    assert computed.why == english
+    for language, text in translated.items():
+        assert i18n.localise(computed.why, language) == text
+
+
+def test_due_explains_its_order_and_the_daily_limit_in_the_team_language(
+    cli: Cli, tmp_path: Path
+) -> None:
+    result = cli("init", "--example", "--lang", "nl", "--today", TODAY.isoformat())
+    assert result.exit_code == 0, result.output
+    config = tmp_path / "sheetfollow.toml"
+    text = config.read_text(encoding="utf-8")
+    assert "\ncalls_per_day = 0\n" in text
+    config.write_text(text.replace("\ncalls_per_day = 0\n", "\ncalls_per_day = 3\n"))
+    args = ("--config", str(config), "--today", TODAY.isoformat())
+    assert cli("refresh", *args).exit_code == 0
+
+    due = cli("due", "--explain", *args)
+    assert due.exit_code == 0, due.output
+    assert "1 beloofd voor vandaag" in due.output and "3 te laat, oudste eerst" in due.output
+    assert re.search(
+        r"\n\d+ gesprekken die nu al moesten, zijn door de daglimiet verplaatst "
+        r"\(Belletjes per dag; zie Waarom\): wo 25 nov 2026 t/m ",
+        due.output,
+    ), due.output
+    assert re.search(r"\nboven de daglimiet: Anna, di 24 nov 2026: \d van 3 gesprekken", due.output)
+    assert "daily limit" not in due.output and "oldest first" not in due.output
+    # Scripts read --json: its order stays in the English of the code.
+    listed = cli("due", "--json", "--explain", *args)
+    assert "3 overdue, oldest first" in listed.stdout

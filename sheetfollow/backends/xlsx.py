@@ -36,6 +36,7 @@ from xml.parsers import expat
 import filelock
 import python_calamine
 
+from sheetfollow import collector
 from sheetfollow.backends import _xlsxformat, lockfiles
 from sheetfollow.backends import _xlsxml as xml
 from sheetfollow.errors import BusyError, SheetError
@@ -226,7 +227,8 @@ class XlsxBackend:
         # the ID re-check before a write reuses the grid read moments before (a 30,000-row
         # tab takes half a second to read).
         if name not in package.grids:
-            package.grids[name] = self._read_grid(package, name)
+            with collector.paused():  # thousands of objects a tab, all kept: no gc passes
+                package.grids[name] = self._read_grid(package, name)
         return package.grids[name]
 
     def _read_grid(self, package: _Package, name: str) -> list[list[RawValue]]:
