@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperArgument, TyperGroup
 
-from sheetfollow import __version__, i18n, output, service
+from sheetfollow import __version__, output
 from sheetfollow.config import (
     Config,
     Found,
@@ -42,14 +42,32 @@ from sheetfollow.models import Row, Status
 from sheetfollow.sheet import Backend
 from sheetfollow.text import printable
 
+
+class _Later:
+    """A module imported on its first use, so that `--help` and completion never load the
+    engine (the rules, the planner, the translations)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attribute)
+
+
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.table import Table as RichTable
     from rich.text import Text
 
+    from sheetfollow import i18n, service
     from sheetfollow.notifier import NotifyReport
     from sheetfollow.runlog import Session
     from sheetfollow.workspace import Workspace
+else:
+    service = _Later("sheetfollow.service")
+    i18n = _Later("sheetfollow.i18n")
 
 #: Never Rich's emoji codes: ":thumbs_up:" typed in a cell is printed as typed.
 out = Console(emoji=False)
@@ -958,6 +976,13 @@ _WITH_OWNER_AND_STEP = 100
 _WITH_WHY = 140
 
 
+def _whole_amount(value: float, language: str) -> str:
+    """A value as the team writes whole amounts: 145,500 in English, 145.500 in Dutch."""
+    if language == "en":
+        return f"{value:,.0f}"
+    return i18n.number_text(round(value), language)
+
+
 def _due_table(
     rows: list[Row], today: date, width: int, *, explain: bool = False, language: str = "en"
 ) -> RichTable:
@@ -999,7 +1024,7 @@ def _due_table(
     if middle:
         add("Step", 10, [i18n.step_text(r.computed.step, language) for r in rows])
     values = [r.prospect.value for r in rows]
-    add("Value", None, [f"{v:,.0f}" if v is not None else "" for v in values])
+    add("Value", None, [_whole_amount(v, language) if v is not None else "" for v in values])
     if explain:
         add("Order", None, [priority.place(r, today).reason_in(language) for r in rows])
     natural = {

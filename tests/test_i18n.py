@@ -257,6 +257,9 @@ def test_a_dutch_team_reads_its_sheet_log_mark_and_due_in_dutch(cli: Cli, tmp_pa
     assert "opvolgingen op di 24 nov 2026" in due.output
     assert "Bedrijf" in due.output and "Waarde" in due.output, due.output
     assert "d te laat " in due.output and "vandaag " in due.output
+    # Whole amounts grouped the Dutch way: 145.500, never 145,500.
+    assert re.search(r" \d{1,3}\.\d{3}\n", due.output), due.output
+    assert not re.search(r" \d{1,3},\d{3}\n", due.output), due.output
 
     overdue = next(row for row in rows if row[status] == "Te laat")
     marked = cli("mark", *config, str(overdue[0]), "geen gehoor")
