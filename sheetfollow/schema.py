@@ -562,7 +562,24 @@ def parse_choice(value: RawValue, aliases: Mapping[str, E], what: str) -> E | No
     return member
 
 
-def _unknown_word(text: str, what: str, listed: str) -> str:
+#: The words a cell may hold, one message per kind: a translation lists the words the
+#: starter of its language uses. English equals the list made from the members (a test
+#: keeps them so; a list that no longer matches is given as made).
+_KNOWN_WORDS: dict[str, Reason] = {
+    "stage": R_(
+        "new, contacted, interested, quote, won, delivered, customer, lost or not interested"
+    ),
+    "outcome": R_(
+        "reached, no answer, voicemail, interested, call back, quote sent, not interested, "
+        "won, delivered or lost"
+    ),
+    "channel": R_("phone, email or visit"),
+}
+
+
+def _unknown_word(text: str, what: str, made: str) -> str:
+    known = _KNOWN_WORDS.get(what)
+    listed: str | Reason = known if known is not None and str(known) == made else made
     # One message per kind of word, so that a translation can say "stage" in its own words.
     if what == "stage":
         return Why(R_("%(text)s is not a known stage (use %(words)s)", text=text, words=listed))

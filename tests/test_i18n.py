@@ -19,7 +19,7 @@ from sheetfollow.calendar import calendar_for
 from sheetfollow.config import load_config
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.mark import parse_outcome
-from sheetfollow.models import Channel, Outcome, Prospect, Status
+from sheetfollow.models import Channel, Outcome, Prospect, Stage, Status
 from sheetfollow.notify import render
 from sheetfollow.rules import compute
 from sheetfollow.sheet import Table
@@ -316,6 +316,17 @@ def test_a_cell_that_is_not_a_date_is_named_in_the_why_in_the_team_language(
     ("cells", "english", "translated"),
     [
         (
+            {"Company": "Acme", "Owner": "Anna", "Stage": "Gesprek"},
+            "Check Prospects!C2: 'Gesprek' is not a known stage (use new, contacted, interested, "
+            "quote, won, delivered, customer, lost or not interested).",
+            {
+                # The words to use are the ones the starter of that language has.
+                "nl": "Controleer Prospects!C2: 'Gesprek' is geen bekende fase (gebruik Nieuw, "
+                "Gecontacteerd, Geïnteresseerd, Offerte, Gewonnen, Geleverd, Klant, Verloren "
+                "of Niet geïnteresseerd).",
+            },
+        ),
+        (
             {"Company": "Acme", "Owner": "Anna", "Last contact": "2026-12-01"},
             "Check Prospects!D2: 2026-12-01 is in the future (today is 2026-11-24).",
             {
@@ -386,3 +397,26 @@ def test_due_explains_its_order_and_the_daily_limit_in_the_team_language(
     # Scripts read --json: its order stays in the English of the code.
     listed = cli("due", "--json", "--explain", *args)
     assert "3 overdue, oldest first" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("kind", "members"), [("stage", Stage), ("outcome", Outcome), ("channel", Channel)]
+)
+def test_the_words_a_cell_may_hold_are_listed_as_the_starter_of_each_language_has_them(
+    kind: str, members: type[Stage] | type[Outcome] | type[Channel]
+) -> None:
+    names = {
+        "stage": vocab.STAGE_NAMES,
+        "outcome": vocab.OUTCOME_NAMES,
+        "channel": vocab.CHANNEL_NAMES,
+    }
+    words = [str(member.value) for member in members]
+    listed = schema._KNOWN_WORDS[kind]
+    # English is the list made from the members: a member added later shows up here.
+    assert str(listed) == ", ".join(words[:-1]) + " or " + words[-1]
+    for language in LANGUAGES:
+        if language == "en":
+            continue
+        text = listed.text(language)
+        for name in names[kind][language].values():
+            assert name in text, (language, name, text)
