@@ -4,8 +4,6 @@ that fits a date and a sentence, dates formatted as dates (also as LibreOffice s
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -13,8 +11,8 @@ import openpyxl
 import pytest
 from conftest import Cli
 from openpyxl.styles import Font, PatternFill
+from soffice import SOFFICE, soffice_convert
 
-SOFFICE = shutil.which("soffice")
 TODAY = "2026-12-01"
 
 
@@ -68,21 +66,7 @@ def test_libreoffice_shows_the_new_dates(cli: Cli, tmp_path: Path) -> None:
     assert cli("refresh", "--sheet", path, "--today", TODAY).exit_code == 0
     out = tmp_path / "lo"
     for kind in ("html", "xlsx:Calc MS Excel 2007 XML"):
-        subprocess.run(
-            [
-                str(SOFFICE),
-                f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
-                "--headless",
-                "--convert-to",
-                kind,
-                "--outdir",
-                str(out),
-                str(path),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=180,
-        )
+        soffice_convert([path], kind, out, profile=tmp_path / "profile", timeout=180)
     html = (out / "pipeline.html").read_text(encoding="utf-8", errors="replace")
     shown = [
         re.sub(r"<[^>]+>", "", body).strip()

@@ -25,13 +25,13 @@ import pytest
 from backends.test_xlsx_locks import excel_owner_file
 from conftest import file_state
 from json_output import data_of
+from soffice import SOFFICE, soffice_convert
 
 from sheetfollow import starter
 from sheetfollow.exit_codes import ExitCode
 
 TODAY = date(2026, 11, 27)  # a Friday
 DAY = TODAY.isoformat()
-SOFFICE = shutil.which("soffice")
 
 #: Five different touches, as a person types them: ID, Last outcome, Follow up on.
 TYPED: list[tuple[str, str, date | None]] = [
@@ -127,21 +127,7 @@ def save_with_libreoffice(path: Path, work: Path) -> None:
     """Open and save the workbook in LibreOffice, which rewrites the whole file its way."""
     assert SOFFICE is not None
     out = work / "lo"
-    subprocess.run(
-        [
-            SOFFICE,
-            f"-env:UserInstallation={(work / 'profile').as_uri()}",
-            "--headless",
-            "--convert-to",
-            "xlsx:Calc MS Excel 2007 XML",
-            "--outdir",
-            str(out),
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    soffice_convert([path], "xlsx:Calc MS Excel 2007 XML", out, profile=work / "profile")
     shutil.copyfile(out / path.name, path)
 
 

@@ -6,8 +6,6 @@ import hashlib
 import importlib.resources
 import importlib.util
 import re
-import shutil
-import subprocess
 import sys
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -19,6 +17,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.cell.rich_text import CellRichText
 from python_calamine import CalamineWorkbook
+from soffice import SOFFICE, soffice_convert
 
 from sheetfollow import vocab
 from sheetfollow.config import CONFIG_NAME, Config, load_config
@@ -565,27 +564,11 @@ def test_init_overwrite_replaces_both_files(tmp_path: Path) -> None:
 
 # --- What people see ----------------------------------------------------------------------------
 
-SOFFICE = shutil.which("soffice")
-
 
 def rendered_cells(workbook: Path, tmp_path: Path) -> dict[str, tuple[str | None, str | None]]:
     """Cell text -> (fill, text colour) as LibreOffice renders the first tab to HTML."""
     profile = tmp_path / "lo-profile"  # a private profile: parallel runs do not collide
-    subprocess.run(
-        [
-            str(SOFFICE),
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--convert-to",
-            "html",
-            "--outdir",
-            str(tmp_path),
-            str(workbook),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    soffice_convert([workbook], "html", tmp_path, profile=profile, timeout=180)
     html = workbook.with_suffix(".html").read_text(encoding="utf-8", errors="replace")
     shown: dict[str, tuple[str | None, str | None]] = {}
     for attrs, body in re.findall(r"<td([^>]*)>(.*?)</td>", html, re.S):

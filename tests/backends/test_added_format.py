@@ -6,7 +6,6 @@ from __future__ import annotations
 import posixpath
 import re
 import shutil
-import subprocess
 import warnings
 import zlib
 from pathlib import Path
@@ -16,6 +15,7 @@ import openpyxl
 import pytest
 from conftest import Cli
 from lxml import etree
+from soffice import SOFFICE, soffice_convert
 from test_adopt import TEAMS, make_workbook
 from xlsx_fixtures import (
     MAIN_NS,
@@ -31,7 +31,6 @@ from sheetfollow.backends._xlsxformat import AfterSheetData
 from sheetfollow.backends.xlsx import XlsxBackend
 from sheetfollow.sheet import CellWrite, TabChanges
 
-SOFFICE = shutil.which("soffice")
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "xlsx"
 CORPUS_FILES = sorted(CORPUS.glob("*.xls[xm]"))
 TODAY = "2026-12-01"
@@ -361,22 +360,7 @@ def test_the_end_of_the_cells_is_found_when_split_between_pieces() -> None:
 
 
 def convert(paths: list[Path], target: str, folder: Path) -> None:
-    assert SOFFICE is not None
-    subprocess.run(
-        [
-            SOFFICE,
-            f"-env:UserInstallation={(folder / 'profile').as_uri()}",
-            "--headless",
-            "--convert-to",
-            target,
-            "--outdir",
-            str(folder),
-            *map(str, paths),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    soffice_convert(paths, target, folder)
 
 
 def fill_colours(pdf: bytes) -> set[tuple[int, int, int]]:

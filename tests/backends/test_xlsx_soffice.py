@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import shutil
-import subprocess
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from soffice import SOFFICE, soffice_convert
 from xlsx_fixtures import (
     NEXT_COLUMN,
     PROSPECT_HEADERS,
@@ -22,7 +21,6 @@ from xlsx_fixtures import (
 from sheetfollow.backends.xlsx import XlsxBackend
 from sheetfollow.sheet import CellWrite, TabChanges
 
-SOFFICE = shutil.which("soffice")
 # UTF-8, comma separated, double quotes; the last option (-1) exports every sheet to its own
 # file named <stem>-<sheet>.csv.
 CSV_FILTER = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
@@ -34,23 +32,7 @@ pytestmark = [
 
 
 def convert(workbook: Path, target: str, folder: Path) -> None:
-    assert SOFFICE is not None
-    profile = (folder / "profile").as_uri()
-    subprocess.run(
-        [
-            SOFFICE,
-            f"-env:UserInstallation={profile}",
-            "--headless",
-            "--convert-to",
-            target,
-            "--outdir",
-            str(folder),
-            str(workbook),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    soffice_convert([workbook], target, folder)
 
 
 def export_csv(workbook: Path, folder: Path) -> dict[str, list[list[str]]]:
