@@ -54,13 +54,11 @@ class BusinessCalendar:
         self.days_off = frozenset(days_off)
         self._holidays: holidays.HolidayBase | None = None
         if self.country:
-            import holidays
+            # Imported here, and only this country's tables (holiday_tables): `--help` needs
+            # none; names are in English whatever the machine's locale.
+            from sheetfollow.holiday_tables import country_holidays
 
-            # Names in English whatever the machine's locale, so Why texts do not change
-            # with the environment cron happens to run in.
-            self._holidays = holidays.country_holidays(
-                self.country, subdiv=subdivision or None, language="en_US"
-            )
+            self._holidays = country_holidays(self.country, subdivision)
         # Every row asks about the same few weeks: each day is looked up once per calendar.
         self._working: dict[date, bool] = {}
         self._rolled: dict[date, date] = {}
@@ -154,22 +152,17 @@ class BusinessCalendar:
         return count
 
 
-@lru_cache(maxsize=1)
-def _supported() -> dict[str, frozenset[str]]:
-    import holidays
-
-    return {
-        code: frozenset(s.upper() for s in subdivisions)
-        for code, subdivisions in holidays.list_supported_countries().items()
-    }
-
-
 def is_known_region(code: str) -> bool:
     """Whether public holidays are known for a country code, optionally with a subdivision
     ("NL", "GB-ENG", "ES-CT")."""
+    # Loading no country's tables, but for the subdivisions of one.
+    from sheetfollow.holiday_tables import country_codes, subdivisions
+
     country, _, subdivision = code.upper().partition("-")
-    known = _supported().get(country)
-    return known is not None and (not subdivision or subdivision in known)
+    if not subdivision:
+        return country in country_codes()
+    known = subdivisions(country)
+    return known is not None and subdivision in known
 
 
 @lru_cache(maxsize=64)

@@ -566,7 +566,11 @@ def _country(reader: _Reader, key: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid(expected)
     code = value.strip().upper()
-    if code and code not in _holiday_countries():
+    # Imported here: only a config that names a country needs the holiday tables, and only
+    # their list of codes (loading no country's tables).
+    from sheetfollow.holiday_tables import country_codes
+
+    if code and code not in country_codes():
         raise _Invalid(expected)
     return code
 
@@ -741,10 +745,10 @@ def _check_calendar(reader: _Reader, key: str, calendar: CalendarConfig) -> Cale
     where = _dotted(key, "subdivision")
     if not calendar.country:
         raise reader.error(where, f"needs {_dotted(key, 'country')} to be set")
-    import holidays
+    from sheetfollow.holiday_tables import package  # that country's tables only
 
     try:
-        holidays.country_holidays(calendar.country, subdiv=calendar.subdivision)
+        package().country_holidays(calendar.country, subdiv=calendar.subdivision)
     except NotImplementedError:
         known = ", ".join(_holiday_countries()[calendar.country]) or "none"
         raise reader.error(

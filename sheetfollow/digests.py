@@ -213,10 +213,12 @@ def view(
     `at_top`, about prospects the sheet does not have."""
     wanted = {group.key for group in groups}
     by_key: dict[str, list[Row]] = {}
+    mine = []
     for row in rows:
-        if _key(row) in wanted:
-            by_key.setdefault(_key(row), []).append(row)
-    mine = [row for row in rows if _key(row) in wanted]
+        key = _key(row)
+        if key in wanted:
+            by_key.setdefault(key, []).append(row)
+            mine.append(row)
     index = _LogIndex(rows)
     done: dict[str, list[LogEntry]] = {}
     for entry in entries:
@@ -367,15 +369,25 @@ def _won(touches: Iterable[LogEntry], index: _LogIndex) -> tuple[str, ...]:
 class _LogIndex:
     """Finds the prospect a Log entry is about, as stats joins them: by ID, else company."""
 
-    def __init__(self, rows: Iterable[Row]) -> None:
+    def __init__(self, rows: Sequence[Row]) -> None:
+        self._rows = rows
         self.by_id: dict[str, Row] = {}
-        self.by_company: dict[str, Row] = {}
         for row in rows:
             # The first row wins, as for a person reading the sheet from the top.
             if row.prospect.id:
                 self.by_id.setdefault(row.prospect.id.strip().casefold(), row)
-            if row.prospect.company:
-                self.by_company.setdefault(vocab.normalise(row.prospect.company), row)
+        self._by_company: dict[str, Row] | None = None
+
+    @property
+    def by_company(self) -> dict[str, Row]:
+        # Made when an entry is first matched by company: entries usually carry a known ID,
+        # and folding every row's company name costs more than the rest of the index.
+        if self._by_company is None:
+            self._by_company = {}
+            for row in self._rows:
+                if row.prospect.company:
+                    self._by_company.setdefault(vocab.normalise(row.prospect.company), row)
+        return self._by_company
 
     def row(self, entry: LogEntry) -> Row | None:
         ident = entry.id.strip().casefold()

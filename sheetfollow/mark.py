@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from types import MappingProxyType
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -225,38 +226,39 @@ class _Columns:
         self.header = header
         self.first = header.header_row + 1
 
-    def texts(self, name: str) -> list[tuple[int, str]]:
+    def cells(self, name: str) -> list[RawValue]:
+        """The raw cells of column `name` below the header, one per row."""
         column = self.header.columns.get(name)
         if column is None:
             return []
-        found = []
-        for index in range(self.first - 1, len(self.table.rows)):
-            values = self.table.rows[index]
-            if column <= len(values) and values[column - 1] is not None:
-                text = schema.cell_text(values[column - 1])
-                if text:
-                    found.append((index + 1, text))
-        return found
+        rows = self.table.rows[self.first - 1 :]
+        try:
+            # One C-level pass: every row of the tab is searched, and rows are usually as
+            # wide as the tab.
+            return list(map(itemgetter(column - 1), rows))
+        except IndexError:
+            index = column - 1
+            return [values[index] if index < len(values) else None for values in rows]
+
+    def texts(self, name: str) -> list[tuple[int, str]]:
+        """(row, text) of every non-empty cell of column `name`."""
+        text = schema.cell_text
+        return [
+            (number, found)
+            for number, value in enumerate(self.cells(name), start=self.first)
+            if value is not None and (found := value.strip() if type(value) is str else text(value))
+        ]
 
     def rows_holding(self, name: str, wanted: str) -> list[int]:
         """The rows whose cell in column `name` reads `wanted` (casefolded), as texts()
-        would find them; without making a text of every cell (an ID is looked up among
-        every row of the tab)."""
-        column = self.header.columns.get(name)
-        if column is None:
-            return []
-        index = column - 1
-        rows = self.table.rows
-        found = []
-        for number in range(self.first, len(rows) + 1):
-            values = rows[number - 1]
-            value = values[index] if index < len(values) else None
-            if value is None:
-                continue
-            text = value.strip() if type(value) is str else schema.cell_text(value)
-            if text.casefold() == wanted:
-                found.append(number)
-        return found
+        would find them (an ID is looked up among every row of the tab)."""
+        text = schema.cell_text
+        return [
+            number
+            for number, value in enumerate(self.cells(name), start=self.first)
+            if value is not None
+            and (value.strip() if type(value) is str else text(value)).casefold() == wanted
+        ]
 
 
 def find(table: Table, header: schema.HeaderMap, who: str) -> Match:
@@ -272,15 +274,22 @@ def find(table: Table, header: schema.HeaderMap, who: str) -> Match:
     if by_id:
         return Match(tuple(by_id))
     if "@" in text:
-        emails = columns.texts("email")
-        return Match(tuple(row for row, value in emails if value.casefold() == wanted))
-    companies = [(row, fold(value)) for row, value in columns.texts("company")]
-    contacts = [(row, fold(value)) for row, value in columns.texts("contact")]
-    return _by_name(fold(text), companies, contacts)
+        return Match(tuple(columns.rows_holding("email", wanted)))
+    return _by_name(fold(text), columns.texts("company"), columns.texts("contact"))
 
 
 def _by_name(key: str, companies: list[tuple[int, str]], contacts: list[tuple[int, str]]) -> Match:
-    names = companies + contacts
+    """Rows by company or contact (cells as read, not folded yet): the same name, a unique
+    beginning, a part, then a close spelling."""
+    # Every name the first three tests can match holds the key's longest word in its
+    # lower-cased text, unless the name needs more folding than lower case (accents): only
+    # those names are folded, not every name of the tab.
+    probe = max(key.split(" "), key=len)
+    near = [
+        (row, fold(value))
+        for row, value in companies + contacts
+        if probe in value.lower() or not value.isascii()
+    ]
     tests = (
         (1, lambda name: name == key),
         (2, lambda name: name.startswith(key)),
@@ -288,12 +297,14 @@ def _by_name(key: str, companies: list[tuple[int, str]], contacts: list[tuple[in
     )
     for shortest, test in tests:
         if len(key) >= shortest:
-            rows = _unique(row for row, name in names if test(name))
+            rows = _unique(row for row, name in near if test(name))
             if rows:
                 return Match(rows)
     if len(key) < 4:
         return Match(())
-    bare = [(row, _bare_name(name)) for row, name in companies]
+    folded = [(row, fold(value)) for row, value in companies]
+    names = folded + [(row, fold(value)) for row, value in contacts]
+    bare = [(row, _bare_name(name)) for row, name in folded]
     return _fuzzy(key, names + bare)
 
 
@@ -744,6 +755,8 @@ class _RowPlan:
         """Columns for the fields the tab lacks, placed together (so that a tab without
         room names every column it cannot take at once)."""
         missing = [name for name in dict.fromkeys(names) if name not in self.columns]
+        if not missing:
+            return  # the usual case; placing nothing would still look at every row
         for name, column in zip(
             missing, self.places.place([self.names[n] for n in missing]), strict=True
         ):

@@ -64,19 +64,24 @@ class Place:
 
 def place(row: Row, today: date) -> Place:
     """The class of a due row (next follow-up on or before today) and its tie-breakers."""
+    return Place(*_placed(row, today))
+
+
+def _placed(row: Row, today: date) -> tuple[Rank, int, float, str]:
+    """place's fields, as a tuple: sort_key asks for them for every due row."""
     p, c = row.prospect, row.computed
     day = c.next_follow_up or today
     value = p.value if p.value is not None and p.value == p.value else 0.0
     late = (today - day).days
     if late > 0:
-        return Place(Rank.OVERDUE, late, value)
+        return Rank.OVERDUE, late, value, ""
     if _promised(row):
-        return Place(Rank.PROMISED, 0, value)
+        return Rank.PROMISED, 0, value, ""
     if p.last_contact is None and p.created == today:
-        return Place(Rank.SAME_DAY, 0, value, "lead")
+        return Rank.SAME_DAY, 0, value, "lead"
     if p.last_outcome is Outcome.INTERESTED and c.status is Status.DUE and c.step != "revisit":
-        return Place(Rank.SAME_DAY, 0, value, "quote")
-    return Place(Rank.TODAY, 0, value)
+        return Rank.SAME_DAY, 0, value, "quote"
+    return Rank.TODAY, 0, value, ""
 
 
 def pinned(row: Row, today: date) -> bool:
@@ -118,16 +123,20 @@ def _promised(row: Row) -> bool:
 
 def sort_key(row: Row, today: date) -> tuple[int, int, float, str, str, int]:
     """The call order as a sort key: sorted(rows, key=lambda r: sort_key(r, today))."""
-    where = place(row, today)
+    rank, days_late, value, _ = _placed(row, today)
     p = row.prospect
     return (
-        int(where.rank),
-        -where.days_late,
-        -where.value,
+        _RANK_NUMBER[rank],
+        -days_late,
+        -value,
         p.company.casefold(),
         p.id.casefold(),
         p.row,
     )
+
+
+#: Each class as the plain int its sort key holds.
+_RANK_NUMBER = {rank: int(rank) for rank in Rank}
 
 
 def in_order(rows: list[Row], today: date) -> list[Row]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import Enum
 from functools import lru_cache
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeGuard, TypeVar
 
@@ -678,16 +679,33 @@ class _ProspectColumns:
     """The 0-based positions of a Prospects header's fields, worked out once per header
     rather than looked up by name for every cell of every row."""
 
-    __slots__ = ("hm", "others", "texts", "typed")
+    __slots__ = (
+        "cells",
+        "hm",
+        "others",
+        "text_cells",
+        "text_positions",
+        "text_widest",
+        "typed",
+        "widest",
+    )
 
     def __init__(self, hm: HeaderMap) -> None:
         columns = hm.columns
         self.hm = hm
-        self.texts = tuple((name, columns[name] - 1) for name in _TEXT_FIELDS if name in columns)
         self.others = tuple(columns[name] - 1 for name in _OTHER_INPUT_FIELDS if name in columns)
         self.typed = tuple(
             columns[name] - 1 if name in columns else _ABSENT for name in _TYPED_FIELDS
         )
+        #: The typed fields' cells of a row wider than the last of them, in one C call.
+        self.cells = itemgetter(*self.typed)
+        self.widest = max(self.typed)
+        #: The same for the text fields, in _TEXT_FIELDS' order.
+        self.text_positions = tuple(
+            columns[name] - 1 if name in columns else _ABSENT for name in _TEXT_FIELDS
+        )
+        self.text_cells = itemgetter(*self.text_positions)
+        self.text_widest = max(self.text_positions)
 
 
 #: The parsed (not text) fields of a prospect, in the order their problems are reported.
@@ -703,7 +721,6 @@ _TYPED_FIELDS = (
 )
 #: Recently used headers' columns, by id (with the header kept, so an id is never reused).
 _COLUMNS_OF: dict[int, _ProspectColumns] = {}
-_NO_TEXTS = dict.fromkeys(_TEXT_FIELDS, "")
 
 
 def _prospect_columns(hm: HeaderMap) -> _ProspectColumns:
@@ -717,6 +734,13 @@ def _prospect_columns(hm: HeaderMap) -> _ProspectColumns:
 
 #: Dropdown words already read, by the cell's exact text: every row repeats a few of them.
 _CHOICES: dict[int, dict[str, Enum]] = {}
+#: The same, by field, for parse_prospect's first look (filled by _choice).
+_STAGE_WORDS: dict[str, Stage] = {}
+_OUTCOME_WORDS: dict[str, Outcome] = {}
+_CHANNEL_WORDS: dict[str, Channel] = {}
+_CHOICES[id(vocab.STAGE_ALIASES)] = _STAGE_WORDS  # type: ignore[assignment]
+_CHOICES[id(vocab.OUTCOME_ALIASES)] = _OUTCOME_WORDS  # type: ignore[assignment]
+_CHOICES[id(vocab.CHANNEL_ALIASES)] = _CHANNEL_WORDS  # type: ignore[assignment]
 
 
 def _choice(value: RawValue, aliases: Mapping[str, E], what: str) -> E | None:
@@ -758,28 +782,100 @@ def parse_prospect(
     # once, and the common cell types take the short way.
     plan = _prospect_columns(hm)
     width = len(values)
-    texts = _NO_TEXTS.copy()
-    filled = False
-    for name, index in plan.texts:
-        if index < width:
-            value = values[index]
-            if value is not None:
-                text = value.strip() if type(value) is str else cell_text(value)
-                if text:
-                    texts[name] = text
-                    filled = True
-    if not filled and not any(cell_text(values[i]) for i in plan.others if i < width):
+    if plan.text_widest < width:
+        cells = plan.text_cells(values)
+    else:
+        cells = tuple(values[i] if i < width else None for i in plan.text_positions)
+    # _TEXT_FIELDS' texts, in its order.
+    ident, company, contact, email, phone, owner, segment, notes = [
+        "" if cell is None else cell.strip() if type(cell) is str else cell_text(cell)
+        for cell in cells
+    ]
+    texts = ident or company or contact or email or phone or owner or segment or notes
+    if not texts and not any(cell_text(values[i]) for i in plan.others if i < width):
         return None
-    raw = [values[i] if i < width else None for i in plan.typed]
-    r = _RowReader(values, row, hm)
+    if plan.widest < width:
+        c_created, c_contact, c_follow, c_stage, c_outcome, c_channel, c_value, c_attempts = (
+            plan.cells(values)
+        )
+    else:
+        c_created, c_contact, c_follow, c_stage, c_outcome, c_channel, c_value, c_attempts = (
+            values[i] if i < width else None for i in plan.typed
+        )
     order = hm.date_order
+    # The usual cells first, each by the shortest way (a date cell not after today, a
+    # dropdown word seen before, a number); anything else through the full parse below.
     created = last_contact = follow_up_on = None
     stage = outcome = channel = None
     value_ = None
     attempts = 0
-    for position, cell in enumerate(raw):
-        if cell is None:
-            continue
+    slow: list[tuple[int, RawValue]] = []
+    if c_created is not None:
+        if type(c_created) is date and (today is None or c_created <= today):
+            created = c_created
+        else:
+            slow.append((0, c_created))
+    if c_contact is not None:
+        if type(c_contact) is date and (today is None or c_contact <= today):
+            last_contact = c_contact
+        else:
+            slow.append((1, c_contact))
+    if c_follow is not None:
+        if type(c_follow) is date:
+            follow_up_on = c_follow
+        else:
+            slow.append((2, c_follow))
+    if c_stage is not None:
+        stage = _STAGE_WORDS.get(c_stage) if type(c_stage) is str else None
+        if stage is None:
+            slow.append((3, c_stage))
+    if c_outcome is not None:
+        outcome = _OUTCOME_WORDS.get(c_outcome) if type(c_outcome) is str else None
+        if outcome is None:
+            slow.append((4, c_outcome))
+    if c_channel is not None:
+        channel = _CHANNEL_WORDS.get(c_channel) if type(c_channel) is str else None
+        if channel is None:
+            slow.append((5, c_channel))
+    if c_value is not None:
+        if type(c_value) is float:
+            value_ = c_value
+        else:
+            slow.append((6, c_value))
+    if c_attempts is not None:
+        if type(c_attempts) is float and c_attempts.is_integer() and c_attempts >= 0:
+            attempts = int(c_attempts)
+        else:
+            slow.append((7, c_attempts))
+    if not (
+        slow
+        or not owner
+        or not (company or contact)
+        or outcome is Outcome.CALL_BACK
+        or (last_contact is None and (outcome is not None or attempts))
+    ):
+        # Nothing _check_whole_row or _check_touch_has_date would report: the usual row.
+        return Prospect(
+            row=row,
+            id=ident,
+            company=company,
+            contact=contact,
+            email=email,
+            phone=phone,
+            owner=owner,
+            stage=stage,
+            segment=segment,
+            value=value_,
+            created=created,
+            last_contact=last_contact,
+            last_outcome=outcome,
+            attempts=attempts,
+            follow_up_on=follow_up_on,
+            channel=channel,
+            notes=notes,
+        )
+    r = _RowReader(values, row, hm)
+    for position, cell in slow:
         try:
             if position == 0:
                 created = _past_day(r, "created", _day_of(cell, epoch, order), today)
@@ -795,18 +891,16 @@ def parse_prospect(
                 channel = _choice(cell, vocab.CHANNEL_ALIASES, "channel")
             elif position == 6:
                 value_ = parse_amount(cell, hm.amount_locale)
+            elif type(cell) is int and cell >= 0:
+                attempts = cell
             else:
-                if type(cell) is float and cell.is_integer() and cell >= 0:
-                    attempts = int(cell)
-                elif type(cell) is int and cell >= 0:
-                    attempts = cell
-                else:
-                    attempts = parse_count(cell)
+                attempts = parse_count(cell)
         except BadValue as bad:
             name = _TYPED_FIELDS[position]
             r.report(name, bad.message)
             r.bad.add(name)
-    _check_whole_row(r, texts, outcome, last_contact, follow_up_on)
+    named = {"owner": owner, "company": company, "contact": contact}
+    _check_whole_row(r, named, outcome, last_contact, follow_up_on)
     _check_touch_has_date(r, outcome, attempts, last_contact)
     problems = r.problems
     return Prospect(
@@ -822,14 +916,14 @@ def parse_prospect(
         problems=tuple(sorted(problems, key=lambda p: _column_of(p, hm)))
         if len(problems) > 1
         else tuple(problems),
-        id=texts["id"],
-        company=texts["company"],
-        contact=texts["contact"],
-        email=texts["email"],
-        phone=texts["phone"],
-        owner=texts["owner"],
-        segment=texts["segment"],
-        notes=texts["notes"],
+        id=ident,
+        company=company,
+        contact=contact,
+        email=email,
+        phone=phone,
+        owner=owner,
+        segment=segment,
+        notes=notes,
     )
 
 

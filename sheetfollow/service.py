@@ -9,17 +9,18 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sheetfollow import capacity, collector, i18n, priority, schema, vocab
-from sheetfollow.calendar import calendar_for
+from sheetfollow.calendar import BusinessCalendar, calendar_for
 from sheetfollow.config import CONFIG_NAME, Config, team_date_order, team_locale
 from sheetfollow.errors import ConfigError, SheetError
 from sheetfollow.fields import OWNED_FIELDS
 from sheetfollow.log import read_log
-from sheetfollow.models import Computed, Owner, Problem, Prospect, Row, Status
-from sheetfollow.rules import compute, with_leave
+from sheetfollow.models import Computed, Outcome, Owner, Problem, Prospect, Row, Stage, Status
+from sheetfollow.rules import assigned_to, compute, with_leave
 from sheetfollow.sheet import Backend, CellValue, CellWrite, RawValue, TabChanges, Table
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ def _load(backend: Backend, config: Config, today: date, progress: Progress | No
         for column in pipeline.foreign
     ]
     total = len(table.rows) - header.header_row
+    memo = ComputeMemo()
     for index, values in enumerate(table.rows[header.header_row :]):
         number = header.header_row + 1 + index
         if number in skipped:
@@ -142,8 +144,9 @@ def _load(backend: Backend, config: Config, today: date, progress: Progress | No
                 pipeline.empty_rows.append(number)
         else:
             owner = owner_of(prospect, owners)
-            prospect = with_owner_problems(prospect, owners, header)
-            pipeline.rows.append(compute_row(prospect, owner, config, today, owners))
+            if owner is None or not owner.email:  # else with_owner_problems has nothing to add
+                prospect = with_owner_problems(prospect, owners, header)
+            pipeline.rows.append(compute_row(prospect, owner, config, today, owners, memo=memo))
         if progress is not None and index % 1000 == 0:
             progress(index, total)
     # Each person's daily limit spreads what does not fit over their next working days.
@@ -342,20 +345,72 @@ def prospects_table(backend: Backend, config: Config) -> Table:
     return table
 
 
+class ComputeMemo:
+    """What compute_row worked out for earlier rows of one read of the sheet (one config,
+    one `today`): each owner country's calendar, and the rules' result by its inputs."""
+
+    __slots__ = ("calendars", "computed")
+
+    def __init__(self) -> None:
+        # By country: calendar_for's own cache hashes the whole calendar config each time.
+        self.calendars: dict[str, BusinessCalendar] = {}
+        #: The key is the calendar and every field the rules read but Value and Owner (only
+        #: Assigned to depends on those, and is worked out for each row), with Created
+        #: only where it counts.
+        self.computed: dict[tuple[object, ...], Computed] = {}
+
+
 def compute_row(
     prospect: Prospect,
     owner: Owner | None,
     config: Config,
     today: date,
     owners: Mapping[str, Owner] | None = None,
+    *,
+    memo: ComputeMemo | None = None,
 ) -> Row:
     """One row computed as refresh computes it: the owner's calendar, no row can stop a run;
-    with the Owners tab (`owners`), a due row of an owner away today goes to their Cover."""
-    calendar = calendar_for(config.calendar, owner.country if owner else "")
+    with the Owners tab (`owners`), a due row of an owner away today goes to their Cover.
+
+    `memo` (one per sheet, config and `today`) shares the rules' result between rows with
+    the same inputs: in a sheet of thousands, two rows in five repeat another's."""
+    country = owner.country if owner else ""
+    if memo is None:
+        calendar = calendar_for(config.calendar, country)
+    else:
+        found = memo.calendars.get(country)
+        if found is None:
+            found = memo.calendars[country] = calendar_for(config.calendar, country)
+        calendar = found
     try:
-        computed = compute(
-            prospect, rules=config.rules, calendar=calendar, today=today, owner=owner
-        )
+        if memo is not None and not prospect.problems:
+            key = (
+                calendar,
+                prospect.last_contact,
+                prospect.last_outcome,
+                prospect.attempts,
+                prospect.stage,
+                prospect.segment,
+                prospect.follow_up_on,
+                # Created counts only for a row never contacted (rules._new_lead, _dead).
+                prospect.created if prospect.last_contact is None else None,
+            )
+            known = memo.computed.get(key)
+            if known is None:
+                computed = memo.computed[key] = compute(
+                    prospect, rules=config.rules, calendar=calendar, today=today, owner=owner
+                )
+            else:
+                who = assigned_to(prospect, owner, config.rules)
+                computed = (
+                    known
+                    if who == known.assigned_to
+                    else Computed(known.next_follow_up, known.status, known.step, known.why, who)
+                )
+        else:
+            computed = compute(
+                prospect, rules=config.rules, calendar=calendar, today=today, owner=owner
+            )
     except (ValueError, OverflowError) as error:
         # A date the calendar cannot work with (31-12-9999 as "never", say) must not stop
         # the run: this row needs attention, the others go on.
@@ -596,7 +651,10 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
     epoch, grid, cells = pipeline.table.epoch, pipeline.table.rows, changes.cells
     # OWNED_FIELDS' columns, in the order _owned_values gives their values.
     owned = [columns[name] for name in OWNED_FIELDS]
+    held = itemgetter(*(column - 1 for column in owned))
+    widest = max(owned)
     language = config.language
+    english = language == i18n.SOURCE_LANGUAGE
     for row in pipeline.rows:
         number = row.prospect.row
         values = grid[number - 1]
@@ -606,7 +664,23 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
         else:
             cells.append(CellWrite(number, columns["id"], ids.next()))
             ids_filled += 1
-        for column, wanted in zip(owned, _owned_values(row.computed, language), strict=True):
+        c = row.computed
+        if english:
+            # _owned_values' values, made here: this runs for every row of every refresh.
+            wanted_values: tuple[CellValue, ...] = (
+                c.next_follow_up,
+                _STATUS_VALUE[c.status],
+                c.step or None,
+                str.__str__(c.why) if c.why else None,
+                c.assigned_to or None,
+            )
+        else:
+            wanted_values = _owned_values(c, language)
+        # An unchanged row, the usual one: the five cells hold exactly what is wanted (a
+        # date cell for the date; texts, never blank, as the same str).
+        if width >= widest and held(values) == wanted_values:
+            continue
+        for column, wanted in zip(owned, wanted_values, strict=True):
             current = values[column - 1] if column <= width else None
             # What an unchanged row holds, decided without _same's parsing (every row of
             # every refresh comes through here), and an empty cell (a first refresh's).
@@ -629,6 +703,10 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
             if column <= len(values) and not _blank(values[column - 1]):
                 changes.cells.append(CellWrite(number, column, None))
     return changes, ids_filled
+
+
+#: Each Status as refresh writes it in English: its word, a plain str.
+_STATUS_VALUE: Mapping[Status, str] = {status: status.value for status in Status}
 
 
 def _owned_values(computed: Computed, language: str = "en") -> tuple[CellValue, ...]:
@@ -688,10 +766,13 @@ def due_rows(pipeline: Pipeline, today: date, owner: str | None = None) -> list[
     wanted = vocab.normalise(owner) if owner is not None else None
     if owner is not None:
         _known_person(pipeline, owner)
+    # Computed.is_due, spelt out: it is asked of every row.
     rows = [
         row
         for row in pipeline.rows
-        if row.computed.is_due(today)
+        if (day := row.computed.next_follow_up) is not None
+        and day <= today
+        and row.computed.status in _ACTIONABLE
         and (
             wanted is None
             or wanted
@@ -699,6 +780,9 @@ def due_rows(pipeline: Pipeline, today: date, owner: str | None = None) -> list[
         )
     ]
     return priority.in_order(rows, today)
+
+
+_ACTIONABLE = frozenset(status for status in Status if status.actionable)
 
 
 def people(pipeline: Pipeline) -> list[str]:
@@ -748,11 +832,10 @@ def _known_person(pipeline: Pipeline, name: str) -> None:
 
 
 def row_as_dict(row: Row, today: date) -> dict[str, object]:
+    # Made for every row of `due --json`: enum words from a table (an enum's .value goes
+    # through Python code), dates without a helper.
     p, c = row.prospect, row.computed
-
-    def iso(d: date | None) -> str | None:
-        return d.isoformat() if d else None
-
+    last, due, moved = p.last_contact, c.next_follow_up, c.due_by_rules
     return {
         "row": p.row,
         "id": p.id,
@@ -762,23 +845,28 @@ def row_as_dict(row: Row, today: date) -> dict[str, object]:
         "phone": p.phone,
         "owner": p.owner,
         "assigned_to": c.assigned_to,
-        "stage": p.stage.value if p.stage else None,
+        "stage": _WORD[p.stage] if p.stage else None,
         "segment": p.segment,
         "value": p.value,
-        "last_contact": iso(p.last_contact),
-        "last_outcome": p.last_outcome.value if p.last_outcome else None,
+        "last_contact": last.isoformat() if last else None,
+        "last_outcome": _WORD[p.last_outcome] if p.last_outcome else None,
         "attempts": p.attempts,
-        "next_follow_up": iso(c.next_follow_up),
+        "next_follow_up": due.isoformat() if due else None,
         # The day the rules gave, when the daily limit moved the call later (capacity.py).
-        "due_by_rules": iso(c.due_by_rules),
-        "days_overdue": (today - c.next_follow_up).days
-        if c.next_follow_up and c.next_follow_up < today
-        else 0,
-        "status": c.status.value,
+        "due_by_rules": moved.isoformat() if moved else None,
+        "days_overdue": (today - due).days if due and due < today else 0,
+        "status": _WORD[c.status],
         "step": c.step,
         # A plain str: a Why (a str subclass) would send the JSON writer down its slow path.
         "why": str(c.why),
     }
+
+
+#: Each Stage, Outcome and Status member's word (its value), as a plain str. The members
+#: are str, equal to their words: Stage.WON and Outcome.WON share the entry "won".
+_WORD: Mapping[Stage | Outcome | Status, str] = {
+    member: member.value for kind in (Stage, Outcome, Status) for member in kind
+}
 
 
 def check(pipeline: Pipeline) -> list[Problem]:

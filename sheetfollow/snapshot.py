@@ -8,9 +8,10 @@ an ID wins), so both backends write it the same way and nothing in it is ever re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from sheetfollow import hidden_tab, schema, vocab
@@ -139,13 +140,136 @@ def snap_of(prospect: Prospect, *, recorded: date | None, seen: date, change: st
     )
 
 
-def read_snapshots(backend: Backend, config: Config) -> dict[str, Snap]:
+def read_snapshots(backend: Backend, config: Config) -> Snapshots:
     """The latest snapshot of every ID (IDs compared as people write them); empty when the
     tab does not exist yet (the first run)."""
-    found: dict[str, Snap] = {}
-    for snap in _all(backend, config):
-        found[key(snap.id)] = snap
-    return found
+    table = backend.read_tab(config.tabs.touches)
+    if table is None or not table.rows:
+        return Snapshots([], {}, None)
+    reader = _Reader(_columns(table, backend.label), table.epoch)
+    rows = table.rows
+    column = reader.positions[0]
+    last: dict[str, int] = {}
+    for index in range(1, len(rows)):
+        values = rows[index]
+        ident = values[column] if column < len(values) else None
+        if type(ident) is str:
+            name = ident.strip().casefold()
+        elif ident is None:
+            continue
+        else:
+            name = key(schema.cell_text(ident))
+        if name:
+            last[name] = index
+    return Snapshots(rows, last, reader)
+
+
+#: The tab's columns that Snapshots.same_touch reads, in the order it reads them.
+_COMPARED = ("Seen", "Attempts", "Last contact", "Last outcome", "Stage", "Follow up on")
+
+
+class Snapshots(Mapping[str, Snap]):
+    """The latest snapshot of every ID, by key(): each row is parsed when it is asked for.
+
+    Every run compares every row of the Prospects tab with its snapshot, and nearly all are
+    unchanged: `same_touch` says so from the cells without making a Snap. The last readable
+    row of an ID wins (a row without its Seen day is skipped, as if it were not there)."""
+
+    def __init__(
+        self, rows: Sequence[Sequence[RawValue]], last: dict[str, int], reader: _Reader | None
+    ) -> None:
+        self._rows = rows
+        #: key -> index in _rows of the ID's last row.
+        self._last = last
+        self._reader = reader
+        self._parsed: dict[str, Snap | None] = {}
+        # Seen, Attempts, Last contact, Last outcome, Stage, Follow up on: one C-level call.
+        self._cells: Callable[[Sequence[RawValue]], tuple[Any, ...]] | None = None
+        self._widest = 0
+        if reader is not None:
+            wanted = [reader.positions[COLUMNS.index(name)] for name in _COMPARED]
+            self._widest = max(wanted)
+            self._cells = itemgetter(*wanted)
+
+    def get(self, ident: str, default: Any = None) -> Any:
+        parsed = self._parsed
+        if ident in parsed:
+            found = parsed[ident]
+        else:
+            found = parsed[ident] = self._parse(ident)
+        return default if found is None else found
+
+    def _parse(self, ident: str) -> Snap | None:
+        index = self._last.get(ident)
+        if index is None or self._reader is None:
+            return None
+        read, rows = self._reader, self._rows
+        snap = read.snap(rows[index])
+        if snap is not None:
+            return snap
+        # Its last row cannot be read: an earlier row of the same ID stands (rare).
+        column = read.positions[0]
+        for earlier in range(index - 1, 0, -1):
+            values = rows[earlier]
+            if column < len(values) and key(schema.cell_text(values[column])) == ident:
+                snap = read.snap(values)
+                if snap is not None:
+                    return snap
+        return None
+
+    def __getitem__(self, ident: str) -> Snap:
+        found: Snap | None = self.get(ident)
+        if found is None:
+            raise KeyError(ident)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (ident for ident in self._last if self.get(ident) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return any(True for _ in self)
+
+    def unchanged(self, rows: Sequence[tuple[str, Prospect]]) -> list[bool]:
+        """For each (key, prospect): whether the ID has a snapshot and the row's touch
+        columns still hold what it saw (Snap.same_touch).
+
+        Decided from the cells as sheetfollow writes them, without making the Snap: a Seen
+        date, Attempts a float, dates as date cells, outcome and stage as their words
+        (Outcome and Stage members are str, equal to their words, and each word reads as
+        its member: tests/test_typed.py checks it; a datetime is never equal to a date, nor
+        a serial number to either). Anything else is left to the Snap."""
+        last, table, parsed, cells_of = self._last, self._rows, self._parsed, self._cells
+        widest = self._widest
+        found = []
+        for ident, prospect in rows:
+            index = last.get(ident)
+            if index is None:
+                found.append(False)
+                continue
+            if cells_of is not None and ident not in parsed:
+                values = table[index]
+                if len(values) > widest:
+                    cells = cells_of(values)
+                    if (
+                        type(cells[0]) is date
+                        and type(cells[1]) is float
+                        and cells[1] == prospect.attempts
+                        and cells[2:]
+                        == (
+                            prospect.last_contact,
+                            prospect.last_outcome,
+                            prospect.stage,
+                            prospect.follow_up_on,
+                        )
+                    ):
+                        found.append(True)
+                        continue
+            snap: Snap | None = self.get(ident)
+            found.append(snap is not None and snap.same_touch(prospect))
+        return found
 
 
 def read_snapshot(backend: Backend, config: Config, prospect_id: str) -> Snap | None:

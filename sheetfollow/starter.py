@@ -19,14 +19,6 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.formatting.formatting import ConditionalFormattingList
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
-
 from sheetfollow import i18n, vocab
 from sheetfollow.config import CONFIG_NAME, config_from_text
 from sheetfollow.errors import SheetError, SheetfollowError, UsageError
@@ -40,7 +32,12 @@ from sheetfollow.fields import (
 )
 from sheetfollow.models import Channel, Outcome, Stage, Status
 
+# openpyxl is imported in the functions that build a workbook: `mark`, `notify` and the
+# Excel backend use this module only for column widths and status colours, and openpyxl
+# takes a tenth of a second to import.
 if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
+
     if sys.version_info >= (3, 11):
         from importlib.resources.abc import Traversable
     else:
@@ -117,10 +114,9 @@ def column_width(name: str, header: str) -> float:
     return max(_WIDTHS.get(name, 12), len(header) + 3)
 
 
-_HEADER_FONT = Font(bold=True)
-_INPUT_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_INPUT_HEADER_FILL = "DDEBF7"
 #: Owned columns look different so people see at a glance which cells the tool fills in.
-_OWNED_HEADER_FILL = PatternFill("solid", fgColor="D9D9D9")
+_OWNED_HEADER_FILL = "D9D9D9"
 
 
 @dataclass(frozen=True)
@@ -161,6 +157,8 @@ def write_starter(
 def write_example(path: Path, *, today: date, overwrite: bool = False, lang: str = "en") -> None:
     """The bundled demo workbook, with every date moved so that EXAMPLE_ANCHOR becomes today,
     in `lang`: its tabs, headers, dropdown words and status colours (the notes stay English)."""
+    from openpyxl import load_workbook
+
     with (templates() / "example.xlsx").open("rb") as shipped:
         workbook = load_workbook(io.BytesIO(shipped.read()))
     shift_dates(workbook, today - EXAMPLE_ANCHOR)
@@ -171,6 +169,8 @@ def write_example(path: Path, *, today: date, overwrite: bool = False, lang: str
 
 def _translate_example(workbook: Any, lang: str) -> None:
     """The English example in `lang`, laid out as new_workbook(lang) lays out a starter."""
+    from openpyxl.formatting.formatting import ConditionalFormattingList
+
     tabs = vocab.TAB_NAMES
     layouts = (
         ("prospects", vocab.PROSPECT_HEADERS),
@@ -341,6 +341,8 @@ def new_workbook(lang: str = "en") -> Any:
     value and count columns carry their number formats; Stage, Last outcome, Channel and
     Digest have dropdowns; Status is coloured by conditional formatting.
     """
+    from openpyxl import Workbook
+
     _check_language(lang)
     workbook = Workbook()
     tabs = vocab.TAB_NAMES[lang]
@@ -404,12 +406,18 @@ def _lay_out(
     owned: Iterable[str] = (),
     filtered: bool = True,
 ) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     owned = set(owned)
+    bold = Font(bold=True)
+    owned_fill = PatternFill("solid", fgColor=_OWNED_HEADER_FILL)
+    input_fill = PatternFill("solid", fgColor=_INPUT_HEADER_FILL)
     for index, name in enumerate(columns, start=1):
         # Plain strings, never rich text or formulas: header matching reads them as typed.
         cell = sheet.cell(row=1, column=index, value=str(headers[name]))
-        cell.font = _HEADER_FONT
-        cell.fill = _OWNED_HEADER_FILL if name in owned else _INPUT_HEADER_FILL
+        cell.font = bold
+        cell.fill = owned_fill if name in owned else input_fill
         cell.alignment = Alignment(vertical="center")
         column = sheet.column_dimensions[get_column_letter(index)]
         column.width = max(_WIDTHS.get(name, 12), len(headers[name]) + 3)
@@ -440,6 +448,9 @@ def _add_dropdown(
     formula = '"' + ",".join(items) + '"'
     if len(formula) > 257 or any("," in item or '"' in item for item in items):
         raise ValueError(f"the {name} choices do not fit an Excel dropdown: {items}")
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     letter = get_column_letter(columns.index(name) + 1)
     validation = DataValidation(
         type="list",
@@ -456,6 +467,8 @@ def _add_dropdown(
 
 
 def _colour_status(sheet: Worksheet, lang: str) -> None:
+    from openpyxl.utils import get_column_letter
+
     letter = get_column_letter(ALL_FIELDS.index("status") + 1)
     cells = f"{letter}2:{letter}{LAST_ROW}"
     for look in _STATUS_LOOKS:
@@ -463,6 +476,17 @@ def _colour_status(sheet: Worksheet, lang: str) -> None:
 
 
 def _status_rule(first_cell: str, look: _Look, lang: str) -> Any:
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import Font, PatternFill
+
+    fill = PatternFill("solid", bgColor=look.fill) if look.fill else None
+    formula = status_formula(first_cell, look, lang)
+    return FormulaRule(formula=[formula], font=Font(color=look.text), fill=fill, stopIfTrue=True)
+
+
+def status_formula(first_cell: str, look: _Look, lang: str) -> str:
+    """The formula of one status colour on `first_cell` (also for the Excel backend, which
+    adds the colours to a workbook without openpyxl)."""
     # The Status column holds the words sheetfollow writes in the team's language (i18n.py),
     # or the English values of a workbook refreshed before; a team may have its own too.
     words: list[str] = []
@@ -473,9 +497,7 @@ def _status_rule(first_cell: str, look: _Look, lang: str) -> Any:
                 words.append(word)
     # Text comparison in Excel ignores case, so "Overdue" matches "overdue".
     tests = [f'{first_cell}="{word}"' for word in words]
-    formula = tests[0] if len(tests) == 1 else f"OR({','.join(tests)})"
-    fill = PatternFill("solid", bgColor=look.fill) if look.fill else None
-    return FormulaRule(formula=[formula], font=Font(color=look.text), fill=fill, stopIfTrue=True)
+    return tests[0] if len(tests) == 1 else f"OR({','.join(tests)})"
 
 
 # --- Starter content --------------------------------------------------------------------------

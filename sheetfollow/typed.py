@@ -85,14 +85,15 @@ class Found:
 def find(rows: Iterable[Row], snaps: Mapping[str, Snap], header: HeaderMap) -> Found:
     """The typed touches in `rows` (see the module's rule)."""
     rows = list(rows)
-    counts = Counter(snapshot.key(row.prospect.id) for row in rows if row.prospect.id)
+    keyed = _keyed(row.prospect for row in rows)
+    same = unchanged(snaps, keyed)
     touches: list[TypedTouch] = []
     waiting: set[str] = set()
-    for row in rows:
-        prospect = row.prospect
-        ident = snapshot.key(prospect.id)
-        if not ident or counts[ident] > 1:
-            continue  # an ID used twice cannot be followed from run to run
+    for row, (ident, prospect), unmoved in zip(rows, keyed, same, strict=True):
+        if not ident:
+            continue  # no ID, or an ID used twice: it cannot be followed from run to run
+        if unmoved and not prospect.problems:
+            continue  # nothing typed: the most common row by far
         snap = snaps.get(ident)
         if snap is None:
             continue
@@ -121,6 +122,27 @@ def classify(prospect: Prospect, snap: Snap) -> str:
     if outcome is None:
         return "waiting"
     return "touch"
+
+
+def _keyed(prospects: Iterable[Prospect]) -> list[tuple[str, Prospect]]:
+    """(key, prospect) for each row; the key is "" for a row without an ID or with an ID
+    that more than one row has."""
+    keyed = [(snapshot.key(p.id) if p.id else "", p) for p in prospects]
+    counts = Counter(ident for ident, _ in keyed if ident)
+    if len(counts) < sum(counts.values()):
+        keyed = [(ident if counts[ident] == 1 else "", p) for ident, p in keyed]
+    return keyed
+
+
+def unchanged(snaps: Mapping[str, Snap], keyed: list[tuple[str, Prospect]]) -> list[bool]:
+    """For each (key, prospect): whether its snapshot holds what its touch columns hold."""
+    if isinstance(snaps, snapshot.Snapshots):
+        return snaps.unchanged(keyed)  # from the cells, without making the Snaps
+    found = []
+    for ident, prospect in keyed:
+        snap = snaps.get(ident)
+        found.append(snap is not None and snap.same_touch(prospect))
+    return found
 
 
 def _got_through(snap: Snap, outcome: Outcome | None) -> bool:
@@ -186,16 +208,12 @@ def snaps_to_take(
     the first run): the baseline the next run compares with. A correction keeps the day
     its touch was recorded. Rows whose touch cells cannot be read get none: once fixed,
     they are taken as they are then."""
-    prospects = list(prospects)
-    counts = Counter(snapshot.key(p.id) for p in prospects if p.id)
+    keyed = _keyed(prospects)
     taken = []
-    for prospect in prospects:
-        ident = snapshot.key(prospect.id)
-        if not ident or counts[ident] > 1 or ident in waiting or _unreadable(prospect, header):
+    for (ident, prospect), same in zip(keyed, unchanged(snaps, keyed), strict=True):
+        if same or not ident or ident in waiting or _unreadable(prospect, header):
             continue
         old = snaps.get(ident)
-        if old is not None and old.same_touch(prospect):
-            continue
         recorded = old.recorded if old is not None else None
         taken.append(snapshot.snap_of(prospect, recorded=recorded, seen=today))
     return taken

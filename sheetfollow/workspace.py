@@ -81,7 +81,7 @@ class Workspace:
     #: Cells of the Prospects tab changed by the touches applied here (journal and typed).
     touch_cells: int = 0
     _pipeline: tuple[int, service.Pipeline] | None = None
-    _snapshots: tuple[tuple[int, int], dict[str, snapshot.Snap]] | None = None
+    _snapshots: tuple[tuple[int, int], snapshot.Snapshots] | None = None
 
     def pipeline(self, progress: service.Progress | None = None) -> service.Pipeline:
         """The Prospects tab understood, as the sheet reads now (read again only when
@@ -91,7 +91,7 @@ class Workspace:
             self._pipeline = (self.sheet.version, loaded)
         return self._pipeline[1]
 
-    def snapshots(self) -> dict[str, snapshot.Snap]:
+    def snapshots(self) -> snapshot.Snapshots:
         """The latest snapshot of every ID (read again only when the tab changed since)."""
         stamp = self.sheet.tab_version(self.config.tabs.touches)
         if self._snapshots is None or self._snapshots[0] != stamp:

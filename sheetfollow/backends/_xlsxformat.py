@@ -82,8 +82,7 @@ def status_colours(
     column = next((c for c, name in change.new_fields.items() if name == "status"), None)
     if column is None or styles.data is None or styles.part is None:
         return None
-    # Imported here: the starter brings openpyxl, which a write without a new Status column
-    # does not need.
+    # Imported here: only a write that adds the Status column needs the starter's colours.
     from sheetfollow import starter
 
     letters = xml.column_letters(column)
@@ -112,8 +111,7 @@ def rule_formula(first_cell: str, look: _Look, language: str) -> str:
 
     # A language without starter words of its own is written in English.
     language = language if language in vocab.STATUS_NAMES else "en"
-    formula: str = starter._status_rule(first_cell, look, language).formula[0]
-    return formula
+    return starter.status_formula(first_cell, look, language)
 
 
 def dxf_markup(fill: str | None, text: str) -> str:

@@ -44,6 +44,7 @@ from sheetfollow.files import fsync_folder, remove_stale_temps
 from sheetfollow.sheet import (
     EPOCH_1900,
     EPOCH_1904,
+    CellValue,
     RawValue,
     TabChanges,
     Table,
@@ -64,6 +65,9 @@ _PLAIN = frozenset({str, float, int, bool, date, datetime})
 #: faster on a 120 MB sheet, for a part about 13% larger.
 _BIG_PART = 16 << 20
 _BIG_PART_LEVEL = 3
+#: A rewrite of at most this many rows of a sheet is checked row by row as it is written
+#: (xml.RewriteCheck); one of more rows is parsed whole once written.
+_CHECKED_ROWS = 2000
 #: What the system says when a folder or file cannot be written for lack of permission or
 #: because its file system is mounted read-only (a read-only share).
 _READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
@@ -251,15 +255,16 @@ class XlsxBackend:
             # A (its rows always start in row 1), so progress can be told.
             start = sheet.start
             rows: list[list[RawValue]] = []
+            values = _Cells().values
             if start is not None and start[1] == 0:
                 height = max(sheet.total_height, 1)
                 step = max(height // 50, 1)
                 for number, row in enumerate(sheet.iter_rows(), start=1):
-                    rows.append(_values(row))
+                    rows.append(values(row))
                     if progress is not None and number % step == 0:
                         progress(number / height)
             else:
-                rows = [_values(row) for row in sheet.to_python(skip_empty_area=False)]
+                rows = [values(row) for row in sheet.to_python(skip_empty_area=False)]
             del sheet
         except python_calamine.CalamineError as exc:
             raise SheetError(f"{self.label}: the tab {name!r} cannot be read ({exc})") from exc
@@ -453,7 +458,7 @@ class XlsxBackend:
             packed = _member_data(data, info)
             try:
                 for at in range(0, len(packed), _INFLATE_CHUNK):
-                    piece = bytes(packed[at : at + _INFLATE_CHUNK])
+                    piece: bytes | memoryview = packed[at : at + _INFLATE_CHUNK]
                     while piece and not inflate.eof:
                         total = count(inflate.decompress(piece, _INFLATE_CHUNK * 16), total)
                         piece = inflate.unconsumed_tail
@@ -771,25 +776,38 @@ class XlsxBackend:
 
     def _verify(self, data: bytes, plan: _Plan) -> _Package:
         """Refuse to replace the workbook with one that does not read back: the package must
-        open and every part this write produced must be well-formed XML (and match the
-        checksum it was written with). The parts are unpacked and parsed a piece at a time,
-        so a rewritten sheet of a hundred megabytes is never held whole."""
+        open, and every part this write produced must unpack to what was written (the
+        checksum it was written with) and be well-formed XML. A sheet rewritten in a few
+        rows was proven well-formed while it was written (xml.RewriteCheck: where it
+        changed; the rest is the old part byte for byte), so it is only unpacked here; the
+        other parts are parsed. Both a piece at a time, so a rewritten sheet of a hundred
+        megabytes is never held whole."""
         progress = self._phase("checking the new file")
         try:
+            proven: set[str] = set()
+            for name, content in plan.parts.items():
+                check = content.check if isinstance(content, _SheetJob) else None
+                if check is not None and check.error is not None:
+                    raise xml.DamagedPart(f"{name}: {check.error}")
+                if check is not None and check.proven:
+                    proven.add(name)
             written = _Package(data)
             sizes = {name: written.zip.getinfo(name).file_size for name in plan.parts}
             total, done = max(sum(sizes.values()), 1), 0
             step, mark = max(total // 50, 1), 0
             for name in plan.parts:
-                parser = expat.ParserCreate(namespace_separator=" ")
+                parser = None if name in proven else expat.ParserCreate(namespace_separator=" ")
                 with written.zip.open(name) as stream:
+                    # zipfile compares the checksum once the last piece is read.
                     while piece := stream.read(_piece_size(sizes[name])):
-                        parser.Parse(piece, False)
+                        if parser is not None:
+                            parser.Parse(piece, False)
                         done += len(piece)
                         if progress is not None and done >= mark:
                             progress(done / total)
                             mark = done + step
-                parser.Parse(b"", True)
+                if parser is not None:
+                    parser.Parse(b"", True)
         except (
             xml.DamagedPart,
             expat.ExpatError,
@@ -862,6 +880,8 @@ class _Plan:
         self.changes = False
         self.rows_appended = 0
         self.skipped: list[str] = []
+        #: Rewrites not yet known to change anything (see apply).
+        self.unprobed: dict[str, _SheetJob] = {}
         styles = self.info.styles
         self.styles = xml.StyleSheet(styles, package.read_optional(styles) if styles else None)
         strings = self.info.shared_strings
@@ -929,6 +949,8 @@ class _Plan:
             entry = self._create(change.tab, change.hidden)
         if entry.part is None:
             raise SheetError(f"{self.label}: {entry.name!r} is a chart sheet, not a worksheet")
+        # The same tab changed twice: the first change is settled before the second.
+        self._settle(entry.part)
         source = self.pieces(entry.part)
         writes, header_cells = self._writes(change)
         appended = self._append(change, source, writes)
@@ -948,17 +970,36 @@ class _Plan:
             # the package. Only a workbook without any date format gains one here, and
             # then every date written needs it.
             self.styles.date_style()
-        # The sheet is rewritten while it is copied into the new file; this pass only
-        # finds out whether any cell changes at all (it stops at the first that does).
-        changed, skipped = xml.rewrite_stream(source(), writes, ctx, frozenset(header_cells))
-        if changed:
-            size = self.size(entry.part)
-            self.parts[entry.part] = _SheetJob(
-                source, writes, ctx, frozenset(header_cells), size, entry.name
-            )
+        # The sheet is rewritten while it is copied into the new file. Rows appended below
+        # the last used row change it for sure, unless a table's totals row is there.
+        # Otherwise whether any cell changes is found out in finish(), and only when no
+        # other part changes: a `mark` appends to the Log, so the file is written anyway
+        # and a pass to find the changed cell of Prospects would be spent for nothing.
+        job = _SheetJob(
+            source, writes, ctx, frozenset(header_cells), self.size(entry.part), entry.name
+        )
+        if appended is not None and appended[2] and not _totals_among(totals, appended):
+            self.parts[entry.part] = job
             self.changes = True
         else:
-            self.skipped += skipped
+            self.unprobed[entry.part] = job
+
+    def _settle(self, part: str, *, sure: bool = False) -> None:
+        """Decide a rewrite held back by apply(): written when the file is written anyway
+        (`sure`) or when some cell changes (found by a pass that stops at the first that
+        does); else dropped, with the writes it refused."""
+        job = self.unprobed.pop(part, None)
+        if job is None:
+            return
+        if not sure:
+            changed, skipped = xml.rewrite_stream(
+                job.source(), job.writes, job.ctx, job.header_cells
+            )
+            if not changed:
+                self.skipped += skipped
+                return
+        self.parts[part] = job
+        self.changes = True
 
     def _writes(self, change: TabChanges) -> tuple[xml.Writes, set[tuple[int, int]]]:
         writes = xml.Writes()
@@ -975,11 +1016,19 @@ class _Plan:
             self._check_cell(change.tab, change.header_row, column)
             writes[change.header_row, column] = text
             header_cells.add((change.header_row, column))
+        # Grouped by row here, in one pass (a first refresh writes 150,000 cells).
+        rows: dict[int, dict[int, CellValue]] = {}
         for cell in change.cells:
             row, column = cell.row, cell.column
             if not (0 < row <= _MAX_ROW and 0 < column <= _MAX_COLUMN):
                 self._check_cell(change.tab, row, column)
-            writes[row, column] = cell.value
+            held = rows.get(row)
+            if held is None:
+                rows[row] = {column: cell.value}
+            else:
+                held[column] = cell.value
+        for row, cells in rows.items():
+            writes.add_row(row, cells)
         return writes, header_cells
 
     def _check_cell(self, tab: str, row: int, column: int) -> None:
@@ -1010,12 +1059,16 @@ class _Plan:
         for offset, values in enumerate(change.append_rows):
             if len(values) > _MAX_COLUMN:
                 raise SheetError(f"{self.label}: a row for {change.tab!r} is too wide")
-            if any(value not in (None, "") for value in values):
+            cells: dict[int, CellValue] = {
+                column: value
+                for column, value in enumerate(values, start=1)
+                if value is not None and value != ""
+            }
+            if cells:
                 self.rows_appended += 1
-            for column, value in enumerate(values, start=1):
-                if value not in (None, ""):
-                    writes[first + offset, column] = value
-                    width = max(width, column)
+                # Below every row written or used: nothing of these rows is held yet.
+                writes.add_row(first + offset, cells)
+                width = max(width, max(cells))
         return first, first + len(change.append_rows) - 1, width
 
     def _tables(self, sheet_part: str) -> list[xml.TableInfo]:
@@ -1122,6 +1175,9 @@ class _Plan:
     # -- the whole workbook
 
     def finish(self) -> None:
+        for part in list(self.unprobed):
+            # Once any part changes, the file is written: the rest need no probe.
+            self._settle(part, sure=bool(self.parts))
         if not self.changes:
             return
         if self.styles.changed and self.styles.part and self.styles.data is not None:
@@ -1152,12 +1208,21 @@ class _Plan:
 def _new_widths(change: TabChanges) -> dict[int, float]:
     """Widths for the columns a change adds, as a starter workbook has them (a date and a
     sentence readable at a glance), at least as wide as the header."""
+    if not change.new_headers:
+        # Most writes add no column: the starter (and openpyxl with it) is not imported.
+        return {}
     from sheetfollow.starter import column_width
 
     return {
         column: column_width(change.new_fields.get(column, ""), text)
         for column, text in change.new_headers.items()
     }
+
+
+def _totals_among(totals: list[tuple[int, int, int, str]], appended: tuple[int, int, int]) -> bool:
+    """True when a table's totals row lies among appended rows (its cells are not written)."""
+    first, last, _ = appended
+    return any(first <= row <= last for row, _, _, _ in totals)
 
 
 def _continues(table: xml.TableInfo, appended: tuple[int, int, int]) -> bool:
@@ -1182,6 +1247,8 @@ class _SheetJob:
     tab: str
     cells_written: int = 0
     skipped: list[str] = dataclasses.field(default_factory=list)
+    #: What the rewrite proved of the new part (None: it is to be parsed whole).
+    check: xml.RewriteCheck | None = None
 
     def run(self, stream: IO[bytes], progress: Callable[[float], None] | None) -> None:
         # Each write costs a compressor call: small pieces go over in blocks.
@@ -1206,10 +1273,16 @@ class _SheetJob:
                     progress(min(read / max(self.size, 1), 1.0))
                     mark = read + step
 
+        # A few rows are checked as they are written; when most rows change, parsing the
+        # new part whole (in _verify) costs no more.
+        check = xml.RewriteCheck() if len(self.writes.by_row) <= _CHECKED_ROWS else None
         self.cells_written, self.skipped = xml.rewrite_stream(
-            pieces(), self.writes, self.ctx, self.header_cells, out
+            pieces(), self.writes, self.ctx, self.header_cells, out, check
         )
         stream.write(block)
+        if check is not None:
+            check.finish()
+        self.check = check
 
     def upper_size(self) -> int:
         """At least the size of the new part: zipfile decides on ZIP64 from it."""
@@ -1536,20 +1609,42 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
-def _values(row: list[Any]) -> list[RawValue]:
-    """A row as calamine gives it, turned into RawValues in place: empty cells ("") become
-    None, times and durations what _raw makes of them. Runs once per row of every tab read:
-    type checks and searches in C, no Python code per cell in the common case."""
-    types = set(map(type, row))
-    if not types <= _PLAIN:
-        return [None if v == "" else v if type(v) in _PLAIN else _raw(v) for v in row]
-    if str in types:
-        # dict.get(value, value): None for "", the value itself otherwise, all in C.
-        row[:] = map(_NONE_FOR_EMPTY.get, row, row)
-    return row
+#: The rows a tab's repeated texts and dates are learnt from: every row up to _LEARN_ALL, then
+#: one in _LEARN_EVERY (a value that fills a column, a status, an owner, a date, turns up in
+#: the first rows or soon after; learning from every row would cost a Python step per cell).
+_LEARN_ALL = 256
+_LEARN_EVERY = 32
 
 
-_NONE_FOR_EMPTY: dict[object, None] = {"": None}
+class _Cells:
+    """Turns calamine's rows into RawValues in place, for one tab: empty cells ("") become
+    None, times and durations what _raw makes of them, and a text or date seen before
+    becomes the object read first. calamine makes a new object for every cell, and most
+    cells of a pipeline repeat a handful of texts (stage, owner, status, step, why) and a
+    few hundred dates: sharing them holds a 200,000-row tab in 150 MB less. Runs once per
+    row of every tab read: type checks and look-ups in C, no Python code per cell in the
+    common case."""
+
+    def __init__(self) -> None:
+        #: Only texts and dates (never numbers: 1 == 1.0 == True) are keys, so a look-up
+        #: of any other value finds nothing and gives the value back.
+        self.known: dict[object, RawValue] = {"": None}
+        self.rows = 0
+
+    def values(self, row: list[Any]) -> list[RawValue]:
+        types = set(map(type, row))
+        if not types <= _PLAIN:
+            return [None if v == "" else v if type(v) in _PLAIN else _raw(v) for v in row]
+        if str in types or date in types:
+            known = self.known
+            # dict.get(value, value): the object known, or the value itself, all in C.
+            row[:] = map(known.get, row, row)
+            self.rows += 1
+            if self.rows <= _LEARN_ALL or self.rows % _LEARN_EVERY == 0:
+                for value in row:
+                    if type(value) is str or type(value) is date:
+                        known.setdefault(value, value)
+        return row
 
 
 def _raw(value: object) -> RawValue:
