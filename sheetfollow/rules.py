@@ -214,6 +214,15 @@ _CLOSED_STAGES = frozenset(
     {Stage.NOT_INTERESTED, Stage.LOST, Stage.WON, Stage.DELIVERED, Stage.CUSTOMER}
 )
 
+# What compute() reads of a row, for callers that share its result between rows with the
+# same inputs (service.ComputeMemo): the Stage only when it is one of these (else only
+# through cadence_for) ...
+CLOSED_STAGES = _CLOSED_STAGES
+#: ... and Attempts only after one of these last outcomes (an answered one resets the count).
+COUNTING_OUTCOMES: frozenset[Outcome | None] = frozenset(
+    {None, Outcome.NO_ANSWER, Outcome.VOICEMAIL}
+)
+
 
 def _phase(prospect: Prospect) -> Stage | None:
     """Where the row stands once out of the pipeline, or None while it is in it.

@@ -15,12 +15,26 @@ from typing import TYPE_CHECKING
 
 from sheetfollow import capacity, collector, i18n, priority, schema, vocab
 from sheetfollow.calendar import BusinessCalendar, calendar_for
-from sheetfollow.config import CONFIG_NAME, Config, team_date_order, team_locale
+from sheetfollow.config import (
+    CONFIG_NAME,
+    Cadence,
+    Config,
+    Rules,
+    team_date_order,
+    team_locale,
+)
 from sheetfollow.errors import ConfigError, SheetError
 from sheetfollow.fields import OWNED_FIELDS
 from sheetfollow.log import read_log
 from sheetfollow.models import Computed, Outcome, Owner, Problem, Prospect, Row, Stage, Status
-from sheetfollow.rules import assigned_to, compute, with_leave
+from sheetfollow.rules import (
+    CLOSED_STAGES,
+    COUNTING_OUTCOMES,
+    assigned_to,
+    cadence_for,
+    compute,
+    with_leave,
+)
 from sheetfollow.sheet import Backend, CellValue, CellWrite, RawValue, TabChanges, Table
 
 if TYPE_CHECKING:
@@ -68,6 +82,7 @@ def open_backend(
         stale_lock_after=timedelta(hours=config.stale_lock_hours),
         max_member_bytes=config.max_unpacked_mb << 20,
         max_ratio=config.max_unpack_ratio,
+        cached_tabs=(config.tabs.touches,),
     )
 
 
@@ -349,15 +364,27 @@ class ComputeMemo:
     """What compute_row worked out for earlier rows of one read of the sheet (one config,
     one `today`): each owner country's calendar, and the rules' result by its inputs."""
 
-    __slots__ = ("calendars", "computed")
+    __slots__ = ("_numbers", "cadences", "calendars", "computed")
 
     def __init__(self) -> None:
         # By country: calendar_for's own cache hashes the whole calendar config each time.
         self.calendars: dict[str, BusinessCalendar] = {}
-        #: The key is the calendar and every field the rules read but Value and Owner (only
-        #: Assigned to depends on those, and is worked out for each row), with Created
-        #: only where it counts.
+        #: rules.cadence_for's answer by (Segment, Stage), the only fields it reads, as a
+        #: number: a Cadence is a dataclass, hashed in Python code.
+        self.cadences: dict[tuple[str, Stage | None], int] = {}
+        self._numbers: dict[Cadence, int] = {}
+        #: The key is the calendar and what the rules read of a row but Value and Owner
+        #: (only Assigned to depends on those, and is worked out for each row): Segment and
+        #: Stage as the cadence they give, and each field only where it counts (rules.py's
+        #: CLOSED_STAGES and COUNTING_OUTCOMES), so that more rows share a result.
         self.computed: dict[tuple[object, ...], Computed] = {}
+
+    def cadence(self, prospect: Prospect, rules: Rules) -> int:
+        """The number of the row's cadence (rows with equal cadences get the same one)."""
+        cadence = cadence_for(prospect, rules)
+        number = self._numbers.setdefault(cadence, len(self._numbers))
+        self.cadences[(prospect.segment, prospect.stage)] = number
+        return number
 
 
 def compute_row(
@@ -373,7 +400,7 @@ def compute_row(
     with the Owners tab (`owners`), a due row of an owner away today goes to their Cover.
 
     `memo` (one per sheet, config and `today`) shares the rules' result between rows with
-    the same inputs: in a sheet of thousands, two rows in five repeat another's."""
+    the same inputs: in a sheet of thousands, most rows repeat another's."""
     country = owner.country if owner else ""
     if memo is None:
         calendar = calendar_for(config.calendar, country)
@@ -384,16 +411,20 @@ def compute_row(
         calendar = found
     try:
         if memo is not None and not prospect.problems:
+            stage, outcome, last = prospect.stage, prospect.last_outcome, prospect.last_contact
+            cadence = memo.cadences.get((prospect.segment, stage))
+            if cadence is None:
+                cadence = memo.cadence(prospect, config.rules)
             key = (
                 calendar,
-                prospect.last_contact,
-                prospect.last_outcome,
-                prospect.attempts,
-                prospect.stage,
-                prospect.segment,
+                cadence,
+                last,
+                outcome,
+                prospect.attempts if outcome in COUNTING_OUTCOMES else 0,
+                stage if stage in CLOSED_STAGES else None,
                 prospect.follow_up_on,
                 # Created counts only for a row never contacted (rules._new_lead, _dead).
-                prospect.created if prospect.last_contact is None else None,
+                prospect.created if last is None else None,
             )
             known = memo.computed.get(key)
             if known is None:
@@ -421,7 +452,12 @@ def compute_row(
         computed = compute(
             prospect, rules=config.rules, calendar=calendar, today=today, owner=owner
         )
-    if owner is not None and owner.away_on(today):
+    if (
+        owner is not None
+        # Owner.away_on's own first test, made here: it is asked for every row.
+        and (owner.away_from is not None or owner.away_until is not None)
+        and owner.away_on(today)
+    ):
         cover = (owners or {}).get(vocab.normalise(owner.cover)) if owner.cover else None
         computed = with_leave(computed, prospect, owner, cover, today)
     return Row(prospect, computed)
@@ -571,11 +607,13 @@ def _refresh_in(ws: Workspace, *, dry_run: bool, progress: Progress | None) -> R
     }
     prospects = [
         replace(row.prospect, id=filled[row.prospect.row])
-        if not row.prospect.id and row.prospect.row in filled
+        if filled and not row.prospect.id and row.prospect.row in filled
         else row.prospect
         for row in pipeline.rows
     ]
-    taken = typed.snaps_to_take(prospects, ws.snapshots(), ws.waiting, pipeline.header, today)
+    taken = typed.snaps_to_take(
+        prospects, ws.snapshots(), ws.waiting, pipeline.header, today, ws.compared
+    )
     if taken:
         sheet.write([snapshot.append_changes(sheet, config, taken)])
     counts = count_statuses(pipeline.rows, today)
@@ -613,21 +651,32 @@ def _taken_over(pipeline: Pipeline, config: Config) -> list[str]:
 
 
 def count_statuses(rows: Iterable[Row], today: date) -> dict[str, int]:
-    counts = {"new": 0, "due": 0, "overdue": 0, "dead": 0, "needs_attention": 0}
+    new = due = overdue = dead = needs_attention = 0
     for row in rows:
-        status = row.computed.status
+        c = row.computed
+        status = c.status
         if status is Status.DEAD:
-            counts["dead"] += 1
+            dead += 1
         elif status is Status.NEEDS_ATTENTION:
-            counts["needs_attention"] += 1
-        elif capacity.was_due(row, today):
-            # By the day the rules gave: a call the daily limit moved later was due as well.
-            day = capacity.day_by_rules(row)
-            late = day is not None and day < today
-            counts["overdue" if late else "due"] += 1
+            needs_attention += 1
+        else:
+            # capacity.was_due, spelt out (it is asked of every row): by the day the rules
+            # gave, so a call the daily limit moved later was due as well.
+            day = c.due_by_rules or c.next_follow_up
+            if day is not None and day <= today and status in _ACTIONABLE:
+                if day < today:
+                    overdue += 1
+                else:
+                    due += 1
         if status is Status.NEW:
-            counts["new"] += 1
-    return counts
+            new += 1
+    return {
+        "new": new,
+        "due": due,
+        "overdue": overdue,
+        "dead": dead,
+        "needs_attention": needs_attention,
+    }
 
 
 def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tuple[TabChanges, int]:
@@ -646,7 +695,7 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
         changes.new_headers[column] = title
         changes.new_fields[column] = name
     changes.id_column = columns["id"]
-    ids = IdMaker(config.id_prefix, (row.prospect.id for row in pipeline.rows))
+    ids = IdMaker(config.id_prefix, [row.prospect.id for row in pipeline.rows])
     ids_filled = 0
     epoch, grid, cells = pipeline.table.epoch, pipeline.table.rows, changes.cells
     # OWNED_FIELDS' columns, in the order _owned_values gives their values.
@@ -743,9 +792,10 @@ class IdMaker:
         self.prefix = prefix
         pattern = re.compile(re.escape(prefix) + r"(\d+)$", re.IGNORECASE)
         self.taken = set(existing)
-        numbers = [int(m.group(1)) for i in self.taken if (m := pattern.match(i))]
-        self.counter = max(numbers, default=0)
-        self.width = max([4, *(len(m.group(1)) for i in self.taken if (m := pattern.match(i)))])
+        # One match per ID (a refresh makes an IdMaker for every row's ID).
+        digits = [m[1] for m in map(pattern.match, self.taken) if m]
+        self.counter = max(map(int, digits), default=0)
+        self.width = max(4, max(map(len, digits), default=0))
 
     def next(self) -> str:
         while True:

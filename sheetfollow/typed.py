@@ -31,9 +31,10 @@ its snapshot is taken and no touch is invented.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from operator import is_
 
 from sheetfollow import snapshot
 from sheetfollow.mark import Touch
@@ -76,16 +77,30 @@ class TypedTouch:
 
 
 @dataclass(frozen=True)
+class Compared:
+    """Which rows find() saw unchanged against which snapshots: snaps_to_take asks the same
+    of the same rows, and a refresh of 200,000 rows would compare them all twice."""
+
+    snaps: Mapping[str, Snap]
+    #: The rows' prospects in order, and whether each was unchanged. Their keys are worked
+    #: out again when needed: kept, they would hold a text per row for the whole command.
+    prospects: list[Prospect]
+    same: list[bool]
+
+
+@dataclass(frozen=True)
 class Found:
     touches: list[TypedTouch]
     #: IDs whose snapshot must not move on yet (an outcome to wait for, cells to fix).
     waiting: frozenset[str]
+    compared: Compared | None = None
 
 
 def find(rows: Iterable[Row], snaps: Mapping[str, Snap], header: HeaderMap) -> Found:
     """The typed touches in `rows` (see the module's rule)."""
     rows = list(rows)
-    keyed = _keyed(row.prospect for row in rows)
+    prospects = [row.prospect for row in rows]
+    keyed = _keyed(prospects)
     same = unchanged(snaps, keyed)
     touches: list[TypedTouch] = []
     waiting: set[str] = set()
@@ -105,7 +120,7 @@ def find(rows: Iterable[Row], snaps: Mapping[str, Snap], header: HeaderMap) -> F
             waiting.add(ident)
         elif kind == "touch":
             touches.append(_typed(row, snap))
-    return Found(touches, frozenset(waiting))
+    return Found(touches, frozenset(waiting), Compared(snaps, prospects, same))
 
 
 def classify(prospect: Prospect, snap: Snap) -> str:
@@ -124,14 +139,15 @@ def classify(prospect: Prospect, snap: Snap) -> str:
     return "touch"
 
 
-def _keyed(prospects: Iterable[Prospect]) -> list[tuple[str, Prospect]]:
+def _keyed(prospects: Sequence[Prospect]) -> list[tuple[str, Prospect]]:
     """(key, prospect) for each row; the key is "" for a row without an ID or with an ID
     that more than one row has."""
-    keyed = [(snapshot.key(p.id) if p.id else "", p) for p in prospects]
-    counts = Counter(ident for ident, _ in keyed if ident)
+    # snapshot.key of each ID, in C: "" stays "".
+    idents = list(map(str.casefold, map(str.strip, [p.id for p in prospects])))
+    counts = Counter(filter(None, idents))
     if len(counts) < sum(counts.values()):
-        keyed = [(ident if counts[ident] == 1 else "", p) for ident, p in keyed]
-    return keyed
+        idents = [ident if counts[ident] == 1 else "" for ident in idents]
+    return list(zip(idents, prospects, strict=True))
 
 
 def unchanged(snaps: Mapping[str, Snap], keyed: list[tuple[str, Prospect]]) -> list[bool]:
@@ -143,6 +159,33 @@ def unchanged(snaps: Mapping[str, Snap], keyed: list[tuple[str, Prospect]]) -> l
         snap = snaps.get(ident)
         found.append(snap is not None and snap.same_touch(prospect))
     return found
+
+
+def _unchanged_again(
+    snaps: Mapping[str, Snap], keyed: list[tuple[str, Prospect]], compared: Compared | None
+) -> list[bool]:
+    """unchanged(), taken from what find() compared for each row it saw as it is now (same
+    snapshots, same prospect, same key); only the other rows are compared."""
+    if compared is None or compared.snaps is not snaps:
+        return unchanged(snaps, keyed)
+    before = compared.prospects
+    if len(before) == len(keyed) and all(map(is_, before, [p for _, p in keyed])):
+        return compared.same  # the same prospects: the same keys, the same answers
+    known = {
+        id(p): (ident, p, same)
+        for (ident, p), same in zip(_keyed(before), compared.same, strict=True)
+    }
+    found: list[bool | None] = []
+    others: list[tuple[str, Prospect]] = []
+    for ident, prospect in keyed:
+        seen = known.get(id(prospect))
+        if seen is not None and seen[1] is prospect and seen[0] == ident:
+            found.append(seen[2])
+        else:
+            found.append(None)
+            others.append((ident, prospect))
+    answers = iter(unchanged(snaps, others))
+    return [next(answers) if same is None else same for same in found]
 
 
 def _got_through(snap: Snap, outcome: Outcome | None) -> bool:
@@ -203,14 +246,16 @@ def snaps_to_take(
     waiting: frozenset[str],
     header: HeaderMap,
     today: date,
+    compared: Compared | None = None,
 ) -> list[Snap]:
     """Snapshots for the rows whose touch columns differ from their last one (every row on
     the first run): the baseline the next run compares with. A correction keeps the day
     its touch was recorded. Rows whose touch cells cannot be read get none: once fixed,
     they are taken as they are then."""
-    keyed = _keyed(prospects)
+    keyed = _keyed(list(prospects))
     taken = []
-    for (ident, prospect), same in zip(keyed, unchanged(snaps, keyed), strict=True):
+    same_rows = _unchanged_again(snaps, keyed, compared)
+    for (ident, prospect), same in zip(keyed, same_rows, strict=True):
         if same or not ident or ident in waiting or _unreadable(prospect, header):
             continue
         old = snaps.get(ident)

@@ -78,6 +78,8 @@ class Workspace:
     _typed_kept: list[Kept] = field(default_factory=list)
     #: IDs whose snapshot must wait (an outcome not typed yet, unreadable cells).
     waiting: frozenset[str] = frozenset()
+    #: What the search for typed touches compared (the snapshots taken after reuse it).
+    compared: typed.Compared | None = None
     #: Cells of the Prospects tab changed by the touches applied here (journal and typed).
     touch_cells: int = 0
     _pipeline: tuple[int, service.Pipeline] | None = None
@@ -109,6 +111,7 @@ class Workspace:
             return
         found = typed.find(pipeline.rows, snaps, pipeline.header)
         self.waiting = found.waiting
+        self.compared = found.compared
         for item in found.touches:
             self._record(item)
 

@@ -161,6 +161,8 @@ OUR_TEMP = re.compile(r"\.pipeline\.xlsx\.\w{8}\.tmp")
 SIDE = re.compile(
     r"pipeline\.xlsx\.(lock|notify\.lock|(sends|pending)\.jsonl(\.lock)?|log(\.\d)?)"
     r"|\.pipeline\.xlsx\.(sends|pending)\.jsonl\.\w{8}\.tmp|backups|files"
+    # The parse cache of the touches tab (backends/_tabcache.py), and a killed store's temp.
+    r"|pipeline\.xlsx\.[0-9a-f]{16}\.grid|\.pipeline\.xlsx\.[0-9a-f]{16}\.grid\.\w{8}\.tmp"
 )
 BACKUP = re.compile(r"pipeline\.\d{8}-\d{6}-\d{6}\.xlsx|\.pipeline\.xlsx\.\w{8}\.tmp")
 EML = re.compile(r"(\d{4}-\d\d-\d\d)-(owner|digest)-[a-z0-9-]+\.eml")

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -37,7 +37,7 @@ import filelock
 import python_calamine
 
 from sheetfollow import collector
-from sheetfollow.backends import _xlsxformat, lockfiles
+from sheetfollow.backends import _tabcache, _xlsxformat, lockfiles
 from sheetfollow.backends import _xlsxml as xml
 from sheetfollow.errors import BusyError, SheetError
 from sheetfollow.files import fsync_folder, remove_stale_temps
@@ -179,6 +179,7 @@ class XlsxBackend:
         stale_lock_after: timedelta = timedelta(hours=12),
         max_member_bytes: int = MAX_MEMBER_BYTES,
         max_ratio: float = MAX_RATIO,
+        cached_tabs: Collection[str] = (),
     ) -> None:
         if backups < 0:
             raise ValueError("backups cannot be negative")
@@ -197,6 +198,9 @@ class XlsxBackend:
         #: An Excel or LibreOffice lock file is called stale when neither it nor the workbook
         #: changed for longer than this (it still stops a write; only the message differs).
         self.stale_lock_after = stale_lock_after
+        #: Tabs whose grid is kept in the parse cache (_tabcache) in the .sheetfollow folder:
+        #: only sheetfollow's own hidden tabs, which only it writes and only by appending.
+        self.cached_tabs = frozenset(tab.casefold() for tab in cached_tabs)
         self._loaded: _Loaded | None = None
 
     # ------------------------------------------------------------------ reading
@@ -232,8 +236,38 @@ class XlsxBackend:
         # tab takes half a second to read).
         if name not in package.grids:
             with collector.paused():  # thousands of objects a tab, all kept: no gc passes
-                package.grids[name] = self._read_grid(package, name)
+                package.grids[name] = self._cached_grid(package, name)
         return package.grids[name]
+
+    def _cached_grid(self, package: _Package, name: str) -> list[list[RawValue]]:
+        """The tab's grid from the parse cache when it holds this very version of the tab,
+        else read (and stored for the next run)."""
+        entry = self._cache_entry(package, name)
+        if entry is not None:
+            grid = _tabcache.load(*entry)
+            if grid is not None:
+                return grid
+        grid = self._read_grid(package, name)
+        if entry is not None:
+            _tabcache.store(entry[0], entry[1], grid)
+        return grid
+
+    def _cache_entry(self, package: _Package, name: str) -> tuple[Path, str] | None:
+        """Where the tab's cache entry is kept and the key its content gives, or None when
+        the tab is not cached (not ours, or no .sheetfollow folder: none is made to read)."""
+        if name.casefold() not in self.cached_tabs:
+            return None
+        sheet = package.info.find(name)
+        if sheet is None or sheet.part is None or sheet.part not in package.names:
+            return None
+        folder = self.path.parent / ".sheetfollow"
+        if not folder.is_dir():
+            return None
+        try:
+            key = _grid_key(package, sheet.name, sheet.part)
+        except (KeyError, xml.DamagedPart, OSError):
+            return None
+        return _tabcache.entry_path(folder, self.path.name, sheet.name), key
 
     def _read_grid(self, package: _Package, name: str) -> list[list[RawValue]]:
         entry = package.info.find(name)
@@ -531,11 +565,45 @@ class XlsxBackend:
                 self._commit(state, plan)
         finally:
             lock.release()
+        self._cache_appended(state.package, changes)
         skipped = list(plan.skipped)
         for job in plan.parts.values():
             if isinstance(job, _SheetJob):
                 skipped += job.skipped
         return WriteResult(plan.cells_written, plan.rows_appended, tuple(skipped))
+
+    def _cache_appended(self, before: _Package, changes: list[TabChanges]) -> None:
+        """After a write: the cache entry of each cached tab that was only appended to, so
+        the next run finds the tab it reads (a `mark` and most refreshes append to the
+        touches tab, which changes its member and so its key). The grid is the one read
+        before the write, which the rows above the new ones still hold, and the new rows as
+        calamine reads them back from the new file; whenever that cannot be sure (the tab
+        was not read, was created, widened or written in place, the styles changed...)
+        nothing is stored and the next read parses the tab."""
+        if not self.cached_tabs or self._loaded is None:
+            return
+        after = self._loaded.package
+        counts: dict[str, int] = {}
+        for change in changes:
+            counts[change.tab.casefold()] = counts.get(change.tab.casefold(), 0) + 1
+        for change in changes:
+            name = change.tab.casefold()
+            if name not in self.cached_tabs or counts[name] != 1:
+                continue
+            if change.create or change.new_headers or change.cells or not change.append_rows:
+                continue
+            sheet = before.info.find(change.tab)
+            if sheet is None or sheet.part is None or sheet.name not in before.grids:
+                continue
+            entry = self._cache_entry(after, sheet.name)
+            if entry is None:
+                continue
+            try:
+                grid = _grid_after_append(before, after, sheet.name, sheet.part)
+            except (KeyError, ValueError, xml.DamagedPart, python_calamine.CalamineError):
+                grid = None
+            if grid is not None:
+                _tabcache.store(entry[0], entry[1], grid)
 
     def _side_folder(self) -> Path:
         folder = self.path.parent / ".sheetfollow"
@@ -1443,15 +1511,21 @@ _ONE_SHEET_PARTS = {
 }
 
 
-def _one_sheet_workbook(package: _Package, sheet: bytes) -> bytes:
+def _one_sheet_workbook(package: _Package, sheet: bytes, *, strings: bool = True) -> bytes:
     """A package holding only `sheet` (as Sheet1) and what its values need from `package`:
-    the shared strings, the cell formats and the date system."""
+    the shared strings (unless `strings` is false: the sheet uses none), the cell formats
+    and the date system."""
     info = package.info
     parts: dict[str, bytes] = {name: text.encode() for name, text in _ONE_SHEET_PARTS.items()}
     rels = [f'<Relationship Id="rId1" Type="{xml.REL_WORKSHEET}" Target="worksheets/sheet1.xml"/>']
     for rid, rel_type, source, copy in (
         ("rId2", xml.REL_STYLES, info.styles, "styles.xml"),
-        ("rId3", xml.REL_SHARED_STRINGS, info.shared_strings, "sharedStrings.xml"),
+        (
+            "rId3",
+            xml.REL_SHARED_STRINGS,
+            info.shared_strings if strings else None,
+            "sharedStrings.xml",
+        ),
     ):
         data = package.read_optional(source) if source else None
         if data is not None:
@@ -1476,6 +1550,140 @@ def _one_sheet_workbook(package: _Package, sheet: bytes) -> bytes:
         for name, data in parts.items():
             target.writestr(name, data)
     return out.getvalue()
+
+
+def _grid_key(package: _Package, tab: str, part: str) -> str:
+    """The parse-cache key of a tab: everything calamine's values for it depend on."""
+    info = package.info
+    parts: list[bytes | memoryview | str | None] = [
+        tab,
+        part,
+        "1904" if info.date1904 else "1900",
+        _calamine_build(),
+    ]
+    for member in (part, info.styles, info.shared_strings):
+        if member is None or member not in package.names:
+            parts.append(None)
+            continue
+        found = package.zip.getinfo(member)
+        parts += [str(found.compress_type), _member_data(package.data, found)]
+    return _tabcache.content_key(parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _calamine_build() -> str:
+    """Which calamine reads the tabs: another build may read a cell otherwise."""
+    module = sys.modules[python_calamine.CalamineWorkbook.__module__]
+    where = getattr(module, "__file__", None) or ""
+    try:
+        found = os.stat(where)
+    except OSError:
+        return where
+    return f"{where}:{found.st_size}:{found.st_mtime_ns}"
+
+
+def _same_member(before: _Package, after: _Package, name: str | None) -> bool:
+    """Whether the member `name` is the same in both packages (as stored: the writer copies
+    the members it does not change without unpacking them)."""
+    if name is None:
+        return True
+    if (name in before.names) != (name in after.names):
+        return False
+    if name not in before.names:
+        return True
+    old, new = before.zip.getinfo(name), after.zip.getinfo(name)
+    return (old.CRC, old.file_size, old.compress_type) == (
+        new.CRC,
+        new.file_size,
+        new.compress_type,
+    ) and _member_data(before.data, old) == _member_data(after.data, new)
+
+
+#: A row's start tag and its number (r="..."), as sheetfollow and Excel write them.
+_ROW_START = re.compile(rb'<row\b[^>]*?\sr="(\d+)"')
+
+
+def _grid_after_append(
+    before: _Package, after: _Package, tab: str, part: str
+) -> list[list[RawValue]] | None:
+    """The grid a full read of `tab` in `after` gives, from its grid in `before` (to which
+    rows were only appended) and a read of the rows below it alone; None when that cannot
+    be sure."""
+    old = before.grids[tab]
+    if not old or part not in after.names:
+        return None
+    width = len(old[0])
+    if any(len(row) != width for row in old):
+        return None  # not calamine's rectangle: read another way
+    old_shape = before.shape(part)
+    if old_shape is None or _too_dense(old_shape.rows, old_shape.columns(), old_shape):
+        return None
+    info_before, info_after = before.info, after.info
+    if info_before.date1904 != info_after.date1904 or info_before.styles != info_after.styles:
+        return None
+    if not _same_member(before, after, info_before.styles):
+        return None  # a cell format the rows above use may read otherwise now
+    data = after.read(part)
+    end = data.rfind(b"</sheetData>")
+    root = data.find(b"<worksheet")
+    if end < 0 or root < 0:
+        return None
+    # The rows numbered past the old grid, found from the end (they are the last ones).
+    start, at = -1, end
+    while True:
+        at = data.rfind(b"<row", 0, at)
+        if at < 0:
+            break
+        match = _ROW_START.match(data, at)
+        if match is None:
+            return None  # a row without its number
+        if int(match.group(1)) <= len(old):
+            break
+        start = at
+    if start < 0:
+        return None
+    # The shape a read of the whole part finds (xml.SheetShape: the last row, the widest
+    # column and the size are each the larger of the old rows' and the new rows'): a tab
+    # too sparse for calamine's rectangle is read another way.
+    added_shape = xml.SheetShape()
+    added_xml = data[start:end]
+    added_shape.feed(added_xml)
+    rows_after = max(old_shape.rows, added_shape.rows)
+    columns_after = max(old_shape.columns(), added_shape.columns())
+    if rows_after * columns_after > max(_DENSE_CELLS, 8 * (len(data) // 16)):
+        return None
+    strings = info_before.shared_strings == info_after.shared_strings and _same_member(
+        before, after, info_before.shared_strings
+    )
+    if not strings and _shared_texts(data, 0, start):
+        return None  # the rows above use shared strings, which changed
+    head = data[: data.index(b">", root) + 1]
+    sheet = head + b"<sheetData>" + added_xml + b"</sheetData></worksheet>"
+    # sheetfollow writes its rows with inline texts: the shared strings are not unpacked.
+    workbook = _one_sheet_workbook(after, sheet, strings=_shared_texts(data, start, end))
+    reader: Any = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(workbook))
+    added = reader.get_sheet_by_name("Sheet1")
+    first = added.start
+    rows = added.to_python(skip_empty_area=True)
+    if first is None or not rows:
+        return None
+    top, left = first
+    if top < len(old) or left + len(rows[0]) > width:
+        return None  # overlaps the old grid, or widens the rectangle: a full read decides
+    values = _Cells().values
+    grid = list(old)
+    grid += [[None] * width for _ in range(top - len(old))]
+    for row in rows:
+        row = values(row)
+        grid.append([None] * left + row + [None] * (width - left - len(row)))
+    while grid and all(value is None for value in grid[-1]):
+        grid.pop()
+    return grid
+
+
+def _shared_texts(data: bytes, start: int, end: int) -> bool:
+    """Whether a cell of data[start:end] may be a shared text (t="s", with either quote)."""
+    return data.find(b't="s"', start, end) >= 0 or data.find(b"t='s'", start, end) >= 0
 
 
 def _member_data(data: bytes, info: zipfile.ZipInfo) -> memoryview:
