@@ -358,7 +358,9 @@ def test_one_attempt_short_of_the_limit_is_still_alive() -> None:
 )
 def test_dead_when_nothing_moved_within_the_window(last_contact: date, dead: bool) -> None:
     prospect = row(
-        created=date(2026, 1, 5), last_contact=last_contact, last_outcome=Outcome.NO_ANSWER,
+        created=date(2026, 1, 5),
+        last_contact=last_contact,
+        last_outcome=Outcome.NO_ANSWER,
         attempts=2,
     )
     result = run(prospect)
@@ -523,9 +525,7 @@ def test_a_win_asks_for_a_thank_you() -> None:
 
 def test_a_win_already_thanked_waits_for_delivery() -> None:
     thanked = row(stage=Stage.WON, last_contact=MON_16, last_outcome=Outcome.REACHED)
-    assert run(thanked) == Computed(
-        None, Status.WON, "", "Won; waiting for delivery.", "Ann"
-    )
+    assert run(thanked) == Computed(None, Status.WON, "", "Won; waiting for delivery.", "Ann")
     by_hand = run(dataclasses.replace(thanked, follow_up_on=date(2026, 11, 27)))
     assert by_hand == Computed(
         date(2026, 11, 27),

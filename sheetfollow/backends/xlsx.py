@@ -68,6 +68,9 @@ _BIG_PART_LEVEL = 3
 #: A rewrite of at most this many rows of a sheet is checked row by row as it is written
 #: (xml.RewriteCheck); one of more rows is parsed whole once written.
 _CHECKED_ROWS = 2000
+#: How much of the start and of the end of a rewritten sheet a write keeps at least
+#: (_SheetJob.head, .tail): the root tag, and the rows a `mark` appends to the touches tab.
+_KEPT = _BLOCK
 #: What the system says when a folder or file cannot be written for lack of permission or
 #: because its file system is mounted read-only (a read-only share).
 _READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
@@ -565,19 +568,20 @@ class XlsxBackend:
                 self._commit(state, plan)
         finally:
             lock.release()
-        self._cache_appended(state.package, changes)
+        self._cache_appended(state.package, changes, plan)
         skipped = list(plan.skipped)
         for job in plan.parts.values():
             if isinstance(job, _SheetJob):
                 skipped += job.skipped
         return WriteResult(plan.cells_written, plan.rows_appended, tuple(skipped))
 
-    def _cache_appended(self, before: _Package, changes: list[TabChanges]) -> None:
+    def _cache_appended(self, before: _Package, changes: list[TabChanges], plan: _Plan) -> None:
         """After a write: the cache entry of each cached tab that was only appended to, so
         the next run finds the tab it reads (a `mark` and most refreshes append to the
         touches tab, which changes its member and so its key). The grid is the one read
         before the write, which the rows above the new ones still hold, and the new rows as
-        calamine reads them back from the new file; whenever that cannot be sure (the tab
+        calamine reads them back from the bytes written (the end of the part the write kept,
+        else the part unpacked from the new file); whenever that cannot be sure (the tab
         was not read, was created, widened or written in place, the styles changed...)
         nothing is stored and the next read parses the tab."""
         if not self.cached_tabs or self._loaded is None:
@@ -598,8 +602,10 @@ class XlsxBackend:
             entry = self._cache_entry(after, sheet.name)
             if entry is None:
                 continue
+            job = plan.parts.get(sheet.part)
+            kept = job if isinstance(job, _SheetJob) else None
             try:
-                grid = _grid_after_append(before, after, sheet.name, sheet.part)
+                grid = _grid_after_append(before, after, sheet.name, sheet.part, kept)
             except (KeyError, ValueError, xml.DamagedPart, python_calamine.CalamineError):
                 grid = None
             if grid is not None:
@@ -1317,16 +1323,22 @@ class _SheetJob:
     skipped: list[str] = dataclasses.field(default_factory=list)
     #: What the rewrite proved of the new part (None: it is to be parsed whole).
     check: xml.RewriteCheck | None = None
+    #: The first and the last bytes of the new part as written, and its size: the parse
+    #: cache reads the rows appended at its end from them instead of unpacking it again.
+    head: bytes = b""
+    tail: list[bytearray] = dataclasses.field(default_factory=list)
+    written: int = 0
 
     def run(self, stream: IO[bytes], progress: Callable[[float], None] | None) -> None:
         # Each write costs a compressor call: small pieces go over in blocks.
         block = bytearray()
 
         def out(chunk: bytes | memoryview) -> None:
+            nonlocal block
             block.extend(chunk)
             if len(block) >= _BLOCK:
                 stream.write(block)
-                block.clear()
+                block = self._keep(block)
 
         read = 0
         step = max(self.size // 50, 1)
@@ -1348,9 +1360,19 @@ class _SheetJob:
             pieces(), self.writes, self.ctx, self.header_cells, out, check
         )
         stream.write(block)
+        self._keep(block)
         if check is not None:
             check.finish()
         self.check = check
+
+    def _keep(self, block: bytearray) -> bytearray:
+        """Keeps a block written (the last two, each of _BLOCK bytes but the last, hold at
+        least _KEPT) and gives a new one to fill: the blocks are kept, not copied."""
+        if not self.written:
+            self.head = bytes(block[:_KEPT])
+        self.written += len(block)
+        self.tail = [*self.tail[-1:], block]
+        return bytearray()
 
     def upper_size(self) -> int:
         """At least the size of the new part: zipfile decides on ZIP64 from it."""
@@ -1604,16 +1626,21 @@ _ROW_START = re.compile(rb'<row\b[^>]*?\sr="(\d+)"')
 
 
 def _grid_after_append(
-    before: _Package, after: _Package, tab: str, part: str
+    before: _Package,
+    after: _Package,
+    tab: str,
+    part: str,
+    kept: _SheetJob | None = None,
 ) -> list[list[RawValue]] | None:
     """The grid a full read of `tab` in `after` gives, from its grid in `before` (to which
     rows were only appended) and a read of the rows below it alone; None when that cannot
-    be sure."""
+    be sure. The rows are found in what the write `kept` of the part when it holds them
+    all (a `mark` appends one row), else in the part unpacked again."""
     old = before.grids[tab]
     if not old or part not in after.names:
         return None
     width = len(old[0])
-    if any(len(row) != width for row in old):
+    if {width} != set(map(len, old)):
         return None  # not calamine's rectangle: read another way
     old_shape = before.shape(part)
     if old_shape is None or _too_dense(old_shape.rows, old_shape.columns(), old_shape):
@@ -1623,44 +1650,41 @@ def _grid_after_append(
         return None
     if not _same_member(before, after, info_before.styles):
         return None  # a cell format the rows above use may read otherwise now
-    data = after.read(part)
-    end = data.rfind(b"</sheetData>")
-    root = data.find(b"<worksheet")
-    if end < 0 or root < 0:
+    strings = info_before.shared_strings == info_after.shared_strings and _same_member(
+        before, after, info_before.shared_strings
+    )
+    size = after.zip.getinfo(part).file_size
+    found = None
+    if kept is not None and kept.written == size:
+        data = b"".join(kept.tail)
+        whole = len(data) == size
+        start = data if whole else kept.head
+        # Whether the rows above use shared strings is known only from all of them.
+        if strings or whole:
+            found = _appended_rows(data, start, len(old), whole=whole)
+    if found is None:
+        data = after.read(part)
+        found = _appended_rows(data, data, len(old), whole=True)
+    if not found:
         return None
-    # The rows numbered past the old grid, found from the end (they are the last ones).
-    start, at = -1, end
-    while True:
-        at = data.rfind(b"<row", 0, at)
-        if at < 0:
-            break
-        match = _ROW_START.match(data, at)
-        if match is None:
-            return None  # a row without its number
-        if int(match.group(1)) <= len(old):
-            break
-        start = at
-    if start < 0:
-        return None
+    head, begin, end = found
+    if not strings and _shared_texts(data, 0, begin):
+        return None  # the rows above use shared strings, which changed
+    added_xml = data[begin:end]
     # The shape a read of the whole part finds (xml.SheetShape: the last row, the widest
     # column and the size are each the larger of the old rows' and the new rows'): a tab
     # too sparse for calamine's rectangle is read another way.
     added_shape = xml.SheetShape()
-    added_xml = data[start:end]
     added_shape.feed(added_xml)
     rows_after = max(old_shape.rows, added_shape.rows)
     columns_after = max(old_shape.columns(), added_shape.columns())
-    if rows_after * columns_after > max(_DENSE_CELLS, 8 * (len(data) // 16)):
+    if rows_after * columns_after > max(_DENSE_CELLS, 8 * (size // 16)):
         return None
-    strings = info_before.shared_strings == info_after.shared_strings and _same_member(
-        before, after, info_before.shared_strings
-    )
-    if not strings and _shared_texts(data, 0, start):
-        return None  # the rows above use shared strings, which changed
-    head = data[: data.index(b">", root) + 1]
     sheet = head + b"<sheetData>" + added_xml + b"</sheetData></worksheet>"
     # sheetfollow writes its rows with inline texts: the shared strings are not unpacked.
-    workbook = _one_sheet_workbook(after, sheet, strings=_shared_texts(data, start, end))
+    workbook = _one_sheet_workbook(
+        after, sheet, strings=_shared_texts(added_xml, 0, len(added_xml))
+    )
     reader: Any = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(workbook))
     added = reader.get_sheet_by_name("Sheet1")
     first = added.start
@@ -1679,6 +1703,39 @@ def _grid_after_append(
     while grid and all(value is None for value in grid[-1]):
         grid.pop()
     return grid
+
+
+def _appended_rows(
+    data: bytes, start: bytes, old_rows: int, *, whole: bool
+) -> tuple[bytes, int, int] | tuple[()] | None:
+    """The root start tag (from `start`, the part's first bytes) and where in `data` (the
+    part's last bytes, or all of it when `whole`) the rows numbered past `old_rows` begin
+    and end; () when that cannot be sure, None when `data` does not reach back far enough
+    to tell."""
+    end = data.rfind(b"</sheetData>")
+    root = start.find(b"<worksheet")
+    if end < 0 or root < 0:
+        return None if not whole else ()
+    close = start.find(b">", root)
+    if close < 0:
+        return None if not whole else ()
+    # The rows numbered past the old grid, found from the end (they are the last ones).
+    first, at = -1, end
+    while True:
+        at = data.rfind(b"<row", 0, at)
+        if at < 0:
+            if not whole:
+                return None  # the rows may go on before the bytes kept
+            break
+        match = _ROW_START.match(data, at)
+        if match is None:
+            return ()  # a row without its number
+        if int(match.group(1)) <= old_rows:
+            break
+        first = at
+    if first < 0:
+        return ()
+    return start[: close + 1], first, end
 
 
 def _shared_texts(data: bytes, start: int, end: int) -> bool:

@@ -24,6 +24,7 @@ from xlsx_fixtures import make_feature_workbook, minimal_workbook, sheet_documen
 
 from sheetfollow import snapshot
 from sheetfollow.backends import _tabcache
+from sheetfollow.backends import xlsx as xlsx_module
 from sheetfollow.backends.xlsx import XlsxBackend
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "xlsx"
@@ -293,3 +294,41 @@ def test_what_a_killed_store_leaves_is_harmless(cli: Cli, example: Path) -> None
     _run(cli, "mark", "P-0020", "no-answer")
     assert not temp.exists() and assert_entry_sound(example)
     assert json.loads(shown) is not None
+
+
+def test_an_append_to_a_big_tab_leaves_the_entry_of_the_new_file(cli: Cli, example: Path) -> None:
+    """A touches tab of several megabytes: the write keeps only the part's first and last
+    bytes, and the rows `mark` appends are read from those; the entry is still a full read."""
+    book = load_workbook(example)
+    sheet = book[TOUCHES]
+    for n in range(12_000):  # snapshots of prospects no longer in the sheet
+        sheet.append(
+            [f"P-9{n:05d}", date(2026, 2, 2), "no answer", 2, "contacted", None, None, SEEN]
+        )
+    book.save(example)
+    part = XlsxBackend(example)._package().info.find(TOUCHES)
+    assert part is not None and part.part is not None
+    size = XlsxBackend(example)._package().zip.getinfo(part.part).file_size
+    assert size > 3 * xlsx_module._KEPT  # more than the write keeps of it
+    _run(cli, "due", "--json")
+    assert assert_entry_sound(example)
+    for ident in ("P-0020", "P-0021"):
+        _run(cli, "mark", ident, "no-answer", "--note", "x")
+        assert assert_entry_sound(example), ident
+
+
+def test_appended_rows_not_all_kept_are_read_from_the_part() -> None:
+    """When the bytes kept of a part begin inside the appended rows, the rows above cannot be
+    told from them: the part is to be unpacked (None), not read short."""
+    head = b'<?xml version="1.0"?><worksheet xmlns="x"><sheetData>'
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (n, n) for n in (5, 6, 7))
+    tail = rows + b"</sheetData></worksheet>"
+    assert xlsx_module._appended_rows(tail, head, 3, whole=False) is None
+    found = xlsx_module._appended_rows(tail, head, 5, whole=False)
+    assert found is not None and found != ()
+    start, first, end = found
+    assert start == b'<?xml version="1.0"?><worksheet xmlns="x">'
+    assert tail[first:end] == rows[rows.index(b'<row r="6"') :]
+    whole = head + rows + b"</sheetData></worksheet>"
+    found = xlsx_module._appended_rows(whole, whole, 3, whole=True)
+    assert found is not None and found != () and whole[found[1] : found[2]] == rows

@@ -14,6 +14,7 @@ runs, each in a fresh process on a fresh copy, whole-process as a user runs it:
   openpyxl       load_workbook, write the 5 owned columns on every row, save
   refresh        `sheetfollow refresh` on the generated file (fills every owned cell)
   refresh no-op  `sheetfollow refresh` again on its output (nothing to change)
+  refresh next   `sheetfollow refresh` on its output the next day, as cron runs it every night
   mark           `sheetfollow mark ID no-answer` on one row in the middle
   due --json     `sheetfollow due --json` (stdout to a file)
   notify         `sheetfollow notify --outbox DIR`: 10 owners and a manager's digest
@@ -48,8 +49,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TODAY = "2026-03-11"  # realistic.TODAY, without importing it (the floors import nothing)
 STEPS = (
-    "read-floor", "write-floor", "openpyxl", "refresh", "refresh-noop", "mark", "due-json",
-    "notify", "stats", "import", "help",
+    "read-floor", "write-floor", "openpyxl", "refresh", "refresh-noop", "refresh-next", "mark",
+    "due-json", "notify", "stats", "import", "help",
 )  # fmt: skip
 LABELS = {
     "read-floor": "read floor (calamine)",
@@ -57,6 +58,7 @@ LABELS = {
     "openpyxl": "openpyxl load+5 cols+save",
     "refresh": "refresh (first)",
     "refresh-noop": "refresh (no-op)",
+    "refresh-next": "refresh (the next day)",
     "mark": "mark (one row)",
     "due-json": "due --json",
     "notify": "notify --outbox (10 owners)",
@@ -65,11 +67,13 @@ LABELS = {
     "help": "sheetfollow --help",
 }
 SHORT = {"read-floor": "read floor", "openpyxl": "openpyxl", "refresh": "refresh",
-         "refresh-noop": "refresh no-op", "mark": "mark", "due-json": "due --json",
+         "refresh-noop": "refresh no-op", "refresh-next": "refresh next", "mark": "mark",
+         "due-json": "due --json",
          "notify": "notify"}  # fmt: skip
 #: Steps that run `sheetfollow` on the refreshed workbook, and their arguments.
 COMMANDS = {
     "refresh-noop": ["refresh"],
+    "refresh-next": ["refresh"],
     "mark": ["mark", "{mark_id}", "no-answer", "--note", "benchmark"],
     "due-json": ["due", "--json"],
     "notify": ["notify", "--outbox", "outbox"],
@@ -110,6 +114,7 @@ TARGETS = (
     Target("refresh peak memory", "refresh_peak_mb", 250, False, max_rows=200_000, unit="MB"),
     Target("refresh peak memory", "refresh_peak_mb", 1024, False, min_rows=200_001, unit="MB"),
     Target("no-op refresh vs read floor", "noop_vs_read", 1.5, False),
+    Target("next-day refresh vs read+write floor", "next_vs_floors", 2.5, False),
     Target("mark vs read floor", "mark_vs_read", 1.5, False),
     Target("due --json vs read floor", "due_vs_read", 2, False),
     Target("due --json peak memory", "due_peak_mb", 300, False, unit="MB"),
@@ -189,8 +194,13 @@ def measure(argv: Sequence[str], cwd: Path) -> Run:
     return Run(usage.ru_utime + usage.ru_stime, wall, peak_kb / 1024, code == 0, note)
 
 
-def cli(*args: str) -> list[str]:
-    return ["-m", "sheetfollow", *args, "--today", TODAY]
+#: The night after: what cron's refresh does every working day (statuses move on, the
+#: Why texts count another day, rows come due), on the workbook as the first refresh left it.
+NEXT_DAY = {"refresh-next": "2026-03-12"}
+
+
+def cli(*args: str, today: str = TODAY) -> list[str]:
+    return ["-m", "sheetfollow", *args, "--today", today]
 
 
 def run_size(rows: int, repeat: int, steps: Sequence[str], openpyxl_max: int) -> dict[str, object]:
@@ -242,7 +252,8 @@ def run_size(rows: int, repeat: int, steps: Sequence[str], openpyxl_max: int) ->
                         shutil.copyfile(built.path, refreshed)
                     folder = fresh(step, refreshed)
                     args = [a.format(mark_id=built.mark_id) for a in COMMANDS[step]]
-                    run = measure(cli(*args, "--sheet", "pipeline.xlsx"), folder)
+                    day = NEXT_DAY.get(step, TODAY)
+                    run = measure(cli(*args, "--sheet", "pipeline.xlsx", today=day), folder)
                 runs.setdefault(step, []).append(run)
                 flag = "" if run.ok else f"  FAILED {run.note}"
                 print(f"  {LABELS[step]:<28} {run.cpu:8.2f} s CPU {run.wall:8.2f} s wall "
@@ -277,6 +288,7 @@ def ratios(result: dict[str, object]) -> dict[str, float]:
         "refresh_vs_openpyxl": (cpu("openpyxl"), refresh),
         "refresh_vs_floors": (refresh, read + write if read and write else None),
         "noop_vs_read": (cpu("refresh-noop"), read),
+        "next_vs_floors": (cpu("refresh-next"), read + write if read and write else None),
         "mark_vs_read": (cpu("mark"), read),
         "due_vs_read": (cpu("due-json"), read),
         "notify_vs_read": (cpu("notify"), read),
@@ -362,7 +374,8 @@ def plot(ordered: Sequence[dict[str, object]]) -> list[str]:
     """Horizontal bars, CPU seconds and peak MB on a log scale, per size and step."""
     import math
 
-    shown = ("read-floor", "openpyxl", "refresh", "refresh-noop", "mark", "due-json", "notify")
+    shown = ("read-floor", "openpyxl", "refresh", "refresh-noop", "refresh-next", "mark",
+             "due-json", "notify")  # fmt: skip
     values = [
         (int(r["rows"]), step, r[step]["cpu"], r[step]["peak_mb"])  # type: ignore[call-overload,index]
         for r in ordered for step in shown if isinstance(r.get(step), dict)
