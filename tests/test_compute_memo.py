@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from computed_alone import rows_computed_alone
 from conftest import TEAM_ROWS, TODAY, Layout, Tab, write_team, write_workbook
 
-from sheetfollow import capacity, service
+from sheetfollow import service
 from sheetfollow.config import load_config
 
 
@@ -32,21 +33,7 @@ def test_rows_that_share_their_inputs_come_out_as_computed_alone(tmp_path: Path)
     backend = service.open_backend(None, config)
     pipeline = service.load(backend, config, TODAY)
 
-    # Each row on its own, without the memo, as mark computes one.
-    owners = pipeline.owners
-    alone = [
-        service.compute_row(
-            service.with_owner_problems(row.prospect, owners, pipeline.header),
-            service.owner_of(row.prospect, owners),
-            config,
-            TODAY,
-            owners,
-        )
-        for row in pipeline.rows
-    ]
-    planned = capacity.plan(
-        alone, today=TODAY, calendar=config.calendar, rules=config.rules, owners=owners
-    ).rows
+    planned = rows_computed_alone(pipeline, config, TODAY)
     assert pipeline.rows == planned
     assert len(pipeline.rows) == len(TEAM_ROWS) * 4
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from computed_alone import rows_computed_alone
 from conftest import TEAM_CONFIG, TEAM_ROWS, TODAY, Layout, write_team
 
-from sheetfollow import capacity, service
+from sheetfollow import service
 from sheetfollow.config import load_config
 
 #: Two segments with profiles of their own, one of them equal to the default, and one
@@ -58,21 +59,7 @@ def test_rows_that_share_what_the_rules_read_come_out_as_computed_alone(
     config = load_config(tmp_path / "sheetfollow.toml")
     backend = service.open_backend(None, config)
     pipeline = service.load(backend, config, TODAY)
-    owners = pipeline.owners
-
-    alone = [
-        service.compute_row(
-            service.with_owner_problems(row.prospect, owners, pipeline.header),
-            service.owner_of(row.prospect, owners),
-            config,
-            TODAY,
-            owners,
-        )
-        for row in pipeline.rows
-    ]
-    planned = capacity.plan(
-        alone, today=TODAY, calendar=config.calendar, rules=config.rules, owners=owners
-    ).rows
+    planned = rows_computed_alone(pipeline, config, TODAY)
     assert len(pipeline.rows) == len(TEAM_ROWS) * (1 + len(SEGMENTS) * len(STAGES) * 3)
     for shared, own in zip(pipeline.rows, planned, strict=True):
         assert shared == own, shared.prospect.row
@@ -82,6 +69,7 @@ def test_rows_that_share_what_the_rules_read_come_out_as_computed_alone(
     assert {segment for segment, step in steps if step.endswith("of 3")} == {"machines"}
     # ... and the rows did share: fewer results than distinct rows by every field.
     memo = service.ComputeMemo()
+    owners = pipeline.owners
     for row in pipeline.rows:
         service.compute_row(
             row.prospect, service.owner_of(row.prospect, owners), config, TODAY, owners, memo=memo
