@@ -82,7 +82,14 @@ def open_backend(
         stale_lock_after=timedelta(hours=config.stale_lock_hours),
         max_member_bytes=config.max_unpacked_mb << 20,
         max_ratio=config.max_unpack_ratio,
-        cached_tabs=(config.tabs.touches,),
+        # Every tab a command reads: when all are in the parse cache, calamine never opens.
+        cached_tabs=(
+            config.tabs.prospects,
+            config.tabs.owners,
+            config.tabs.log,
+            config.tabs.state,
+            config.tabs.touches,
+        ),
     )
 
 
@@ -149,19 +156,26 @@ def _load(backend: Backend, config: Config, today: date, progress: Progress | No
     ]
     total = len(table.rows) - header.header_row
     memo = ComputeMemo()
+    parse, epoch, rows = schema.parse_prospect, table.epoch, pipeline.rows
+    # owner_of's answer by the Owner cell's text: thousands of rows name a few people.
+    owner_by_name: dict[str, Owner | None] = {}
     for index, values in enumerate(table.rows[header.header_row :]):
         number = header.header_row + 1 + index
-        if number in skipped:
+        if skipped and number in skipped:
             continue
-        prospect = schema.parse_prospect(values, number, header, epoch=table.epoch, today=today)
+        prospect = parse(values, number, header, epoch=epoch, today=today)
         if prospect is None:
             if any(_blank(v) is False for v in _owned_cells(values, header)):
                 pipeline.empty_rows.append(number)
         else:
-            owner = owner_of(prospect, owners)
+            name = prospect.owner
+            if name in owner_by_name:
+                owner = owner_by_name[name]
+            else:
+                owner = owner_by_name[name] = owner_of(prospect, owners)
             if owner is None or not owner.email:  # else with_owner_problems has nothing to add
                 prospect = with_owner_problems(prospect, owners, header)
-            pipeline.rows.append(compute_row(prospect, owner, config, today, owners, memo=memo))
+            rows.append(compute_row(prospect, owner, config, today, owners, memo=memo))
         if progress is not None and index % 1000 == 0:
             progress(index, total)
     # Each person's daily limit spreads what does not fit over their next working days.
@@ -432,7 +446,14 @@ def compute_row(
                     prospect, rules=config.rules, calendar=calendar, today=today, owner=owner
                 )
             else:
-                who = assigned_to(prospect, owner, config.rules)
+                rules = config.rules
+                # assigned_to, whose answer is the Owner cell unless small deals go to a
+                # delegate: asked of every row.
+                who = (
+                    prospect.owner
+                    if rules.delegate_below is None
+                    else assigned_to(prospect, owner, rules)
+                )
                 computed = (
                     known
                     if who == known.assigned_to

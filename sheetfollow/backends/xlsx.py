@@ -17,6 +17,7 @@ import functools
 import hashlib
 import io
 import itertools
+import operator
 import os
 import posixpath
 import re
@@ -101,13 +102,36 @@ class _Fingerprint:
     sha256: str
 
 
-class _Package:
-    """One version of the workbook file, opened once."""
+#: Unpacks a member of the package in pieces and counts (XlsxBackend._check_inflated).
+_Check = Callable[[zipfile.ZipFile, bytes, zipfile.ZipInfo], "xml.SheetShape | None"]
 
-    def __init__(self, data: bytes) -> None:
+
+class _Package:
+    """One version of the workbook file, opened once.
+
+    `check`, when given, is the zip-bomb check: every member is unchecked at first and
+    checked before it is first read whole or calamine opens the package (calamine reads
+    until a stream ends, whatever its entry declares). Reading a member in pieces through
+    zipfile (shape, the writer's rewrite) stops at the size its entry declares, which the
+    caller has checked already."""
+
+    def __init__(self, data: bytes, check: _Check | None = None) -> None:
         self.data = data
         self.zip = zipfile.ZipFile(io.BytesIO(data))
         self.names = set(self.zip.namelist())
+        self._check = check
+        #: Members not yet unpacked and counted by `check`.
+        self.unchecked: set[str] = set(self.names) if check is not None else set()
+        #: Worksheet parts a cache entry holds (XlsxBackend._held_by_cache): checked only
+        #: when read whole, not when calamine opens the package to read another tab.
+        self.held: set[str] = set()
+        #: Where the cells of each worksheet part lie, when known (found while checking it).
+        self.shapes: dict[str, xml.SheetShape] = {}
+        #: Cache keys (XlsxBackend._cache_entry) and digests of members, once computed.
+        self.keys: dict[str, str] = {}
+        self.digests: dict[str, str] = {}
+        #: How the cache held each tab read from it or stored (for a write's changes).
+        self.found: dict[str, _tabcache.Found] = {}
         workbook = xml.find_workbook_part(self.read_optional("_rels/.rels"))
         if workbook not in self.names:
             raise xml.DamagedPart(f"the workbook part {workbook} is missing")
@@ -117,10 +141,23 @@ class _Package:
         self._calamine: Any = None
         #: Tabs already read from these bytes, by name.
         self.grids: dict[str, list[list[RawValue]]] = {}
-        #: Where the cells of each worksheet part lie, when known (found while checking it).
-        self.shapes: dict[str, xml.SheetShape] = {}
+
+    def check(self, names: Collection[str]) -> None:
+        """Run the zip-bomb check on those of `names` not checked yet, in the package's order
+        (every entry of a name a broken zip holds twice)."""
+        wanted = self.unchecked.intersection(names)
+        if not wanted or self._check is None:
+            return
+        for info in self.zip.infolist():
+            if info.filename in wanted:
+                shape = self._check(self.zip, self.data, info)
+                if shape is not None:
+                    self.shapes.setdefault(info.filename, shape)
+        self.unchecked -= wanted
 
     def read(self, name: str) -> bytes:
+        if name in self.unchecked:
+            self.check((name,))
         try:
             return self.zip.read(name)
         except KeyError as exc:
@@ -133,6 +170,10 @@ class _Package:
 
     def shape(self, part: str) -> xml.SheetShape | None:
         shape = self.shapes.get(part)
+        if shape is None and part in self.unchecked:
+            # The check unpacks the part and takes its shape on the way: one pass, not two.
+            self.check((part,))
+            shape = self.shapes.get(part)
         if shape is None:
             shape = xml.SheetShape()
             try:
@@ -154,6 +195,9 @@ class _Package:
 
     def calamine(self) -> Any:
         if self._calamine is None:
+            # calamine unpacks a worksheet only when it is read (_read_grid checks it first);
+            # every other part may be unpacked as it opens, the shared strings always.
+            self.check(self.unchecked - self.held)
             self._calamine = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.data))
         return self._calamine
 
@@ -202,7 +246,7 @@ class XlsxBackend:
         #: changed for longer than this (it still stops a write; only the message differs).
         self.stale_lock_after = stale_lock_after
         #: Tabs whose grid is kept in the parse cache (_tabcache) in the .sheetfollow folder:
-        #: only sheetfollow's own hidden tabs, which only it writes and only by appending.
+        #: the tabs sheetfollow reads. A write leaves the entries of the new file.
         self.cached_tabs = frozenset(tab.casefold() for tab in cached_tabs)
         self._loaded: _Loaded | None = None
 
@@ -244,20 +288,31 @@ class XlsxBackend:
 
     def _cached_grid(self, package: _Package, name: str) -> list[list[RawValue]]:
         """The tab's grid from the parse cache when it holds this very version of the tab,
-        else read (and stored for the next run)."""
+        else read (and stored for the next run). A hit also gives the part's shape (its
+        merged ranges, whether it holds formulas), so the part is not unpacked at all."""
         entry = self._cache_entry(package, name)
-        if entry is not None:
-            grid = _tabcache.load(*entry)
-            if grid is not None:
-                return grid
+        sheet = package.info.find(name)
+        part = sheet.part if sheet is not None else None
+        if entry is not None and part is not None:
+            found = _tabcache.fetch(*entry)
+            shape = _shape_of(found.meta) if found is not None else None
+            if found is not None and shape is not None:
+                package.shapes.setdefault(part, shape)
+                package.found[name] = found
+                return found.grid
         grid = self._read_grid(package, name)
-        if entry is not None:
-            _tabcache.store(entry[0], entry[1], grid)
+        if entry is not None and part is not None:
+            shape = package.shape(part)
+            if shape is not None:
+                meta = _meta_of(shape)
+                _tabcache.store(entry[0], entry[1], meta, grid)
+                package.found[name] = _tabcache.Found(meta, grid, entry[1], len(grid), {})
         return grid
 
     def _cache_entry(self, package: _Package, name: str) -> tuple[Path, str] | None:
         """Where the tab's cache entry is kept and the key its content gives, or None when
-        the tab is not cached (not ours, or no .sheetfollow folder: none is made to read)."""
+        the tab is not cached (not one of the tabs sheetfollow reads, or no .sheetfollow
+        folder: none is made to read)."""
         if name.casefold() not in self.cached_tabs:
             return None
         sheet = package.info.find(name)
@@ -266,10 +321,12 @@ class XlsxBackend:
         folder = self.path.parent / ".sheetfollow"
         if not folder.is_dir():
             return None
-        try:
-            key = _grid_key(package, sheet.name, sheet.part)
-        except (KeyError, xml.DamagedPart, OSError):
-            return None
+        key = package.keys.get(sheet.name)
+        if key is None:
+            try:
+                key = package.keys[sheet.name] = _grid_key(package, sheet.name, sheet.part)
+            except (KeyError, xml.DamagedPart, OSError):
+                return None
         return _tabcache.entry_path(folder, self.path.name, sheet.name), key
 
     def _read_grid(self, package: _Package, name: str) -> list[list[RawValue]]:
@@ -285,6 +342,9 @@ class XlsxBackend:
         progress = self._phase(f"reading {name}")
         if progress is not None:
             progress(0.0)
+        if part is not None:
+            with self._damaged():
+                package.check((part,))  # usually done: taking its shape above checked it
         try:
             sheet = package.calamine().get_sheet_by_name(name)
             # calamine's Python lists become the Table's, fixed in place, so the tab is
@@ -366,15 +426,42 @@ class XlsxBackend:
         if self._loaded is None:
             data, fingerprint = self._read_file()
             self._check_format(data)
-            shapes = self._check_members(data)
+            self._check_members(data)
             with self._damaged():
                 try:
-                    package = _Package(data)
+                    # The few parts that say where the sheets are are checked as they are
+                    # read; then every other part but those a cache entry holds.
+                    package = _Package(data, self._check_inflated)
                 except zipfile.BadZipFile as exc:
                     raise xml.DamagedPart(f"the zip container is broken ({exc})") from exc
-            package.shapes = shapes
+                held = self._held_by_cache(package)
+                package.check(package.unchecked - held)
+                package.held = {sheet.part for sheet in package.info.sheets if sheet.part in held}
             self._loaded = _Loaded(package, fingerprint)
         return self._loaded
+
+    def _held_by_cache(self, package: _Package) -> set[str]:
+        """The members whose stored bytes a cache entry was made from: the parts of the
+        cached tabs whose entry holds this version of them, and the shared strings and cell
+        formats. Each was unpacked and counted when its entry was made (the entry's key is a
+        hash of those very bytes, their declared size and checksum): they are not inflated
+        again to open the workbook, only their first piece for a DTD. If one is ever read
+        whole, or calamine opens the package (a miss), it is checked first (_Package). An
+        entry planted with a forged key gains nothing: zipfile reads such a part in pieces
+        that stop at the size its entry declares, which _check_declared has bounded."""
+        if not self.cached_tabs or not (self.path.parent / ".sheetfollow").is_dir():
+            return set()
+        info = package.info
+        held: set[str] = set()
+        for sheet in info.sheets:
+            entry = self._cache_entry(package, sheet.name)
+            if entry is not None and _tabcache.holds(*entry):
+                held.update(m for m in (sheet.part, info.styles, info.shared_strings) if m)
+        held &= package.unchecked
+        for member in package.zip.infolist():
+            if member.filename in held:
+                self._check_head(package.zip, member)
+        return held
 
     def _read_file(self) -> tuple[bytes, _Fingerprint]:
         try:
@@ -420,25 +507,32 @@ class XlsxBackend:
                     f"{self.label} is a binary .xlsb workbook; save it as .xlsx to use it"
                 )
 
-    def _check_members(self, data: bytes) -> dict[str, xml.SheetShape]:
+    def _check_members(self, data: bytes) -> None:
         """Refuse a package a part of which would unpack to too much, before anything (this
-        module or calamine) unpacks it: first by the sizes the zip declares, then by inflating
-        each part in small pieces and counting, as an entry may declare less than it holds.
-        Returns the shape of every worksheet part, seen on the way."""
-        shapes: dict[str, xml.SheetShape] = {}
+        module or calamine) unpacks it: here by the sizes the zip declares; then (_Package,
+        _check_inflated) by inflating each part in small pieces and counting, as an entry
+        may declare less than it holds, before the part is first read."""
         with self._damaged():
             try:
                 package = zipfile.ZipFile(io.BytesIO(data))
             except zipfile.BadZipFile as exc:
                 raise xml.DamagedPart(f"the zip container is broken ({exc})") from exc
-            members = package.infolist()
-            for info in members:
+            for info in package.infolist():
                 self._check_declared(info)
-            for info in members:
-                shape = self._check_inflated(package, data, info)
-                if shape is not None:
-                    shapes[info.filename] = shape
-        return shapes
+
+    def _check_head(self, package: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        """The cheap part of _check_inflated: no encryption, no DTD in the first piece."""
+        name = info.filename
+        if info.flag_bits & 0x1:
+            raise xml.DamagedPart(f"the part {name} is encrypted inside the zip")
+        if not name.endswith((".xml", ".rels")):
+            return
+        try:
+            with package.open(info) as stream:
+                head = stream.read(_INFLATE_CHUNK)
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError) as exc:
+            raise xml.DamagedPart(f"the part {name} cannot be unpacked ({exc})") from exc
+        xml.refuse_dtd(name, head, final=False)
 
     def _too_large(self, name: str, detail: str, *, limit: str = "") -> SheetError:
         """`limit`: the setting that allows such a member, for a genuine workbook."""
@@ -544,6 +638,10 @@ class XlsxBackend:
             plan.finish()
         if not plan.parts:
             return WriteResult(plan.cells_written, plan.rows_appended, tuple(plan.skipped))
+        for job in plan.parts.values():
+            if isinstance(job, _SheetJob) and self._keeps_entry(state.package, job.tab):
+                # The new part's shape, taken as it is written: the cache entry keeps it.
+                job.shape = xml.SheetShape()
         self._refuse_if_open(force, state.fingerprint.mtime_ns)
         self._refuse_if_read_only()
         side = self._side_folder()
@@ -568,48 +666,101 @@ class XlsxBackend:
                 self._commit(state, plan)
         finally:
             lock.release()
-        self._cache_appended(state.package, changes, plan)
+        self._cache_written(state.package, changes, plan)
         skipped = list(plan.skipped)
         for job in plan.parts.values():
             if isinstance(job, _SheetJob):
                 skipped += job.skipped
         return WriteResult(plan.cells_written, plan.rows_appended, tuple(skipped))
 
-    def _cache_appended(self, before: _Package, changes: list[TabChanges], plan: _Plan) -> None:
-        """After a write: the cache entry of each cached tab that was only appended to, so
-        the next run finds the tab it reads (a `mark` and most refreshes append to the
-        touches tab, which changes its member and so its key). The grid is the one read
-        before the write, which the rows above the new ones still hold, and the new rows as
-        calamine reads them back from the bytes written (the end of the part the write kept,
-        else the part unpacked from the new file); whenever that cannot be sure (the tab
-        was not read, was created, widened or written in place, the styles changed...)
-        nothing is stored and the next read parses the tab."""
+    def _keeps_entry(self, package: _Package, tab: str) -> bool:
+        """Whether a write is to leave the cache entry of `tab` for the new file: a cached
+        tab this run read (its grid is what the new one is made from)."""
+        return tab.casefold() in self.cached_tabs and tab in package.grids
+
+    def _cache_written(self, before: _Package, changes: list[TabChanges], plan: _Plan) -> None:
+        """After a write: the cache entry of each cached tab this run read, for the file just
+        written, so the next command finds it (every `mark` rewrites a row of Prospects and
+        appends to the touches tab, which changes their members and so their keys; the
+        writer packs small members again, which changes theirs). A tab the write rewrote:
+        the grid read before the write with the rows the write replaced or added read again
+        alone (_grid_after_write), else, for a tab only appended to, the rows below the old
+        ones (_grid_after_append). A tab it copied: the same grid, when its part, the shared
+        strings, the cell formats and the date system hold the same bytes as before.
+        Whenever that cannot be sure (the tab was created or changed twice, the styles or
+        shared strings changed, too many rows changed, the rectangle would widen or
+        narrow...) nothing is stored and the next read parses the tab."""
         if not self.cached_tabs or self._loaded is None:
             return
         after = self._loaded.package
         counts: dict[str, int] = {}
         for change in changes:
             counts[change.tab.casefold()] = counts.get(change.tab.casefold(), 0) + 1
-        for change in changes:
-            name = change.tab.casefold()
-            if name not in self.cached_tabs or counts[name] != 1:
+        for sheet in before.info.sheets:
+            if sheet.part is None or not self._keeps_entry(before, sheet.name):
                 continue
-            if change.create or change.new_headers or change.cells or not change.append_rows:
-                continue
-            sheet = before.info.find(change.tab)
-            if sheet is None or sheet.part is None or sheet.name not in before.grids:
-                continue
+            now = after.info.find(sheet.name)
             entry = self._cache_entry(after, sheet.name)
-            if entry is None:
+            if now is None or now.part != sheet.part or entry is None:
                 continue
-            job = plan.parts.get(sheet.part)
-            kept = job if isinstance(job, _SheetJob) else None
             try:
-                grid = _grid_after_append(before, after, sheet.name, sheet.part, kept)
+                found = self._after_write(before, after, sheet, changes, counts, plan)
             except (KeyError, ValueError, xml.DamagedPart, python_calamine.CalamineError):
-                grid = None
-            if grid is not None:
-                _tabcache.store(entry[0], entry[1], grid)
+                found = None
+            except BaseException as exc:
+                # calamine panics on some values (a number far past its dates in a date
+                # cell): the write is done, there is only no entry (a full read says why).
+                if type(exc).__name__ != "PanicException":
+                    raise
+                found = None
+            if found is not None:
+                old, new = before.grids[sheet.name], found[1]
+                # The rows the write made anew (a grid is made from the one before it).
+                changed = itertools.chain(
+                    itertools.compress(range(len(new)), map(operator.is_not, new, old)),
+                    range(len(old), len(new)),
+                )
+                since = before.found.get(sheet.name)
+                _tabcache.keep(*entry, _meta_of(found[0]), new, since, changed)
+
+    def _after_write(
+        self,
+        before: _Package,
+        after: _Package,
+        sheet: xml.SheetEntry,
+        changes: list[TabChanges],
+        counts: dict[str, int],
+        plan: _Plan,
+    ) -> tuple[xml.SheetShape, list[list[RawValue]]] | None:
+        """The shape and grid a full read of `sheet` in `after` gives, or None (_cache_written)."""
+        assert sheet.part is not None
+        job = plan.parts.get(sheet.part)
+        if job is None:
+            if before.keys.get(sheet.name) == after.keys.get(sheet.name):
+                return None  # the entry read or stored is still the one
+            shape = before.shape(sheet.part)
+            same = (
+                before.info.date1904 == after.info.date1904
+                and (before.info.styles, before.info.shared_strings)
+                == (after.info.styles, after.info.shared_strings)
+                and all(
+                    _same_member(before, after, member)
+                    for member in (sheet.part, before.info.styles, before.info.shared_strings)
+                )
+            )
+            return (shape, before.grids[sheet.name]) if same and shape is not None else None
+        if not isinstance(job, _SheetJob) or counts.get(sheet.name.casefold()) != 1:
+            return None
+        if job.shape is None:
+            return None
+        if isinstance(job.check, _Capture):
+            grid = _grid_after_write(before, after, sheet.name, sheet.part, job, plan.shared)
+            return None if grid is None else (job.shape, grid)
+        change = next(c for c in changes if c.tab.casefold() == sheet.name.casefold())
+        if change.create or change.new_headers or change.cells:
+            return None
+        grid = _grid_after_append(before, after, sheet.name, sheet.part, job)
+        return None if grid is None else (job.shape, grid)
 
     def _side_folder(self) -> Path:
         folder = self.path.parent / ".sheetfollow"
@@ -959,7 +1110,7 @@ class _Plan:
         styles = self.info.styles
         self.styles = xml.StyleSheet(styles, package.read_optional(styles) if styles else None)
         strings = self.info.shared_strings
-        self.shared = xml.SharedStrings(lambda: package.read_optional(strings) if strings else None)
+        self.shared = _SharedStrings(lambda: package.read_optional(strings) if strings else None)
 
     @property
     def cells_written(self) -> int:
@@ -994,6 +1145,9 @@ class _Plan:
         package = self.package
 
         def inflate() -> Iterator[bytes]:
+            # A part a parse-cache entry holds was not unpacked and counted when the
+            # workbook opened (_held_by_cache): its stored bytes, declared size and checksum
+            # are those counted when the entry was made, and zipfile stops at that size.
             try:
                 info = package.zip.getinfo(part)
                 size = _piece_size(info.file_size)
@@ -1321,8 +1475,11 @@ class _SheetJob:
     tab: str
     cells_written: int = 0
     skipped: list[str] = dataclasses.field(default_factory=list)
-    #: What the rewrite proved of the new part (None: it is to be parsed whole).
+    #: What the rewrite proved of the new part (None: it is to be parsed whole), and the
+    #: rows it replaced and added (_Capture).
     check: xml.RewriteCheck | None = None
+    #: When not None: fed the new part as it is written (its cache entry keeps it).
+    shape: xml.SheetShape | None = None
     #: The first and the last bytes of the new part as written, and its size: the parse
     #: cache reads the rows appended at its end from them instead of unpacking it again.
     head: bytes = b""
@@ -1355,7 +1512,7 @@ class _SheetJob:
 
         # A few rows are checked as they are written; when most rows change, parsing the
         # new part whole (in _verify) costs no more.
-        check = xml.RewriteCheck() if len(self.writes.by_row) <= _CHECKED_ROWS else None
+        check = _Capture() if len(self.writes.by_row) <= _CHECKED_ROWS else None
         self.cells_written, self.skipped = xml.rewrite_stream(
             pieces(), self.writes, self.ctx, self.header_cells, out, check
         )
@@ -1370,6 +1527,8 @@ class _SheetJob:
         least _KEPT) and gives a new one to fill: the blocks are kept, not copied."""
         if not self.written:
             self.head = bytes(block[:_KEPT])
+        if self.shape is not None:
+            self.shape.feed(bytes(block))
         self.written += len(block)
         self.tail = [*self.tail[-1:], block]
         return bytearray()
@@ -1377,6 +1536,36 @@ class _SheetJob:
     def upper_size(self) -> int:
         """At least the size of the new part: zipfile decides on ZIP64 from it."""
         return self.size + 512 * len(self.writes) + 4096
+
+
+class _SharedStrings(xml.SharedStrings):
+    """The plan's shared strings, whose items the parse cache reuses once split."""
+
+    def plain_items(self) -> list[bytes] | None:
+        """Each item's markup from just after its <si> (up to and past its </si>), when the
+        list is written as Excel writes it; else None."""
+        if self._items is None:
+            self._items = self._split(self._load() or b"")
+        return self._items if self._plain else None
+
+
+class _Capture(xml.RewriteCheck):
+    """The check of a rewrite that also keeps each row it takes out and puts in, for the
+    parse cache (_grid_after_write): at most _CHECKED_ROWS rows, a few hundred kilobytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: list[bytes] = []
+        self.put: list[bytes] = []
+
+    def replaced(self, old: bytes, new: bytes) -> None:
+        self.taken.append(bytes(old))
+        self.put.append(bytes(new))
+        super().replaced(old, new)
+
+    def inserted(self, new: bytes) -> None:
+        self.put.append(bytes(new))
+        super().inserted(new)
 
 
 def _write_package(
@@ -1446,7 +1635,8 @@ def _copy_packed(
 ) -> bool:
     """Copy a large unchanged part as it is packed, without unpacking and packing it again
     (the shared strings of a big sheet: a second or so). The part was unpacked and counted
-    when the workbook was read; its bytes and checksum go over unchanged. zipfile has no
+    when the workbook was read, or is held by a parse-cache entry (the same stored bytes
+    were counted when the entry was made); its bytes and checksum go over unchanged. zipfile has no
     public way to do this: False (and nothing written) where its internals differ."""
     needed = ("_lock", "_writecheck", "fp", "filelist", "NameToInfo", "start_dir")
     if not all(hasattr(target, name) for name in needed) or info.flag_bits & 0x1:
@@ -1533,10 +1723,12 @@ _ONE_SHEET_PARTS = {
 }
 
 
-def _one_sheet_workbook(package: _Package, sheet: bytes, *, strings: bool = True) -> bytes:
+def _one_sheet_workbook(
+    package: _Package, sheet: bytes, *, strings: bool = True, shared: bytes | None = None
+) -> bytes:
     """A package holding only `sheet` (as Sheet1) and what its values need from `package`:
-    the shared strings (unless `strings` is false: the sheet uses none), the cell formats
-    and the date system."""
+    the shared strings (unless `strings` is false: the sheet uses none; `shared`: these
+    instead), the cell formats and the date system."""
     info = package.info
     parts: dict[str, bytes] = {name: text.encode() for name, text in _ONE_SHEET_PARTS.items()}
     rels = [f'<Relationship Id="rId1" Type="{xml.REL_WORKSHEET}" Target="worksheets/sheet1.xml"/>']
@@ -1549,7 +1741,10 @@ def _one_sheet_workbook(package: _Package, sheet: bytes, *, strings: bool = True
             "sharedStrings.xml",
         ),
     ):
-        data = package.read_optional(source) if source else None
+        if shared is not None and copy == "sharedStrings.xml":
+            data: bytes | None = shared
+        else:
+            data = package.read_optional(source) if source else None
         if data is not None:
             parts[f"xl/{copy}"] = data
             rels.append(f'<Relationship Id="{rid}" Type="{rel_type}" Target="{copy}"/>')
@@ -1575,7 +1770,9 @@ def _one_sheet_workbook(package: _Package, sheet: bytes, *, strings: bool = True
 
 
 def _grid_key(package: _Package, tab: str, part: str) -> str:
-    """The parse-cache key of a tab: everything calamine's values for it depend on."""
+    """The parse-cache key of a tab: everything calamine's values for it depend on, and
+    everything the zip-bomb check looked at in the members it reads (their entries'
+    declared size, checksum and flags with their stored bytes)."""
     info = package.info
     parts: list[bytes | memoryview | str | None] = [
         tab,
@@ -1583,13 +1780,52 @@ def _grid_key(package: _Package, tab: str, part: str) -> str:
         "1904" if info.date1904 else "1900",
         _calamine_build(),
     ]
-    for member in (part, info.styles, info.shared_strings):
-        if member is None or member not in package.names:
-            parts.append(None)
-            continue
-        found = package.zip.getinfo(member)
-        parts += [str(found.compress_type), _member_data(package.data, found)]
+    parts += [_member_digest(package, m) for m in (part, info.styles, info.shared_strings)]
     return _tabcache.content_key(parts)
+
+
+def _member_digest(package: _Package, member: str | None) -> str | None:
+    """A hash of a member as stored, once per package: every cached tab's key holds the
+    shared strings (28 MB packed at 200,000 rows)."""
+    if member is None or member not in package.names:
+        return None
+    digest = package.digests.get(member)
+    if digest is None:
+        found = package.zip.getinfo(member)
+        declared = (found.compress_type, found.file_size, found.CRC, found.flag_bits)
+        digest = _tabcache.content_key([repr(declared), _member_data(package.data, found)])
+        package.digests[member] = digest
+    return digest
+
+
+def _meta_of(shape: xml.SheetShape) -> _tabcache.Meta:
+    """What a cache entry keeps of the tab's part besides its grid: its shape (xml.SheetShape),
+    which a read takes while unpacking the part, as plain values."""
+    return (
+        "shape",
+        shape.last_row,
+        shape.size,
+        tuple(shape.widest),
+        tuple(shape.refs),
+        shape.formulas,
+        tuple(sorted(shape.merged)),
+    )
+
+
+def _shape_of(meta: _tabcache.Meta) -> xml.SheetShape | None:
+    """The shape `_meta_of` kept, or None when the entry holds something else."""
+    try:
+        tag, last_row, size, widest, refs, formulas, merged = meta
+        shape = xml.SheetShape()
+        shape.last_row, shape.size, shape.formulas = int(last_row), int(size), bool(formulas)
+        shape.widest = [bytes(letters) for letters in widest]
+        shape.refs = [int(count) for count in refs]
+        shape.merged = {(int(a), int(b), int(c), int(d)) for a, b, c, d in merged}
+    except (TypeError, ValueError):
+        return None
+    if tag != "shape" or len(shape.widest) != 4 or len(shape.refs) != 4:
+        return None
+    return shape
 
 
 @functools.lru_cache(maxsize=1)
@@ -1605,8 +1841,9 @@ def _calamine_build() -> str:
 
 
 def _same_member(before: _Package, after: _Package, name: str | None) -> bool:
-    """Whether the member `name` is the same in both packages (as stored: the writer copies
-    the members it does not change without unpacking them)."""
+    """Whether the member `name` holds the same bytes in both packages: as stored (the
+    writer copies the large members it does not change without unpacking them), else
+    unpacked (it packs the small ones again, and another program's deflate differs)."""
     if name is None:
         return True
     if (name in before.names) != (name in after.names):
@@ -1614,15 +1851,184 @@ def _same_member(before: _Package, after: _Package, name: str | None) -> bool:
     if name not in before.names:
         return True
     old, new = before.zip.getinfo(name), after.zip.getinfo(name)
-    return (old.CRC, old.file_size, old.compress_type) == (
-        new.CRC,
-        new.file_size,
-        new.compress_type,
-    ) and _member_data(before.data, old) == _member_data(after.data, new)
+    if (old.CRC, old.file_size) != (new.CRC, new.file_size):
+        return False
+    if old.compress_type == new.compress_type and _member_data(before.data, old) == _member_data(
+        after.data, new
+    ):
+        return True
+    return before.read(name) == after.read(name)
 
 
 #: A row's start tag and its number (r="..."), as sheetfollow and Excel write them.
 _ROW_START = re.compile(rb'<row\b[^>]*?\sr="(\d+)"')
+#: The same with any prefix, and a worksheet's root start tag.
+_ANY_ROW_START = re.compile(rb'<((?:[\w.-]+:)?)row\b[^>]*?\sr="(\d+)"')
+_ROOT_START = re.compile(rb"<((?:[\w.-]+:)?)worksheet\b[^>]*>")
+#: A cell holding a shared text: its start tag up to the index in <v>.
+_SHARED_CELL = re.compile(
+    rb'(<(?:[\w.-]+:)?c\s[^>]*?\bt=(["\'])s\2[^>]*>\s*<((?:[\w.-]+:)?)v>)\s*(\d+)\s*(</\3v>)'
+)
+_SST_START = re.compile(rb"<((?:[\w.-]+:)?)sst\b[^>]*>")
+_SST_COUNTS = re.compile(rb"""\s(?:count|uniqueCount)\s*=\s*(["'])[^"']*\1""")
+
+
+def _grid_after_write(
+    before: _Package, after: _Package, tab: str, part: str, job: _SheetJob, shared: _SharedStrings
+) -> list[list[RawValue]] | None:
+    """The grid a full read of `tab` in `after` gives, made from its grid in `before` and a
+    read of the rows the write replaced and added alone (job.check, a _Capture), each put
+    back in its place; None when that cannot be sure.
+
+    Exact because calamine reads a cell from its row's markup, the shared strings, the cell
+    formats and the date system only: the rows the write did not touch are the old part's
+    bytes, and the rest must be the same (else None). Checked on the way: the rows taken
+    out, read alone, give what the full read gave for them (so they stand alone: no row
+    without its number, nothing else in the part feeding them); the rectangle keeps its
+    width (no cell calamine holds past the old last column; a value still in that column);
+    the new part is read as a rectangle, as the old one was (its shape, taken as it was
+    written). Not detected: a part holding two elements for the same row (no spreadsheet
+    program writes that)."""
+    capture = job.check
+    old = before.grids[tab]
+    if not isinstance(capture, _Capture) or not old or job.shape is None:
+        return None
+    width = len(old[0])
+    old_shape = before.shape(part)
+    if old_shape is None or _too_dense(old_shape.rows, old_shape.columns(), old_shape):
+        return None  # read with its empty rows and columns squeezed out: not a rectangle
+    if _too_dense(job.shape.rows, job.shape.columns(), job.shape):
+        return None
+    if before.info.date1904 != after.info.date1904 or before.info.styles != after.info.styles:
+        return None
+    strings = before.info.shared_strings
+    if strings != after.info.shared_strings or not _same_member(before, after, strings):
+        return None
+    if not _same_member(before, after, before.info.styles):
+        return None
+    root = _ROOT_START.search(job.head)
+    if root is None:
+        return None
+    taken = _rows_alone(after, root, capture.taken, width, shared)
+    put = _rows_alone(after, root, capture.put, width, shared)
+    if taken is None or put is None:
+        return None
+    for number, values in taken.items():
+        was = old[number - 1] if number <= len(old) else [None] * width
+        if [(type(v), v) for v in values] != [(type(v), v) for v in was]:
+            return None
+    added = set(put) - set(taken)
+    for number in added:
+        if number <= len(old) and any(value is not None for value in old[number - 1]):
+            return None  # values in a row the write added: another element holds them
+    grid = list(old)
+    top = max(put, default=0)
+    if top > len(grid):
+        grid += [[None] * width for _ in range(top - len(grid))]
+    for number, values in put.items():
+        grid[number - 1] = values
+    # The last column must still hold a value: else calamine's rectangle may narrow.
+    if width and not any(row[width - 1] is not None for row in grid):
+        return None
+    while grid and all(value is None for value in grid[-1]):
+        grid.pop()
+    return grid
+
+
+def _rows_alone(
+    package: _Package,
+    root: re.Match[bytes],
+    rows: list[bytes],
+    width: int,
+    shared: _SharedStrings,
+) -> dict[int, list[RawValue]] | None:
+    """Each of `rows` (whole row elements of a part of `package` whose root start tag is
+    `root`) as calamine reads it in a part holding only them, by row number, `width` values
+    long; None when a row has no number or holds a cell calamine keeps past `width`."""
+    numbers: list[int] = []
+    for row in rows:
+        match = _ANY_ROW_START.match(row)
+        if match is None:
+            return None
+        numbers.append(int(match.group(2)))
+    if not rows:
+        return {}
+    if len(set(numbers)) != len(numbers):
+        return None
+    prefix = root.group(1)
+    sheet = b"".join(
+        (
+            root.group(0),
+            b"<%ssheetData>" % prefix,
+            *rows,
+            b"</%ssheetData></%sworksheet>" % (prefix, prefix),
+        )
+    )
+    # Empty rows and columns squeezed out: a row of 200,000 is read as row 1, not as the
+    # last of a rectangle of 200,000 rows.
+    squeezed, kept_rows, columns = xml.squeeze_sheet(sheet)
+    few = None
+    if _shared_texts(squeezed, 0, len(squeezed)):
+        squeezed, few = _few_shared_strings(package, squeezed, shared)
+    workbook = _one_sheet_workbook(
+        package,
+        squeezed,
+        strings=_shared_texts(squeezed, 0, len(squeezed)) or few is not None,
+        shared=few,
+    )
+    reader: Any = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(workbook))
+    grid = reader.get_sheet_by_name("Sheet1").to_python(skip_empty_area=False)
+    held = len(grid[0]) if grid else 0
+    if any(column > width for column in columns[:held]):
+        return None  # calamine keeps a cell past the old rectangle: it may widen
+    values = _Cells().values
+    found: dict[int, list[RawValue]] = {number: [None] * width for number in numbers}
+    for number, line in zip(kept_rows, grid, strict=False):
+        placed = found[number]
+        for index, value in enumerate(values(line)):
+            if value is not None:
+                placed[columns[index] - 1] = value
+    return found
+
+
+def _few_shared_strings(
+    package: _Package, sheet: bytes, shared: _SharedStrings
+) -> tuple[bytes, bytes | None]:
+    """`sheet` with its shared-text cells pointing into a list of only the texts they use,
+    and that list: calamine reads 28 MB of shared strings at 200,000 rows to open a
+    package. The items are the package's own markup, byte for byte (`shared`: the same
+    list, split already when the write compared cells). (sheet, None) when that is not
+    sure: the package's list is then used whole."""
+    strings = package.info.shared_strings
+    if strings is None or strings not in package.names:
+        return sheet, None
+    with package.zip.open(strings) as stream:
+        start = stream.read(_INFLATE_CHUNK)
+    root = _SST_START.search(start)
+    items = shared.plain_items()
+    if root is None or items is None:
+        return sheet, None
+    chosen: dict[int, int] = {}
+
+    def point(match: re.Match[bytes]) -> bytes:
+        index = int(match.group(4))
+        if index >= len(items):
+            raise xml.DamagedPart(f"shared string {index} does not exist")
+        new = chosen.setdefault(index, len(chosen))
+        return b"%s%d%s" % (match.group(1), new, match.group(5))
+
+    pointed, cells = _SHARED_CELL.subn(point, sheet)
+    if cells != sheet.count(b't="s"') + sheet.count(b"t='s'"):
+        return sheet, None  # a shared text written otherwise: the whole list
+    body = []
+    for index in chosen:
+        item = items[index]
+        end = item.find(b"</si>")
+        if end < 0:
+            return sheet, None
+        body.append(b"<si>" + item[:end] + b"</si>")
+    start = _SST_COUNTS.sub(b"", root.group(0))
+    return pointed, b"".join((start, *body, b"</%ssst>" % root.group(1)))
 
 
 def _grid_after_append(

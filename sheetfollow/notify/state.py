@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -207,22 +208,32 @@ def run_lock(journal: Journal, label: str, timeout: float | None = None) -> Iter
         done = True
     finally:
         # The first run beside this workbook stopped on an error before it kept anything:
-        # it leaves no folder behind.
-        tidy = fresh and not done and _only_file(path)
-        if tidy:
-            with contextlib.suppress(OSError):
-                path.unlink()
+        # it leaves no folder behind (the parse-cache entries its reads stored there are
+        # only a cache, and no other run can have made them in a folder this one made).
+        cached = _only_cached(path) if fresh and not done else None
+        if cached is not None:
+            for stale in (path, *cached):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
         lock.release()
-        if tidy:
+        if cached is not None:
             with contextlib.suppress(OSError):
                 path.parent.rmdir()
 
 
-def _only_file(path: Path) -> bool:
+#: A parse-cache entry the workbook's reads keep beside it (backends/_tabcache.py).
+_CACHE_ENTRY = re.compile(r".+\.[0-9a-f]{16}\.grid")
+
+
+def _only_cached(path: Path) -> list[Path] | None:
+    """The other files in the lock's folder when all are parse-cache entries, else None."""
     try:
-        return [p.name for p in path.parent.iterdir()] == [path.name]
+        others = [p for p in path.parent.iterdir() if p.name != path.name]
     except OSError:
-        return False
+        return None
+    if all(p.is_file() and _CACHE_ENTRY.fullmatch(p.name) for p in others):
+        return others
+    return None
 
 
 @dataclass(frozen=True)
