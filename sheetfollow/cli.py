@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import inspect
 import os
 import sys
 import traceback
@@ -107,10 +108,18 @@ class _Commands(TyperGroup):
         # Kept for a usage error found while parsing the command's options (an unknown one),
         # before --json itself is read: still the JSON error a script waits for.
         ctx.meta[_ARGS] = (name or "", list(rest))
+        if command is not None and "help_option_names" not in (command.context_settings or {}):
+            # Its --help is made on first use, with the names this context hands down: made
+            # here, it too is coerced without pydantic (see _AsGiven).
+            _take_as_given(command.get_help_option(ctx))
         return name, command, rest
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.meta[_ARGV] = list(args)  # as given, for the run log
+        # Without pydantic (see _AsGiven): Typer adds its completion options after __init__,
+        # and --help is made on first use.
+        for param in (*self.params, self.get_help_option(ctx)):
+            _take_as_given(param)
         # A new command line: no -q or -v of a previous one in this process (tests) holds.
         out.quiet = _verbosity.verbose = False
         return super().parse_args(ctx, args)
@@ -175,6 +184,75 @@ def _conventional(param: Any) -> None:
     elif not getattr(param, "is_flag", True) and param.metavar is None:
         long = max(param.opts, key=len)
         param.metavar = long.lstrip("-").replace("-", "_").upper()
+    _take_as_given(param)
+
+
+#: A Path option or argument as Typer makes one by default: any path, no checks but that an
+#: existing one be readable.
+_PLAIN_PATH: dict[str, object] = {
+    "path_type": None,
+    "exists": False,
+    "resolve_path": False,
+    "allow_dash": False,
+    "file_okay": True,
+    "dir_okay": True,
+    "readable": True,
+    "writable": False,
+}
+
+
+class _AsGiven:
+    """Typer coerces every value through a pydantic TypeAdapter (even the None of a flag not
+    given), and building the first one imports pydantic, which looks its plugins up in every
+    installed package's metadata: a tenth of a second on each run, for values that are
+    already what they should be. A str parameter's value is the str given, a flag's the bool
+    or None; a Path parameter's is the Path of the str, checked as Typer checks it. Anything
+    else, and every value Typer would refuse, goes to Typer's own coercion, built as Typer
+    builds it: its messages stay Typer's."""
+
+    def __init__(self, kind: type) -> None:
+        self._kind = kind
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return None
+        if self._kind is not Path:
+            if type(value) is self._kind:
+                return value
+        elif isinstance(value, Path) or (type(value) is str and "\0" not in value):
+            path = value if isinstance(value, Path) else Path(value)
+            try:
+                os.stat(path)
+            except OSError:
+                return path  # a path that does not exist yet is a fine path
+            if os.access(path, os.R_OK):
+                return path
+        param._runtime_param = None  # from now on Typer's own, for this parameter
+        return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+
+
+#: The Typer releases whose coercion internals _AsGiven was checked against (tests/test_imports
+#: fails when a newer one is installed and loads pydantic again: add it after checking).
+_AS_GIVEN_TYPERS = ("0.29.",)
+
+
+def _take_as_given(param: Any) -> None:
+    """Gives a str, bool or plain Path parameter the coercion above; leaves any other (an int
+    with a minimum, a list, a choice) and a Typer that coerces in another way as they are."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None or getattr(param, "_runtime_param", False) is not None:
+        return
+    if not typer.__version__.startswith(_AS_GIVEN_TYPERS):
+        return  # another Typer's internals may differ: its own coercion, slower but its own
+    info = descriptor.parameter_info
+    if param.multiple or param.nargs != 1 or info.parser is not None or descriptor.is_choice:
+        return
+    if descriptor.annotation in (str, bool):
+        param._runtime_param = _AsGiven(descriptor.annotation)
+    elif descriptor.annotation is Path and all(
+        getattr(info, name) == plain for name, plain in _PLAIN_PATH.items()
+    ):
+        param._runtime_param = _AsGiven(Path)
 
 
 #: Where _Commands keeps the command's name and its arguments, as given.
@@ -1809,6 +1887,30 @@ def log_command(
     _say(f"{'when':<16}  exit  command  what happened")
     for row in runlog.table(runs, out.width):
         _say(row)
+
+
+def _resolve_annotations(app: typer.Typer) -> None:
+    """Typer reads the signature of every command on each run (all of them, for the one that
+    runs) and evaluates each annotation, a string here, twice; an option callback's once for
+    each option it serves. Evaluated once, here, they are taken as they are: 0.01 s of each
+    run, --help included."""
+    todo: list[Any] = [info.callback for info in app.registered_commands]
+    if app.registered_callback is not None:
+        todo.append(app.registered_callback.callback)
+    done: set[Any] = set()
+    while todo:
+        function = todo.pop()
+        if function is None or function in done:
+            continue
+        done.add(function)
+        function.__annotations__ = inspect.get_annotations(function, eval_str=True)
+        for hint in function.__annotations__.values():
+            # The callbacks of its options (--json, -q, -v) are read as the commands are.
+            extras = getattr(hint, "__metadata__", ())
+            todo.extend(getattr(extra, "callback", None) for extra in extras)
+
+
+_resolve_annotations(app)  # after the last command
 
 
 def main() -> None:

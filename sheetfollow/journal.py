@@ -29,8 +29,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from sheetfollow.errors import SheetError
 from sheetfollow.files import fsync_folder, remove_stale_temps
 
@@ -306,6 +304,10 @@ def _replace(path: Path, text: str) -> None:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Any:
+    # Imported here: a command that only reads (due, stats) never takes a lock, and filelock
+    # costs more to import than its lock costs to take.
+    import filelock
+
     lock = filelock.FileLock(str(path) + ".lock")
     try:
         lock.acquire(timeout=LOCK_TIMEOUT)

@@ -252,13 +252,7 @@ class _Columns:
     def rows_holding(self, name: str, wanted: str) -> list[int]:
         """The rows whose cell in column `name` reads `wanted` (casefolded), as texts()
         would find them (an ID is looked up among every row of the tab)."""
-        text = schema.cell_text
-        return [
-            number
-            for number, value in enumerate(self.cells(name), start=self.first)
-            if value is not None
-            and (value.strip() if type(value) is str else text(value)).casefold() == wanted
-        ]
+        return [self.first + index for index in schema.rows_reading(self.cells(name), wanted)]
 
 
 def find(table: Table, header: schema.HeaderMap, who: str) -> Match:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta
 from enum import Enum
 from functools import lru_cache
+from itertools import compress, count
 from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeGuard, TypeVar
@@ -142,6 +145,29 @@ def cell_text(value: RawValue) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value).strip()
+
+
+def rows_reading(cells: Sequence[RawValue], wanted: str) -> list[int]:
+    """The positions of the cells whose text, casefolded, is `wanted` (not empty).
+
+    For looking one ID or email up among every row: when every cell is text or empty, as
+    in the usual ID column, the cells are stripped, folded and compared in C."""
+    if not wanted:
+        return []
+    try:
+        texts: Iterator[str] = map(_EMPTY_TEXT, cells, cells)  # a number stays: TypeError
+        folded = map(str.casefold, map(str.strip, texts))
+        return list(compress(count(), map(wanted.__eq__, folded)))
+    except TypeError:  # a number, a date, TRUE: each cell as cell_text reads it
+        return [
+            index
+            for index, value in enumerate(cells)
+            if value is not None and cell_text(value).casefold() == wanted
+        ]
+
+
+#: An empty cell as "" (for the C-level strip above); any other value as it is.
+_EMPTY_TEXT: Callable[[RawValue, RawValue], Any] = dict[RawValue, Any]({None: ""}).get
 
 
 def _row(table: Table, row: int) -> list[RawValue]:
@@ -760,6 +786,35 @@ def _choice(value: RawValue, aliases: Mapping[str, E], what: str) -> E | None:
     return member  # type: ignore[return-value]
 
 
+def _drafts(cls: type[Any]) -> type[Any] | None:
+    """An unfrozen class with the slots of the frozen slots dataclass `cls` and a positional
+    __init__ in field order, or None where an object cannot become a `cls` by __class__
+    assignment (a Python without it: `cls` is then made as usual).
+
+    parse_prospect makes a Prospect for every row of every command: filled in as a draft
+    and turned into a Prospect, it costs a third of the frozen __init__ (which sets each
+    field through its descriptor). The object is a Prospect like any other: same class,
+    same slots, frozen from then on. tests/test_schema_per_table.py compares the two."""
+    names = [spec.name for spec in dataclass_fields(cls)]
+    if list(cls.__slots__) != names:
+        return None
+    body = "".join(f"    self.{name} = {name}\n" for name in names)
+    env: dict[str, Any] = {}
+    exec(f"def __init__(self, {', '.join(names)}):\n{body}", env)  # text of field names only
+    draft = type(
+        f"{cls.__name__}Draft", (), {"__slots__": tuple(names), "__init__": env["__init__"]}
+    )
+    try:
+        probe = draft(*[None] * len(names))
+        probe.__class__ = cls
+    except TypeError:
+        return None
+    return draft
+
+
+_PROSPECT_DRAFT = _drafts(Prospect)
+
+
 def _day_of(value: RawValue, epoch: date, order: str = "DMY") -> date | None:
     if type(value) is date:
         return value
@@ -855,6 +910,13 @@ def parse_prospect(
         or (last_contact is None and (outcome is not None or attempts))
     ):
         # Nothing _check_whole_row or _check_touch_has_date would report: the usual row.
+        if _PROSPECT_DRAFT is not None:
+            made = _PROSPECT_DRAFT(
+                row, ident, company, contact, email, phone, owner, stage, segment, value_,
+                created, last_contact, outcome, attempts, follow_up_on, channel, notes, (),
+            )  # fmt: skip
+            made.__class__ = Prospect
+            return made  # type: ignore[no-any-return]
         return Prospect(
             row=row,
             id=ident,
@@ -1082,16 +1144,17 @@ def non_prospect_rows(table: Table, hm: HeaderMap) -> dict[int, LeftAlone]:
     owner = hm.columns["owner"] - 1 if "owner" in hm.columns else None
     found: dict[int, LeftAlone] = {}
     after_blank = False
-    for number, values in data_rows(table, hm):
-        if values.count(None) == len(values):
-            after_blank = True
-            continue
-        # The common row names its owner: a prospect, decided without looking further.
+    for number, values in enumerate(table.rows[hm.header_row :], start=hm.header_row + 1):
+        # The common row names its owner: a prospect, decided without looking further (nor
+        # counting its empty cells: a row with an owner is not blank).
         if owner is not None and owner < len(values):
             name = values[owner]
             if type(name) is str and name.strip() and not _is_total_word(name):
                 after_blank = False
                 continue
+        if values.count(None) == len(values):
+            after_blank = True
+            continue
         filled = [
             value
             for column, value in enumerate(values)
@@ -1164,41 +1227,85 @@ def foreign_columns(table: Table, hm: HeaderMap) -> list[ForeignColumn]:
         column = hm.columns.get(name)
         if column is None:
             continue
-        index = column - 1
-        filled = 0
-        foreign: dict[str, None] = {}
-        count = 0
-        # What each distinct text or date reads as (a column repeats a few words and days:
-        # every run asks it of every row): _BLANK, _OURS or _FOREIGN.
-        known: dict[RawValue, int] = {}
-        left = len(rows)
-        for values in rows:
-            left -= 1
-            value = values[index] if index < len(values) else None
-            if value is None:
-                continue
-            kind = type(value)
-            verdict = known.get(value) if kind is str or kind is date or kind is datetime else None
-            if verdict is None:
-                if not cell_text(value):
-                    verdict = _BLANK
-                else:
-                    verdict = _OURS if _ours(name, value, epoch, order) else _FOREIGN
-                if kind is str or kind is date or kind is datetime:
-                    known[value] = verdict
-            if verdict == _BLANK:
-                continue
-            filled += 1
-            if verdict == _FOREIGN:
-                count += 1
-                if len(foreign) < 3:
-                    foreign.setdefault(cell_text(value), None)
-            elif filled - count > count + left:
-                break  # ours are the majority whatever the rows left hold: decided
+        tally = _tally(rows, column - 1)
+        if tally is None:
+            filled, count, foreign = _foreign_by_row(rows, column - 1, name, epoch, order)
+        else:
+            filled, count, foreign = _foreign_by_value(tally, name, epoch, order)
         if count and count * 2 >= filled:
             header = cell_text(_row(table, hm.header_row)[column - 1])
             found.append(ForeignColumn(name, column, header, tuple(foreign)))
     return found
+
+
+#: The cell types a column is tallied by value for: equal values of these are the same cell
+#: to _ours (unlike 1, 1.0 and TRUE, which are equal but read differently).
+_TALLIED = frozenset({str, date, datetime, type(None)})
+
+
+def _tally(rows: Sequence[Sequence[RawValue]], index: int) -> Counter[RawValue] | None:
+    """How often each value stands in column `index` (0-based), in the order each first
+    appears; None when the column holds a number or a TRUE (see _TALLIED)."""
+    try:
+        # One C-level pass each: every run asks it of every row, and a column repeats a
+        # few words and days.
+        tally = Counter(map(itemgetter(index), rows))
+    except IndexError:  # a row shorter than the column
+        tally = Counter([values[index] if index < len(values) else None for values in rows])
+    return tally if _TALLIED.issuperset(map(type, tally)) else None
+
+
+def _foreign_by_value(
+    tally: Counter[RawValue], name: str, epoch: date, order: str
+) -> tuple[int, int, dict[str, None]]:
+    """(filled cells, foreign cells, up to 3 foreign texts in sheet order) of a column."""
+    filled = count = 0
+    foreign: dict[str, None] = {}
+    for value, times in tally.items():
+        if value is None or not cell_text(value):
+            continue
+        filled += times
+        if not _ours(name, value, epoch, order):
+            count += times
+            if len(foreign) < 3:
+                foreign.setdefault(cell_text(value), None)
+    return filled, count, foreign
+
+
+def _foreign_by_row(
+    rows: Sequence[Sequence[RawValue]], index: int, name: str, epoch: date, order: str
+) -> tuple[int, int, dict[str, None]]:
+    """_foreign_by_value, row by row: stops once sheetfollow's values are the majority
+    whatever the rows left hold (the counts are then short, and say so)."""
+    filled = count = 0
+    foreign: dict[str, None] = {}
+    # What each distinct text or date reads as: _BLANK, _OURS or _FOREIGN.
+    known: dict[RawValue, int] = {}
+    left = len(rows)
+    for values in rows:
+        left -= 1
+        value = values[index] if index < len(values) else None
+        if value is None:
+            continue
+        kind = type(value)
+        verdict = known.get(value) if kind is str or kind is date or kind is datetime else None
+        if verdict is None:
+            if not cell_text(value):
+                verdict = _BLANK
+            else:
+                verdict = _OURS if _ours(name, value, epoch, order) else _FOREIGN
+            if kind is str or kind is date or kind is datetime:
+                known[value] = verdict
+        if verdict == _BLANK:
+            continue
+        filled += 1
+        if verdict == _FOREIGN:
+            count += 1
+            if len(foreign) < 3:
+                foreign.setdefault(cell_text(value), None)
+        elif filled - count > count + left:
+            break  # ours are the majority whatever the rows left hold: decided
+    return filled, count, foreign
 
 
 _BLANK, _OURS, _FOREIGN = 0, 1, 2

@@ -278,13 +278,18 @@ def read_snapshot(backend: Backend, config: Config, prospect_id: str) -> Snap | 
     if table is None or not table.rows:
         return None
     columns = _columns(table, backend.label)
-    wanted, column = key(prospect_id), columns["ID"]
+    index = columns["ID"] - 1
     read = _Reader(columns, table.epoch)
-    for values in reversed(table.rows[1:]):
-        if column <= len(values) and key(schema.cell_text(values[column - 1])) == wanted:
-            snap = read.snap(values)
-            if snap is not None:
-                return snap
+    rows = table.rows[1:]
+    try:
+        cells = list(map(itemgetter(index), rows))
+    except IndexError:  # a row that ends before the ID column
+        cells = [values[index] if index < len(values) else None for values in rows]
+    # The ID's rows, last first: the last readable one is its snapshot.
+    for position in reversed(schema.rows_reading(cells, key(prospect_id))):
+        snap = read.snap(rows[position])
+        if snap is not None:
+            return snap
     return None
 
 

@@ -35,12 +35,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from operator import is_
+from typing import TYPE_CHECKING
 
 from sheetfollow import snapshot
-from sheetfollow.mark import Touch
 from sheetfollow.models import Outcome, Prospect, Row
 from sheetfollow.schema import HeaderMap
 from sheetfollow.snapshot import Snap
+
+if TYPE_CHECKING:
+    from sheetfollow.mark import Touch  # imported when a typed touch is found: see _typed
 
 #: The Log's Note for a touch typed into the sheet.
 TYPED_NOTE = "typed in the sheet"
@@ -86,6 +89,9 @@ class Compared:
     #: out again when needed: kept, they would hold a text per row for the whole command.
     prospects: list[Prospect]
     same: list[bool]
+    #: The keys more than one of those rows has (none, as a rule): with them, the key of a
+    #: row is known without working out every row's again.
+    twice: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,8 @@ def find(rows: Iterable[Row], snaps: Mapping[str, Snap], header: HeaderMap) -> F
     """The typed touches in `rows` (see the module's rule)."""
     rows = list(rows)
     prospects = [row.prospect for row in rows]
-    keyed = _keyed(prospects)
+    twice: set[str] = set()
+    keyed = _keyed(prospects, twice)
     same = unchanged(snaps, keyed)
     touches: list[TypedTouch] = []
     waiting: set[str] = set()
@@ -120,7 +127,7 @@ def find(rows: Iterable[Row], snaps: Mapping[str, Snap], header: HeaderMap) -> F
             waiting.add(ident)
         elif kind == "touch":
             touches.append(_typed(row, snap))
-    return Found(touches, frozenset(waiting), Compared(snaps, prospects, same))
+    return Found(touches, frozenset(waiting), Compared(snaps, prospects, same, frozenset(twice)))
 
 
 def classify(prospect: Prospect, snap: Snap) -> str:
@@ -139,13 +146,17 @@ def classify(prospect: Prospect, snap: Snap) -> str:
     return "touch"
 
 
-def _keyed(prospects: Sequence[Prospect]) -> list[tuple[str, Prospect]]:
+def _keyed(
+    prospects: Sequence[Prospect], twice: set[str] | None = None
+) -> list[tuple[str, Prospect]]:
     """(key, prospect) for each row; the key is "" for a row without an ID or with an ID
-    that more than one row has."""
+    that more than one row has (those IDs' keys go into `twice`)."""
     # snapshot.key of each ID, in C: "" stays "".
     idents = list(map(str.casefold, map(str.strip, [p.id for p in prospects])))
     counts = Counter(filter(None, idents))
     if len(counts) < sum(counts.values()):
+        if twice is not None:
+            twice.update(ident for ident, times in counts.items() if times > 1)
         idents = [ident if counts[ident] == 1 else "" for ident in idents]
     return list(zip(idents, prospects, strict=True))
 
@@ -201,6 +212,8 @@ def _unreadable(prospect: Prospect, header: HeaderMap) -> bool:
 
 
 def _typed(row: Row, snap: Snap) -> TypedTouch:
+    from sheetfollow.mark import Touch  # here: most runs find nothing typed, and need no mark
+
     prospect = row.prospect
     assert prospect.last_contact is not None and prospect.last_outcome is not None
     keep = {"last_contact", "last_outcome"}
@@ -252,9 +265,27 @@ def snaps_to_take(
     the first run): the baseline the next run compares with. A correction keeps the day
     its touch was recorded. Rows whose touch cells cannot be read get none: once fixed,
     they are taken as they are then."""
-    keyed = _keyed(list(prospects))
+    prospects = list(prospects)
     taken = []
-    same_rows = _unchanged_again(snaps, keyed, compared)
+    if (
+        compared is not None
+        and compared.snaps is snaps
+        and len(compared.prospects) == len(prospects)
+        and all(map(is_, compared.prospects, prospects))
+    ):
+        # The rows find() compared, as they were: its answers, and a key worked out only
+        # for the rows that changed (the usual refresh has none).
+        twice = compared.twice
+        keyed = [
+            (ident if ident not in twice else "", prospect)
+            for prospect, same in zip(prospects, compared.same, strict=True)
+            if not same
+            for ident in (snapshot.key(prospect.id),)
+        ]
+        same_rows = [False] * len(keyed)
+    else:
+        keyed = _keyed(prospects)
+        same_rows = _unchanged_again(snaps, keyed, compared)
     for (ident, prospect), same in zip(keyed, same_rows, strict=True):
         if same or not ident or ident in waiting or _unreadable(prospect, header):
             continue

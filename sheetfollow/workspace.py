@@ -16,18 +16,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sheetfollow import collector, journal, schema, sends, service, snapshot, typed
+from sheetfollow import collector, journal, schema, service, snapshot, typed
 from sheetfollow.config import Config
 from sheetfollow.errors import BusyError, RemoteError, UsageError
 from sheetfollow.journal import Journal, Pending
-from sheetfollow.mark import MarkResult, Touch, fold, record_touch
 from sheetfollow.models import Channel, Outcome, Owner
-from sheetfollow.notify import state
 from sheetfollow.sheet import Backend, Table
 from sheetfollow.staged import Staged
+
+if TYPE_CHECKING:
+    # Imported where a touch is recorded: reading commands (due, stats, a refresh with nothing
+    # typed) never load mark's code.
+    from sheetfollow.mark import MarkResult, Touch
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,8 @@ class Workspace:
             if current is None:
                 return f"{schema.cell_ref(header.tab, number)} is empty now"
             base = typed.before_touch(current, before)
+        from sheetfollow.mark import record_touch
+
         try:
             result = record_touch(
                 sheet,
@@ -238,6 +243,8 @@ class Workspace:
         return f"a change of kind {entry.kind!r} is not known to this version of sheetfollow"
 
     def _apply_touch(self, entry: Pending) -> str:
+        from sheetfollow.mark import Touch
+
         data = entry.data
         touch = Touch(
             outcome=Outcome(data["outcome"]),
@@ -261,6 +268,11 @@ class Workspace:
         return result if isinstance(result, str) else ""
 
     def _apply_sent(self, entry: Pending) -> str:
+        # Here, not at the top: only a run that sent emails and died before the sheet heard of
+        # it needs them, and they are the mail side's (notify/), which mark never loads.
+        from sheetfollow import sends
+        from sheetfollow.notify import state
+
         entries = [
             state.Entry(
                 day=date.fromisoformat(item["day"]),
@@ -470,6 +482,8 @@ def _locate(
     table: Table, header: schema.HeaderMap, ident: str, row: int, company: str
 ) -> int | None:
     """The row of a prospect by its ID; without one, `row` if it still holds `company`."""
+    from sheetfollow.mark import fold
+
     id_column = header.columns.get("id")
     first = header.header_row + 1
     if ident and id_column is not None:

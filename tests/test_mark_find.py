@@ -120,3 +120,17 @@ def test_the_quick_scans_find_what_folding_every_cell_finds(
     if not who.strip():
         return  # refused before any row is looked at (test_mark)
     assert mark.find(table, header, who) == reference(table, who)
+
+
+#: Cells of an ID or email column as sheetfollow and most people leave it: text or empty,
+#: the way rows_holding compares in C.
+text_cells = st.one_of(st.none(), names, typed)
+
+
+@PROPERTY
+@given(data=st.lists(st.lists(text_cells, max_size=5), max_size=12), who=typed)
+def test_an_id_or_email_among_text_cells_is_found_as_folding_finds_it(
+    data: list[list[RawValue]], who: str
+) -> None:
+    table, header = table_of(data)
+    assert mark.find(table, header, who) == reference(table, who)

@@ -128,3 +128,24 @@ def test_a_workbook_without_the_tab_has_no_snapshots(tmp_path: Path) -> None:
     path = write_workbook(tmp_path / "p.xlsx", Tab("Prospects", [["ID"], ["P-1"]]))
     lazy = snapshot.read_snapshots(open_backend(str(path), config), config)
     assert not lazy and len(lazy) == 0 and lazy.unchanged([("p-1", Prospect(row=2))]) == [False]
+
+
+@pytest.mark.parametrize("ids", [["P-1", None], [" P-1 ", 1001.0]], ids=["text", "mixed"])
+def test_one_id_read_alone_is_its_snapshot_among_all(tmp_path: Path, ids: list[object]) -> None:
+    """read_snapshot (mark's: one ID, without the others' Snaps) finds each ID's last
+    readable row, whether the ID column holds only text and blanks (looked up in C) or a
+    number too, and finds nothing for an ID the tab does not have."""
+    config = Config()
+    rows = [*ROWS, [ids[0], D30, "reached", 0, "contacted", None, D30, SEEN, "y2"]]
+    rows += [[ids[1], D20, "no answer", 1, "contacted", None, None, SEEN, None], [None, D20]]
+    path = write_workbook(
+        tmp_path / "pipeline.xlsx",
+        Tab("Prospects", [["ID", "Company"], ["P-1", "Acme"]]),
+        Tab(config.tabs.touches, [list(snapshot.COLUMNS), *rows]),
+    )
+    backend = open_backend(str(path), config)
+    every = {snapshot.key(s.id): s for s in snapshot._all(backend, config)}
+    for ident in [*every, "P-6", "p-10", "1001", ""]:
+        assert snapshot.read_snapshot(backend, config, ident) == every.get(snapshot.key(ident))
+    assert snapshot.read_snapshot(backend, config, "p-1") == every["p-1"]
+    assert every["p-1"].change == "y2"

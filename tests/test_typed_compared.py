@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from sheetfollow import snapshot, typed
 from sheetfollow.models import Computed, Outcome, Prospect, Row, Stage, Status
 from sheetfollow.schema import HeaderMap
@@ -94,3 +97,29 @@ def test_rows_changed_since_are_compared_again() -> None:
     other = {**snaps, "p-2": _snap("P-2", DAY[27])}
     fresh = typed.snaps_to_take(prospects, other, frozenset(), HEADER, DAY[30], found.compared)
     assert fresh == typed.snaps_to_take(prospects, other, frozenset(), HEADER, DAY[30])
+
+
+_IDS = st.sampled_from(["", "P-1", "p-1 ", "P-2", "P-3", " P-3", "P-4", "P-5"])
+_DAYS = st.sampled_from([None, DAY[20], DAY[27], DAY[28]])
+_OUTCOMES = st.sampled_from([None, NA, RE])
+
+
+@given(st.lists(st.tuples(_IDS, _DAYS, _OUTCOMES), max_size=12), st.sets(_IDS, max_size=4))
+def test_any_rows_take_what_they_take_without_the_comparison(
+    cells: list[tuple[str, date | None, Outcome | None]], snapped: set[str]
+) -> None:
+    """IDs used twice (in any case and spacing), with or without a snapshot, changed or
+    not: find's comparison gives the snapshots the rows give alone."""
+    computed = Computed(None, Status.DUE, "", "", "Anna")
+    rows = [
+        Row(_prospect(number, ident, last, outcome), computed)
+        for number, (ident, last, outcome) in enumerate(cells, start=2)
+    ]
+    known = {snapshot.key(ident): _snap(ident.strip(), DAY[20]) for ident in snapped if ident}
+    found = typed.find(rows, known, HEADER)
+    prospects = [row.prospect for row in rows]
+    with_compared = typed.snaps_to_take(
+        prospects, known, found.waiting, HEADER, DAY[30], found.compared
+    )
+    alone = typed.snaps_to_take(prospects, known, found.waiting, HEADER, DAY[30])
+    assert with_compared == alone
