@@ -43,11 +43,14 @@ SCREEN = ("rich.progress",)
 #: The mail side: sending, and the record of what was sent.
 MAIL = ("sheetfollow.notify", "sheetfollow.sends")
 
+#: What only a write needs: the workbook's lock, and the C call that swaps files into place.
+WRITE = ("filelock", "ctypes")
+
 COMMANDS = {
     "mark": (["mark", "P-0003", "no-answer", "--note", "x"], (*NEVER, *EMAILS, *SCREEN, *MAIL)),
-    "due --json": (["due", "--json"], (*NEVER, *EMAILS, *SCREEN, *MAIL, "rich.table")),
+    "due --json": (["due", "--json"], (*NEVER, *EMAILS, *SCREEN, *MAIL, *WRITE, "rich.table")),
     "refresh": (["refresh"], (*NEVER, *EMAILS, *SCREEN, *MAIL)),
-    "stats --json": (["stats", "--json"], (*NEVER, *EMAILS, *SCREEN, *MAIL)),
+    "stats --json": (["stats", "--json"], (*NEVER, *EMAILS, *SCREEN, *MAIL, *WRITE)),
     "notify --outbox": (["notify", "--outbox", "outbox"], (*NEVER, *SCREEN)),
 }
 

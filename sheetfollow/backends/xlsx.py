@@ -10,7 +10,6 @@ rows, and where needed styles.xml (one date format), a table's range, workbook.x
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import errno
 import functools
@@ -34,7 +33,6 @@ from pathlib import Path
 from typing import IO, Any
 from xml.parsers import expat
 
-import filelock
 import python_calamine
 
 from sheetfollow import collector
@@ -644,6 +642,8 @@ class XlsxBackend:
                 job.shape = xml.SheetShape()
         self._refuse_if_open(force, state.fingerprint.mtime_ns)
         self._refuse_if_read_only()
+        import filelock  # a reading command never takes the lock: 15 ms it does not pay
+
         side = self._side_folder()
         lock = filelock.FileLock(str(side / f"{self.path.name}.lock"))
         try:
@@ -2252,6 +2252,8 @@ _NO_EXCHANGE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EN
 def _renameat2() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # only where a file is put in place
+
     try:
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):  # a C library without it (glibc before 2.28)
@@ -2274,6 +2276,8 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     if rename(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
+    import ctypes  # loaded by _renameat2 already
+
     code = ctypes.get_errno()
     if code in _NO_EXCHANGE:
         return False
