@@ -4,32 +4,18 @@ a workbook shaped as Excel writes it, that sheetfollow reads and refreshes."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
-import sys
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import openpyxl
 import pytest
+import xlsx_fixtures
 from conftest import Cli
 from json_output import data_of
 
 ROWS = 200
-
-
-def _realistic() -> ModuleType:
-    path = Path(__file__).parent / "benchmarks" / "realistic.py"
-    spec = importlib.util.spec_from_file_location("realistic", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("realistic", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-realistic = _realistic()
+realistic = xlsx_fixtures.realistic()
 
 
 @pytest.fixture(scope="module")

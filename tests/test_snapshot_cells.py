@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Tab, write_workbook
@@ -15,6 +16,7 @@ from sheetfollow import snapshot, vocab
 from sheetfollow.config import Config
 from sheetfollow.models import Outcome, Prospect, Stage
 from sheetfollow.service import open_backend
+from sheetfollow.sheet import Backend
 
 D20, D27, D30 = date(2026, 11, 20), date(2026, 11, 27), date(2026, 11, 30)
 SEEN = date(2026, 12, 1)
@@ -41,14 +43,22 @@ def snaps(tmp_path: Path) -> tuple[snapshot.Snapshots, dict[str, snapshot.Snap]]
     """A fresh read (no row parsed yet), and what parsing every row gives: the last
     readable row of each ID."""
     config = Config()
+    backend, every = touches_tab(tmp_path, config, ROWS)
+    return snapshot.read_snapshots(backend, config), every
+
+
+def touches_tab(
+    folder: Path, config: Config, rows: list[list[Any]]
+) -> tuple[Backend, dict[str, snapshot.Snap]]:
+    """A workbook whose touches tab holds `rows`, opened, and every ID's Snap as parsing
+    every row gives it."""
     path = write_workbook(
-        tmp_path / "pipeline.xlsx",
+        folder / "pipeline.xlsx",
         Tab("Prospects", [["ID", "Company"], ["P-1", "Acme"]]),
-        Tab(config.tabs.touches, [list(snapshot.COLUMNS), *ROWS]),
+        Tab(config.tabs.touches, [list(snapshot.COLUMNS), *rows]),
     )
     backend = open_backend(str(path), config)
-    every = {snapshot.key(s.id): s for s in snapshot._all(backend, config)}
-    return snapshot.read_snapshots(backend, config), every
+    return backend, {snapshot.key(s.id): s for s in snapshot._all(backend, config)}
 
 
 def test_the_same_snapshots_as_parsing_every_row(
@@ -138,13 +148,7 @@ def test_one_id_read_alone_is_its_snapshot_among_all(tmp_path: Path, ids: list[o
     config = Config()
     rows = [*ROWS, [ids[0], D30, "reached", 0, "contacted", None, D30, SEEN, "y2"]]
     rows += [[ids[1], D20, "no answer", 1, "contacted", None, None, SEEN, None], [None, D20]]
-    path = write_workbook(
-        tmp_path / "pipeline.xlsx",
-        Tab("Prospects", [["ID", "Company"], ["P-1", "Acme"]]),
-        Tab(config.tabs.touches, [list(snapshot.COLUMNS), *rows]),
-    )
-    backend = open_backend(str(path), config)
-    every = {snapshot.key(s.id): s for s in snapshot._all(backend, config)}
+    backend, every = touches_tab(tmp_path, config, rows)
     for ident in [*every, "P-6", "p-10", "1001", ""]:
         assert snapshot.read_snapshot(backend, config, ident) == every.get(snapshot.key(ident))
     assert snapshot.read_snapshot(backend, config, "p-1") == every["p-1"]

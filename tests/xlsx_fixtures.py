@@ -9,14 +9,17 @@ sparklines, defined names and formulas over the Status column.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import posixpath
 import struct
+import sys
 import zipfile
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from types import ModuleType
 from xml.sax.saxutils import escape
 
 import xlsxwriter
@@ -464,3 +467,17 @@ def _column_of(ref: str) -> int:
         if char.isalpha():
             number = number * 26 + ord(char.upper()) - 64
     return number
+
+
+def realistic() -> ModuleType:
+    """tests/benchmarks/realistic.py, which writes the benchmark's workbooks as Excel and
+    XlsxWriter write them (not a package: loaded from its file, once per process)."""
+    found = sys.modules.get("realistic")
+    if found is None:
+        path = Path(__file__).parent / "benchmarks" / "realistic.py"
+        spec = importlib.util.spec_from_file_location("realistic", path)
+        assert spec is not None and spec.loader is not None
+        found = importlib.util.module_from_spec(spec)
+        sys.modules["realistic"] = found
+        spec.loader.exec_module(found)
+    return found

@@ -5,10 +5,8 @@ leave the entries the next command finds; a hit opens neither calamine nor the p
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -20,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from soffice import SOFFICE, soffice_convert
+from xlsx_fixtures import realistic
 
 from sheetfollow.backends import _tabcache
 from sheetfollow.backends import xlsx as xlsx_module
@@ -65,13 +64,7 @@ def current_entries(path: Path, tabs: tuple[str, ...] | list[str] = TABS) -> set
 
 
 def _realistic(path: Path, rows: int) -> Path:
-    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "realistic.py"
-    spec = importlib.util.spec_from_file_location("realistic", bench)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("realistic", module)
-    spec.loader.exec_module(module)
-    module.build(path, rows)
+    realistic().build(path, rows)
     return path
 
 

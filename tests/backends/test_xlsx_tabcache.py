@@ -6,12 +6,10 @@ a miss. (tests/backends/test_xlsx_gridcache.py: the entries other writes leave.)
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import pickle
 import shutil
-import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import Cli, Tab, write_workbook
 from openpyxl import load_workbook
-from xlsx_fixtures import make_feature_workbook, minimal_workbook, sheet_document
+from xlsx_fixtures import make_feature_workbook, minimal_workbook, realistic, sheet_document
 
 from sheetfollow import snapshot
 from sheetfollow.backends import _tabcache
@@ -110,14 +108,8 @@ def _odd_tabs(folder: Path) -> list[Path]:
 def _workbooks(folder: Path) -> list[Path]:
     folder.mkdir()
     found = [*_corpus(), *_odd_tabs(folder)]
-    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "realistic.py"
-    spec = importlib.util.spec_from_file_location("realistic", bench)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("realistic", module)
-    spec.loader.exec_module(module)
     built = folder / "realistic.xlsx"
-    module.build(built, 600)
+    realistic().build(built, 600)
     found.append(built)
     return found
 
