@@ -237,7 +237,7 @@ def view(
         )
         for group in groups
     )
-    numbers = stats.build(entries, mine, today=today, rules=config.rules)
+    numbers = stats.build_funnel(entries, mine, today=today, rules=config.rules)
     funnel = Funnel(
         since=numbers.since,
         cohort=numbers.cohort,

@@ -648,20 +648,23 @@ def _recipients(
     groups: dict[str, list[Row]] = {}
     names: dict[str, str] = {}
     moved: Counter[tuple[str, str, str]] = Counter()
+    fold = vocab.normalise
     for row in rows:
-        if not row.computed.status.actionable or row.computed.next_follow_up is None:
+        computed = row.computed
+        if computed.next_follow_up is None or not computed.status.actionable:
             continue
         owner = row.prospect.owner.strip()
-        who = row.computed.assigned_to.strip() or owner
+        who = computed.assigned_to.strip() or owner
         if not who:
             continue
-        if owner and vocab.normalise(who) != vocab.normalise(owner):
-            why = _unreachable(owners.get(vocab.normalise(who)))
+        key = fold(who)
+        if owner and key != fold(owner):
+            why = _unreachable(owners.get(key))
             if why:
                 moved[(who, owner, why)] += 1
-                who = owner
-        groups.setdefault(vocab.normalise(who), []).append(row)
-        names.setdefault(vocab.normalise(who), who)
+                who, key = owner, fold(owner)
+        groups.setdefault(key, []).append(row)
+        names.setdefault(key, who)
     return groups, names, moved
 
 

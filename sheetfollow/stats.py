@@ -159,11 +159,7 @@ def build(
     `owners` (the Owners tab) adds a line for every owner, even one who did nothing.
     """
     rules = rules or Rules()
-    start = default_since(today) if since is None else since
-    if start > today:
-        raise UsageError(
-            f"the period cannot start on {start.isoformat()}, after today ({today.isoformat()})"
-        )
+    start = _start(today, since)
     if by not in GROUP_BY:
         raise UsageError(f"stats can be grouped by {' or '.join(GROUP_BY)}, not {by!r}")
     histories = _histories(entries, rows, today)
@@ -179,6 +175,40 @@ def build(
         funnel=funnel([h.outcomes() for h in cohort], rules.max_attempts),
         groups=groups.lines(),
     )
+
+
+def build_funnel(
+    entries: Sequence[LogEntry],
+    rows: Sequence[Row],
+    *,
+    today: date,
+    since: date | None = None,
+    rules: Rules | None = None,
+) -> Stats:
+    """build's numbers without the per-group lines (`groups` is empty), for a reader that
+    shows the funnel alone (the digest): counting every row for the lines costs more than
+    the funnel."""
+    rules = rules or Rules()
+    start = _start(today, since)
+    histories = _histories(entries, rows, today)
+    cohort = [h for h in histories.values() if h.key and h.first_day() >= start]
+    return Stats(
+        today=today,
+        since=start,
+        by="owner",
+        cohort=len(cohort),
+        funnel=funnel([h.outcomes() for h in cohort], rules.max_attempts),
+        groups=(),
+    )
+
+
+def _start(today: date, since: date | None) -> date:
+    start = default_since(today) if since is None else since
+    if start > today:
+        raise UsageError(
+            f"the period cannot start on {start.isoformat()}, after today ({today.isoformat()})"
+        )
+    return start
 
 
 # --- Joining the Log to the rows ----------------------------------------------------------
@@ -203,35 +233,52 @@ class _History:
 def _histories(
     entries: Sequence[LogEntry], rows: Sequence[Row], today: date
 ) -> dict[str, _History]:
-    by_id: dict[str, Row] = {}
-    by_company: dict[str, Row] = {}
-    for row in rows:
-        # The first row wins when two share an ID or a company, as it would for a person
-        # reading the sheet from the top.
-        if row.prospect.id:
-            by_id.setdefault(row.prospect.id.strip().casefold(), row)
-        if row.prospect.company:
-            by_company.setdefault(vocab.normalise(row.prospect.company), row)
+    index = _RowIndex(rows)
     touches = [e for e in entries if e.outcome is not None and e.when.date() <= today]
     # A stable sort keeps sheet order for touches logged at the same moment.
     touches.sort(key=lambda e: e.when.replace(tzinfo=None))
     histories: dict[str, _History] = {}
     for entry in touches:
-        key, match = _subject(entry, by_id, by_company)
+        key, match = _subject(entry, index)
         histories.setdefault(key, _History(key, match)).touches.append(entry)
     return histories
 
 
-def _subject(
-    entry: LogEntry, by_id: Mapping[str, Row], by_company: Mapping[str, Row]
-) -> tuple[str, Row | None]:
+class _RowIndex:
+    """The rows by ID, and by company once an entry is first looked up by company."""
+
+    def __init__(self, rows: Sequence[Row]) -> None:
+        self._rows = rows
+        self.by_id: dict[str, Row] = {}
+        for row in rows:
+            # The first row wins when two share an ID or a company, as it would for a person
+            # reading the sheet from the top.
+            if row.prospect.id:
+                self.by_id.setdefault(row.prospect.id.strip().casefold(), row)
+        self._by_company: dict[str, Row] | None = None
+
+    @property
+    def by_company(self) -> Mapping[str, Row]:
+        # Entries mostly carry an ID that is found: folding every row's company name (the
+        # costliest part of the index) waits until one is not.
+        if self._by_company is None:
+            self._by_company = {}
+            for row in self._rows:
+                if row.prospect.company:
+                    self._by_company.setdefault(vocab.normalise(row.prospect.company), row)
+        return self._by_company
+
+
+def _subject(entry: LogEntry, index: _RowIndex) -> tuple[str, Row | None]:
     ident = entry.id.strip().casefold()
-    company = vocab.normalise(entry.company)
-    row = by_id.get(ident) if ident else None
-    if row is None and company:
-        row = by_company.get(company)
+    row = index.by_id.get(ident) if ident else None
     if row is not None:
         return f"row {row.prospect.row}", row
+    company = vocab.normalise(entry.company)
+    if company:
+        row = index.by_company.get(company)
+        if row is not None:
+            return f"row {row.prospect.row}", row
     if ident:
         return f"id {ident}", None
     if company:

@@ -371,6 +371,32 @@ def test_entries_naming_no_prospect_are_unknown_touches_but_not_in_the_funnel(
     assert group_lines(result)[-1] == ("(unknown)", 2, 0, 0, 0, 1)
 
 
+@pytest.mark.parametrize("since", [None, date(2026, 1, 1), TODAY])
+def test_the_funnel_alone_is_the_funnel_of_the_whole_stats(
+    tmp_path: Path, workbook: Path, since: date | None
+) -> None:
+    # The digest asks for the funnel alone (build_funnel): the same numbers as build's,
+    # entries found by ID, by company only, or by neither.
+    extra = [
+        (at(3, 2), None, "foxtrot", "Anna", "no answer"),
+        (at(3, 3), "P-9999", "Nobody Ltd", "Anna", "reached"),
+        (at(3, 4), "", "", "Anna", "won"),
+    ]
+    for path in (workbook, write_pipeline(tmp_path / "more.xlsx", log=[*LOG, *extra])):
+        config = Config()
+        backend = service.open_backend(str(path), config)
+        rows = service.load(backend, config, TODAY).rows
+        entries = read_log(backend, config)
+        whole = stats.build(entries, rows, today=TODAY, since=since, rules=config.rules)
+        alone = stats.build_funnel(entries, rows, today=TODAY, since=since, rules=config.rules)
+        assert (alone.since, alone.cohort, alone.funnel) == (
+            whole.since,
+            whole.cohort,
+            whole.funnel,
+        )
+        assert alone.groups == ()
+
+
 def test_the_period_cannot_start_after_today(workbook: Path) -> None:
     with pytest.raises(UsageError, match="after today"):
         stats_of(workbook, since=date(2026, 3, 12))
