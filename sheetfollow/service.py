@@ -725,38 +725,48 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
     widest = max(owned)
     language = config.language
     english = language == i18n.SOURCE_LANGUAGE
+    expected_ids, add = changes.expected_ids, cells.append
+    status_value, text = _STATUS_VALUE, str.__str__
     for row in pipeline.rows:
-        number = row.prospect.row
+        prospect = row.prospect
+        number = prospect.row
         values = grid[number - 1]
-        width = len(values)
-        if row.prospect.id:
-            changes.expected_ids[number] = row.prospect.id
+        if prospect.id:
+            expected_ids[number] = prospect.id
         else:
-            cells.append(CellWrite(number, columns["id"], ids.next()))
+            add(CellWrite(number, columns["id"], ids.next()))
             ids_filled += 1
         c = row.computed
         if english:
             # _owned_values' values, made here: this runs for every row of every refresh.
             wanted_values: tuple[CellValue, ...] = (
                 c.next_follow_up,
-                _STATUS_VALUE[c.status],
+                status_value[c.status],
                 c.step or None,
-                str.__str__(c.why) if c.why else None,
+                text(c.why) if c.why else None,
                 c.assigned_to or None,
             )
         else:
             wanted_values = _owned_values(c, language)
         # An unchanged row, the usual one: the five cells hold exactly what is wanted (a
         # date cell for the date; texts, never blank, as the same str).
-        if width >= widest and held(values) == wanted_values:
-            continue
-        for column, wanted in zip(owned, wanted_values, strict=True):
-            current = values[column - 1] if column <= width else None
-            # What an unchanged row holds, decided without _same's parsing (every row of
-            # every refresh comes through here), and an empty cell (a first refresh's).
+        width = len(values)
+        if width >= widest:
+            current_values = held(values)
+            if current_values == wanted_values:
+                continue
+        else:
+            current_values = tuple(
+                values[column - 1] if column <= width else None for column in owned
+            )
+        # A row that changes: more than half of them each night (an overdue row's Why counts
+        # its days), so the values just compared are reused rather than looked up again.
+        for column, current, wanted in zip(owned, current_values, wanted_values, strict=True):
+            # What an unchanged cell holds, decided without _same's parsing, and an empty
+            # cell (a first refresh's).
             if current is None:
                 if wanted is not None and wanted != "":
-                    cells.append(CellWrite(number, column, wanted))
+                    add(CellWrite(number, column, wanted))
                 continue
             if (
                 type(current) is type(wanted)
@@ -764,8 +774,13 @@ def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tup
                 and (type(wanted) is date or (type(wanted) is str and wanted.strip()))
             ):
                 continue
+            if type(wanted) is str and type(current) is str and wanted and current.strip():
+                # Two texts, neither blank (a Why that counts one more day): _same, decided.
+                if current != wanted:
+                    add(CellWrite(number, column, wanted))
+                continue
             if not _same(current, wanted, epoch):
-                cells.append(CellWrite(number, column, wanted))
+                add(CellWrite(number, column, wanted))
     for number in pipeline.empty_rows:
         values = pipeline.table.rows[number - 1]
         for name in OWNED_FIELDS:

@@ -734,6 +734,9 @@ class Markup:
     row_close: bytes
     cell_start: re.Pattern[bytes]
     cell_open: bytes
+    #: The start of every cell (<c followed by a space, a line break, "/" or ">"): with
+    #: plain_head, whether every cell of a row starts with r= (_RowEditor._cells).
+    cell_any: re.Pattern[bytes]
     cell_close: bytes
     value_mark: re.Pattern[bytes]
     formula: re.Pattern[bytes]
@@ -748,6 +751,9 @@ class Markup:
     row_numbers: re.Pattern[bytes]
     #: A row start without its number first.
     row_unnumbered: re.Pattern[bytes]
+    #: row_start with the row's number when it comes first, as Excel writes it (group 2;
+    #: None otherwise): the same matches, one search less for each row of iter_rows.
+    row_start_numbered: re.Pattern[bytes]
 
 
 # A cell as Excel writes it (r, s, t in that order; a value or a plain inline string, no
@@ -768,6 +774,7 @@ def markup(prefix: bytes) -> Markup:
         row_close=b"</" + prefix + b"row>",
         cell_start=re.compile(rb"<" + p + rb"c(?=[\s/>])[^>]*?(/?)>"),
         cell_open=b"<" + prefix + b"c",
+        cell_any=re.compile(rb"<" + p + rb"c(?=[\s/>])"),
         cell_close=b"</" + prefix + b"c>",
         value_mark=re.compile(rb"<" + p + rb"(?:v|is|f)(?=[\s/>])"),
         formula=re.compile(rb"<" + p + rb"f(?=[\s/>])"),
@@ -778,6 +785,7 @@ def markup(prefix: bytes) -> Markup:
         row_number=re.compile(rb"<" + p + rb'row r="(\d+)"'),
         row_numbers=re.compile(rb"<" + p + rb'row(?: r="(\d+)")?'),
         row_unnumbered=re.compile(rb"<" + p + rb'row(?! r=")'),
+        row_start_numbered=re.compile(rb"<" + p + rb'row(?=[\s/>])(?: r="(\d+)")?[^>]*?(/?)>'),
     )
 
 
@@ -785,23 +793,28 @@ def iter_rows(data: bytes, layout: SheetLayout, index: int = 0) -> Iterator[RowS
     """Every <row> in sheetData; rows without r= are numbered by position (after `index`,
     the number of the row before the first one, when data is a piece of a part)."""
     names = markup(layout.prefix)
-    start_re, close = names.row_start, names.row_close
+    search, close = names.row_start_numbered.search, names.row_close
+    width, content_end = len(close), layout.content_end
     pos = layout.content_start
     while True:
-        match = start_re.search(data, pos, layout.content_end)
+        match = search(data, pos, content_end)
         if match is None:
             return
-        tag = match.group(0)
-        number = _R_ATTR_RE.search(tag)
-        index = int(number.group(2)) if number else index + 1
-        if match.group(1):
-            end = close_start = match.end()
+        tag, first, closed = match.group(0, 1, 2)
+        if first is not None:
+            index = int(first)
         else:
-            close_start = data.find(close, match.end(), layout.content_end)
+            number = _R_ATTR_RE.search(tag)
+            index = int(number.group(2)) if number else index + 1
+        tag_end = match.end()
+        if closed:
+            end = close_start = tag_end
+        else:
+            close_start = data.find(close, tag_end, content_end)
             if close_start < 0:
                 raise DamagedPart(f"row {index} is not closed")
-            end = close_start + len(close)
-        yield RowSpan(index, match.start(), match.end(), close_start, end, tag)
+            end = close_start + width
+        yield RowSpan(index, match.start(), tag_end, close_start, end, tag)
         pos = end
 
 
@@ -846,17 +859,27 @@ class CellSpan(NamedTuple):
         return int(value) if value else 0
 
 
-def _plain_cell(data: bytes, start: int, limit: int, names: Markup) -> CellSpan | None:
+def _plain_cell(
+    data: bytes, start: int, limit: int, names: Markup, column: int = 0
+) -> CellSpan | None:
+    """The plain cell at `start`, or None; `column`, when given, is the one its r= names
+    (the caller found it by it), so its letters need not be read again."""
     match = names.plain_cell.match(data, start, limit)
     if match is None:
         return None
     _, letters, style, kind, value, text = match.groups()
-    tag_end = match.end(1) + (2 if data[match.end(1)] == 47 else 1)  # 47 is "/"
+    head_end = match.end(1)
+    tag_end = head_end + (2 if data[head_end] == 47 else 1)  # 47 is "/"
     end = match.end()
     close_start = tag_end if tag_end == end else end - len(names.cell_close)
     plain = (int(style) if style else 0, kind or b"n", text if kind == b"inlineStr" else value)
-    column = column_number(letters.decode())
+    if not column:
+        column = _column_of(letters)
     return CellSpan(column, start, tag_end, close_start, end, data[start:tag_end], plain)
+
+
+def _by_column(cell: CellSpan) -> int:
+    return cell.column
 
 
 def _cell_at(data: bytes, start: int, limit: int, names: Markup, column: int) -> CellSpan:
@@ -984,8 +1007,26 @@ class _RowEditor:
         data, index = self.data, row.number
         cells = self._cells(row, writes)
         row_style = self._row_style(row.tag) if b"customFormat" in row.tag else None
-        pending = sorted(writes.items())
-        count = len(pending)
+        count = len(writes)
+        if count == 1 and len(cells) == 1:
+            # One cell written where a cell is: what most rows of a nightly refresh are (the
+            # loop below, for this case alone).
+            ((column, value),) = writes.items()
+            cell = cells[0]
+            if cell.column == column:
+                replaced = self._replace(index, cell, value)
+                if replaced is None:
+                    return None
+                return b"".join(
+                    (
+                        self._row_tag(row, column, column),
+                        data[row.tag_end : cell.start],
+                        replaced,
+                        data[cell.end : row.close_start],
+                        self.names.row_close,
+                    )
+                )
+        pending = sorted(writes.items()) if count > 1 else list(writes.items())
         pieces: list[bytes] = []
         pos = row.tag_end
         left: CellSpan | None = None
@@ -1037,12 +1078,16 @@ class _RowEditor:
         headers = self.header_cells
         if headers and any((row.number, column) in headers for column in writes):
             return list(iter_cells(data, row, self.prefix))
-        if data.count(names.plain_head, start, end) != (
-            data.count(names.cell_open + b" ", start, end)
-            + data.count(names.cell_open + b">", start, end)
+        count = data.count
+        head = names.plain_head
+        # Every "<c" a "<c r=\"" (the usual row: two counts) settles it; else (rich text holds
+        # <color>, <charset>...) every cell's start is counted, a bare <c/> and a line break
+        # after <c included: a cell found only by its place must not be missed.
+        plain_heads = count(head, start, end)
+        if plain_heads != count(names.cell_open, start, end) and plain_heads != len(
+            names.cell_any.findall(data, start, end)
         ):
             return list(iter_cells(data, row, self.prefix))
-        head = names.plain_head
         at_last = data.rfind(head, start, end)
         if at_last < 0:
             return []  # no cells at all
@@ -1050,33 +1095,43 @@ class _RowEditor:
         if letters is None:
             return list(iter_cells(data, row, self.prefix))
         last_column = _column_of(letters.group(0))
+        # A cell found by its r= (cell_at, inlined: this runs for every written row).
+        heads, plain_cell = self._heads, _plain_cell
+        number = b'%d"' % row.number
+        if len(writes) == 1:
+            # One cell written, the usual case: no bookkeeping of the others.
+            for column in writes:
+                if column >= last_column:
+                    at, column = at_last, last_column
+                else:
+                    at = data.find((heads.get(column) or self._head(column)) + number, start, end)
+                if at >= 0:
+                    cell = plain_cell(data, at, end, names, column)
+                    return [cell or _cell_at(data, at, end, names, column)]
         found: dict[int, CellSpan] = {}
         absent: set[int] = set()
-        number = b'%d"' % row.number
-
-        def cell_at(at: int, column: int) -> CellSpan:
-            return _plain_cell(data, at, end, names) or _cell_at(data, at, end, names, column)
-
-        def marker(at: int, column: int) -> CellSpan:
-            # Only where cells go in before it: its start is all that is used.
-            return CellSpan(column, at, at, at, at, b"")
-
         for column in writes:
             if column >= last_column:
                 if last_column not in found or not found[last_column].tag:
-                    found[last_column] = cell_at(at_last, last_column)
+                    found[last_column] = plain_cell(
+                        data, at_last, end, names, last_column
+                    ) or _cell_at(data, at_last, end, names, last_column)
                 continue
             known = found.get(column)
             if known is not None:
                 if not known.tag:  # found as where another goes in: now it is written
-                    found[column] = cell_at(known.start, column)
+                    found[column] = plain_cell(data, known.start, end, names, column) or _cell_at(
+                        data, known.start, end, names, column
+                    )
                 continue
             if column in absent:
                 continue
             # Every cell of the row starts with <c r=": one search finds it or proves it absent.
-            at = data.find(self._head(column) + number, start, end)
+            at = data.find((heads.get(column) or self._head(column)) + number, start, end)
             if at >= 0:
-                found[column] = cell_at(at, column)
+                found[column] = plain_cell(data, at, end, names, column) or _cell_at(
+                    data, at, end, names, column
+                )
                 continue
             absent.add(column)
             # The cell goes in before the first cell to its right.
@@ -1091,9 +1146,12 @@ class _RowEditor:
                 if at < 0:
                     absent.add(right)
                     continue
-                found[right] = marker(at, right)
+                # Only where cells go in before it: its start is all that is used.
+                found[right] = CellSpan(right, at, at, at, at, b"")
                 break
-        return sorted(found.values(), key=lambda cell: cell.column)
+        if len(found) < 2:
+            return list(found.values())
+        return sorted(found.values(), key=_by_column)
 
     def _row_tag(self, row: RowSpan, low: int, high: int) -> bytes:
         """The row's start tag, with r= when it had none and spans= widened to the writes."""
@@ -1165,14 +1223,23 @@ class _RowEditor:
         return self._emit(row, column, value, style)
 
     def _replace(self, row: int, cell: CellSpan, value: CellValue) -> bytes | None:
-        plain = cell.plain is not None or cell.tag_end == cell.end
-        if not plain and self.names.formula.search(self.data, cell.tag_end, cell.close_start):
+        plain = cell.plain
+        if (
+            plain is None
+            and cell.tag_end != cell.end
+            and self.names.formula.search(self.data, cell.tag_end, cell.close_start)
+        ):
             self.skipped.append(f"{self._where(row, cell.column)} holds a formula; left as it is")
             return None
-        if self._protected(row, cell.column):
+        if self.ctx.totals_rows and self._protected(row, cell.column):
             return None
-        style = cell.style
-        if self._same(cell, value, style):
+        style = cell.style if plain is None else plain[0]
+        if plain is not None and type(value) is str and value and plain[1] == b"inlineStr":
+            # _same for a text written over a plain inline text (a Why over last night's).
+            raw = plain[2]
+            if raw is not None and unescape_text(raw) == _clean_cached(value):
+                return None
+        elif self._same(cell, value, style):
             return None
         if _is_empty(value):
             self.cells_written += 1
