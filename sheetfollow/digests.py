@@ -366,35 +366,9 @@ def _won(touches: Iterable[LogEntry], index: _LogIndex) -> tuple[str, ...]:
     return tuple(names.values())
 
 
-class _LogIndex:
-    """Finds the prospect a Log entry is about, as stats joins them: by ID, else company."""
-
-    def __init__(self, rows: Sequence[Row]) -> None:
-        self._rows = rows
-        self.by_id: dict[str, Row] = {}
-        for row in rows:
-            # The first row wins, as for a person reading the sheet from the top.
-            if row.prospect.id:
-                self.by_id.setdefault(row.prospect.id.strip().casefold(), row)
-        self._by_company: dict[str, Row] | None = None
-
-    @property
-    def by_company(self) -> dict[str, Row]:
-        # Made when an entry is first matched by company: entries usually carry a known ID,
-        # and folding every row's company name costs more than the rest of the index.
-        if self._by_company is None:
-            self._by_company = {}
-            for row in self._rows:
-                if row.prospect.company:
-                    self._by_company.setdefault(vocab.normalise(row.prospect.company), row)
-        return self._by_company
-
-    def row(self, entry: LogEntry) -> Row | None:
-        ident = entry.id.strip().casefold()
-        found = self.by_id.get(ident) if ident else None
-        if found is None and entry.company:
-            found = self.by_company.get(vocab.normalise(entry.company))
-        return found
+class _LogIndex(stats.RowIndex):
+    """Finds the prospect a Log entry is about, as stats joins them (by ID, else company),
+    and whose counts the entry goes in."""
 
     def owners(self, entry: LogEntry) -> set[str]:
         """The groups the entry counts for: who made the touch, and whose prospect it is

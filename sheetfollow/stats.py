@@ -233,7 +233,7 @@ class _History:
 def _histories(
     entries: Sequence[LogEntry], rows: Sequence[Row], today: date
 ) -> dict[str, _History]:
-    index = _RowIndex(rows)
+    index = RowIndex(rows)
     touches = [e for e in entries if e.outcome is not None and e.when.date() <= today]
     # A stable sort keeps sheet order for touches logged at the same moment.
     touches.sort(key=lambda e: e.when.replace(tzinfo=None))
@@ -244,8 +244,9 @@ def _histories(
     return histories
 
 
-class _RowIndex:
-    """The rows by ID, and by company once an entry is first looked up by company."""
+class RowIndex:
+    """The rows by ID, and by company once an entry is first looked up by company: how
+    stats (and the digest) join a Log entry to its prospect."""
 
     def __init__(self, rows: Sequence[Row]) -> None:
         self._rows = rows
@@ -268,8 +269,16 @@ class _RowIndex:
                     self._by_company.setdefault(vocab.normalise(row.prospect.company), row)
         return self._by_company
 
+    def row(self, entry: LogEntry) -> Row | None:
+        """The prospect the entry is about: by ID, else by company; None if neither."""
+        ident = entry.id.strip().casefold()
+        found = self.by_id.get(ident) if ident else None
+        if found is None and entry.company:
+            found = self.by_company.get(vocab.normalise(entry.company))
+        return found
 
-def _subject(entry: LogEntry, index: _RowIndex) -> tuple[str, Row | None]:
+
+def _subject(entry: LogEntry, index: RowIndex) -> tuple[str, Row | None]:
     ident = entry.id.strip().casefold()
     row = index.by_id.get(ident) if ident else None
     if row is not None:
