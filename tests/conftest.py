@@ -460,3 +460,15 @@ def _own_user_folders(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.delenv("SHEETFOLLOW_CONFIG", raising=False)
     monkeypatch.delenv("SHEETFOLLOW_SHEET", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every sheet the tests write in this process is packed in pieces of four rows
+    (backends/_segments.py) and keeps its table however small, so every write of a few
+    rows goes the way a `mark` on a big workbook goes: only the pieces it changes packed
+    again."""
+    from sheetfollow.backends import _segments
+
+    monkeypatch.setattr(_segments, "SMALLEST", 0)
+    monkeypatch.setattr(_segments, "ROWS", 4)

@@ -161,8 +161,10 @@ OUR_TEMP = re.compile(r"\.pipeline\.xlsx\.\w{8}\.tmp")
 SIDE = re.compile(
     r"pipeline\.xlsx\.(lock|notify\.lock|(sends|pending)\.jsonl(\.lock)?|log(\.\d)?)"
     r"|\.pipeline\.xlsx\.(sends|pending)\.jsonl\.\w{8}\.tmp|backups|files"
-    # The parse cache of the touches tab (backends/_tabcache.py), and a killed store's temp.
-    r"|pipeline\.xlsx\.[0-9a-f]{16}\.grid|\.pipeline\.xlsx\.[0-9a-f]{16}\.grid\.\w{8}\.tmp"
+    # The parse cache (backends/_tabcache.py) with the tables of the pieces big parts are
+    # packed in (backends/_segments.py), and a killed store's temp.
+    r"|pipeline\.xlsx\.[0-9a-f]{16}\.(grid|seg)"
+    r"|\.pipeline\.xlsx\.[0-9a-f]{16}\.(grid|seg)\.\w{8}\.tmp"
 )
 BACKUP = re.compile(r"pipeline\.\d{8}-\d{6}-\d{6}\.xlsx|\.pipeline\.xlsx\.\w{8}\.tmp")
 EML = re.compile(r"(\d{4}-\d\d-\d\d)-(owner|digest)-[a-z0-9-]+\.eml")
@@ -170,6 +172,12 @@ EML_TEMP = re.compile(r"\.\d{4}-\d\d-\d\d-(owner|digest)-[a-z0-9-]+\.eml\.\w{8}\
 
 
 # --------------------------------------------------------------------------- the workbook
+
+
+@pytest.fixture(autouse=True)
+def _small_pieces() -> None:
+    """The refresh a killed one is compared with is made in this process: it packs the
+    parts as the commands' processes do (not in the small pieces conftest.py makes)."""
 
 
 def pipeline(path: Path, rows: int) -> None:

@@ -41,7 +41,7 @@ from sheetfollow.sheet import RawValue
 
 #: Raised whenever what is stored, or how the grid is made from a tab, changes: entries of
 #: another format never match a key of this one.
-FORMAT = b"sheetfollow tab cache 2"
+FORMAT = b"sheetfollow tab cache 3"
 _MAGIC = b"SFGRID2\n"
 _DIGEST = 32
 _HEX = 2 * _DIGEST
@@ -71,6 +71,22 @@ def entry_path(folder: Path, workbook: str, tab: str) -> Path:
     # Tab names may hold characters a file name cannot; case differs only as Excel ignores.
     tag = hashlib.blake2b(tab.casefold().encode(), digest_size=8).hexdigest()
     return folder / f"{workbook}.{tag}.grid"
+
+
+def segments_path(folder: Path, workbook: str, part: str) -> Path:
+    """Where the table of the pieces a worksheet part was packed in is kept (_segments.py)."""
+    tag = hashlib.blake2b(b"segments " + part.encode(), digest_size=8).hexdigest()
+    return folder / f"{workbook}.{tag}.seg"
+
+
+def keep_value(path: Path, key: str, value: tuple[Any, ...]) -> None:
+    """Keep a tuple of plain values under `key` at `path` (as an entry is kept)."""
+    _write(path, key, value)
+
+
+def value_of(path: Path, key: str) -> Any:
+    """What `keep_value` kept under `key` at `path`, or None (absent, another key, damaged)."""
+    return _payload(path, key)
 
 
 def changes_path(path: Path) -> Path:
@@ -200,7 +216,7 @@ def _write(path: Path, key: str, content: Any) -> None:
     try:
         # What killed runs left of this workbook's entries' temporary files, an hour on.
         workbook = re.escape(path.name.rsplit(".", 2)[0])
-        remove_stale_temps(folder, workbook + r"\.[0-9a-f]{16}\.grid")
+        remove_stale_temps(folder, workbook + r"\.[0-9a-f]{16}\.(?:grid|seg)")
         handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
             # Pickled straight into the file (37 MB for 200,000 rows are never held as one

@@ -1940,15 +1940,16 @@ _PREFIXED_F_RE = re.compile(rb"<[\w.-]+:f[ >]")
 class SheetShape:
     """Where a worksheet part's cells lie, read in pieces with plain searches only (a part of
     a hundred megabytes costs a fraction of parsing it): the last row, the widest column,
-    about how many cells, and how many references use two and three letters."""
+    about how many cells. Each is the largest, the sum or the union of what the pieces
+    give, so the shape of a part rewritten in a few places is made from the old shape and
+    those places (xlsx._spliced_shape)."""
 
     def __init__(self) -> None:
         self.last_row = 0
         self.size = 0
         #: By number of letters (2 and 3; A-Z needs no search): the widest column written
-        #: with that many ("" when none), and how many references have that many.
+        #: with that many ("" when none).
         self.widest = [b"", b"", b"", b""]
-        self.refs = [0, 0, 0, 0]
         #: True when some cell holds a formula (an <f> element, with any prefix).
         self.formulas = False
         #: Merged ranges (first row, first column, last row, last column), 1-based.
@@ -1967,7 +1968,6 @@ class SheetShape:
                 count = shapes.count(needle)
                 if not count:
                     continue
-                self.refs[letters] += count
                 if count > 64:
                     found = re.findall(rb' r="([A-Z]{%d})\d' % letters, buf)
                     if found:

@@ -36,7 +36,7 @@ from xml.parsers import expat
 import python_calamine
 
 from sheetfollow import collector
-from sheetfollow.backends import _tabcache, _xlsxformat, lockfiles
+from sheetfollow.backends import _segments, _tabcache, _xlsxformat, lockfiles
 from sheetfollow.backends import _xlsxml as xml
 from sheetfollow.errors import BusyError, SheetError
 from sheetfollow.files import fsync_folder, remove_stale_temps
@@ -67,6 +67,9 @@ _BIG_PART_LEVEL = 3
 #: A rewrite of at most this many rows of a sheet is checked row by row as it is written
 #: (xml.RewriteCheck); one of more rows is parsed whole once written.
 _CHECKED_ROWS = 2000
+#: A part rewritten in a few rows packs again only the pieces they lie in (_write_spliced)
+#: when those hold at most this much, or a quarter of the part.
+_SPLICED_MOST = 16 << 20
 #: How much of the start and of the end of a rewritten sheet a write keeps at least
 #: (_SheetJob.head, .tail): the root tag, and the rows a `mark` appends to the touches tab.
 _KEPT = _BLOCK
@@ -636,10 +639,13 @@ class XlsxBackend:
             plan.finish()
         if not plan.parts:
             return WriteResult(plan.cells_written, plan.rows_appended, tuple(plan.skipped))
-        for job in plan.parts.values():
-            if isinstance(job, _SheetJob) and self._keeps_entry(state.package, job.tab):
+        for part, job in plan.parts.items():
+            if not isinstance(job, _SheetJob):
+                continue
+            if self._keeps_entry(state.package, job.tab):
                 # The new part's shape, taken as it is written: the cache entry keeps it.
                 job.shape = xml.SheetShape()
+            job.splice = self._splice_of(state.package, part, job)
         self._refuse_if_open(force, state.fingerprint.mtime_ns)
         self._refuse_if_read_only()
         import filelock  # a reading command never takes the lock: 15 ms it does not pay
@@ -667,11 +673,72 @@ class XlsxBackend:
         finally:
             lock.release()
         self._cache_written(state.package, changes, plan)
+        self._keep_tables(plan)
         skipped = list(plan.skipped)
         for job in plan.parts.values():
             if isinstance(job, _SheetJob):
                 skipped += job.skipped
         return WriteResult(plan.cells_written, plan.rows_appended, tuple(skipped))
+
+    def _splice_of(self, package: _Package, part: str, job: _SheetJob) -> _Splice | None:
+        """The pieces the part is packed in, when a write of a few of its rows may pack
+        only theirs again (_write_spliced): the part as stored is the job's source, its
+        pieces' table was kept by the write that made it (under its content key) and
+        matches its size and checksum, and the rewrite changes rows only (no column
+        widths, no formats after the rows)."""
+        if not job.stored or job.size < _segments.SMALLEST:
+            return None
+        if len(job.writes.by_row) > _CHECKED_ROWS or job.ctx.new_widths:
+            return None
+        if job.ctx.after_sheet_data is not None:
+            return None
+        info = package.zip.getinfo(part)
+        if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:
+            return None
+        folder = self.path.parent / ".sheetfollow"
+        if not folder.is_dir():
+            return None
+        try:
+            key = _member_digest(package, part)
+            packed = _member_data(package.data, info)
+        except (KeyError, xml.DamagedPart):
+            return None
+        if key is None:
+            return None
+        path = _tabcache.segments_path(folder, self.path.name, part)
+        table = _segments.Table.from_value(_tabcache.value_of(path, key))
+        if table is None or not table.plain:
+            return None
+        if (table.raw_size, table.packed_size) != (info.file_size, info.compress_size):
+            return None
+        if table.crc != info.CRC:
+            return None
+        return _Splice(table, packed, package.shapes.get(part))
+
+    def _keep_tables(self, plan: _Plan) -> None:
+        """Keep, beside the cache, the pieces each big part just written is packed in,
+        under the part's content key in the file written: the next write of a few of its
+        rows packs only theirs again."""
+        if self._loaded is None:
+            return
+        after = self._loaded.package
+        folder = self.path.parent / ".sheetfollow"
+        for part, job in plan.parts.items():
+            if not isinstance(job, _SheetJob) or job.table is None:
+                continue
+            path = _tabcache.segments_path(folder, self.path.name, part)
+            try:
+                key = _member_digest(after, part)
+            except (KeyError, xml.DamagedPart):
+                key = None
+            if key is None or (job.table.raw_size, job.table.packed_size) != (
+                after.zip.getinfo(part).file_size,
+                after.zip.getinfo(part).compress_size,
+            ):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                continue
+            _tabcache.keep_value(path, key, job.table.to_value())
 
     def _keeps_entry(self, package: _Package, tab: str) -> bool:
         """Whether a write is to leave the cache entry of `tab` for the new file: a cached
@@ -1020,7 +1087,11 @@ class XlsxBackend:
             sizes = {name: written.zip.getinfo(name).file_size for name in plan.parts}
             total, done = max(sum(sizes.values()), 1), 0
             step, mark = max(total // 50, 1), 0
-            for name in plan.parts:
+            for name, content in plan.parts.items():
+                if isinstance(content, _SheetJob) and content.spliced is not None:
+                    _check_spliced(written, name, content.spliced)
+                    done += sizes[name]
+                    continue
                 parser = None if name in proven else expat.ParserCreate(namespace_separator=" ")
                 with written.zip.open(name) as stream:
                     # zipfile compares the checksum once the last piece is read.
@@ -1179,6 +1250,9 @@ class _Plan:
             raise SheetError(f"{self.label}: {entry.name!r} is a chart sheet, not a worksheet")
         # The same tab changed twice: the first change is settled before the second.
         self._settle(entry.part)
+        # A rewrite of the member as stored (not of a rewrite held in memory) may repack
+        # only the pieces it changes (_write_spliced).
+        stored = entry.part not in self.parts and entry.part in self.package.names
         source = self.pieces(entry.part)
         writes, header_cells = self._writes(change)
         appended = self._append(change, source, writes)
@@ -1206,6 +1280,7 @@ class _Plan:
         job = _SheetJob(
             source, writes, ctx, frozenset(header_cells), self.size(entry.part), entry.name
         )
+        job.stored = stored
         if appended is not None and appended[2] and not _totals_among(totals, appended):
             self.parts[entry.part] = job
             self.changes = True
@@ -1485,6 +1560,15 @@ class _SheetJob:
     head: bytes = b""
     tail: list[bytearray] = dataclasses.field(default_factory=list)
     written: int = 0
+    #: Whether `source` is the member as stored in the package read.
+    stored: bool = False
+    #: The pieces the old part is packed in, when only the pieces a few rows lie in are to
+    #: be packed again (_write_spliced); None: the part is rewritten whole.
+    splice: _Splice | None = None
+    #: What a spliced write put in the member (_Spliced), for the check after the fsync.
+    spliced: _Spliced | None = None
+    #: The pieces the new part was packed in (kept beside the cache for the next write).
+    table: _segments.Table | None = None
 
     def run(self, stream: IO[bytes], progress: Callable[[float], None] | None) -> None:
         # Each write costs a compressor call: small pieces go over in blocks.
@@ -1636,19 +1720,35 @@ def _copy_packed(
     """Copy a large unchanged part as it is packed, without unpacking and packing it again
     (the shared strings of a big sheet: a second or so). The part was unpacked and counted
     when the workbook was read, or is held by a parse-cache entry (the same stored bytes
-    were counted when the entry was made); its bytes and checksum go over unchanged. zipfile has no
-    public way to do this: False (and nothing written) where its internals differ."""
-    needed = ("_lock", "_writecheck", "fp", "filelist", "NameToInfo", "start_dir")
-    if not all(hasattr(target, name) for name in needed) or info.flag_bits & 0x1:
+    were counted when the entry was made); its bytes and checksum go over unchanged. False
+    (nothing written) where that cannot be done (_write_packed)."""
+    if info.flag_bits & 0x1:
         return False
-    packed = _member_data(package.data, info)
-    member.CRC = info.CRC
-    member.compress_size = info.compress_size
-    member.file_size = info.file_size
     member.internal_attr = info.internal_attr
-    # No data descriptor: the sizes and checksum are known and go in the local header.
     member.flag_bits = info.flag_bits & 0x800
-    zip64 = max(info.file_size, info.compress_size) > zipfile.ZIP64_LIMIT
+    packed = _member_data(package.data, info)
+    return _write_packed(target, member, [packed], info.CRC, info.file_size, info.compress_size)
+
+
+def _write_packed(
+    target: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    chunks: list[bytes | memoryview],
+    crc: int,
+    size: int,
+    packed_size: int,
+) -> bool:
+    """Write a member whose packed bytes are `chunks`, with its checksum and sizes. zipfile
+    has no public way to do this: False (and nothing written) where its internals differ."""
+    needed = ("_lock", "_writecheck", "fp", "filelist", "NameToInfo", "start_dir")
+    if not all(hasattr(target, name) for name in needed):
+        return False
+    member.CRC = crc
+    member.compress_size = packed_size
+    member.file_size = size
+    # No data descriptor: the sizes and checksum are known and go in the local header.
+    member.flag_bits &= 0x800
+    zip64 = max(size, packed_size) > zipfile.ZIP64_LIMIT
     inner: Any = target  # zipfile's private parts, checked above
     out = inner.fp
     if out is None:
@@ -1658,7 +1758,8 @@ def _copy_packed(
         inner._didModify = True
         member.header_offset = out.tell()
         out.write(member.FileHeader(zip64))
-        out.write(packed)
+        for chunk in chunks:
+            out.write(chunk)
         inner.filelist.append(member)
         inner.NameToInfo[member.filename] = member
         inner.start_dir = out.tell()
@@ -1671,12 +1772,234 @@ def _write_job(
     job: _SheetJob,
     progress: Callable[[float], None] | None,
 ) -> None:
+    if job.splice is not None and _write_spliced(target, member, job):
+        if progress is not None:
+            progress(1.0)
+        return
     # Streamed, so a 200,000-row part is never held whole in memory.
     member.file_size = job.upper_size()
+    level = zlib.Z_DEFAULT_COMPRESSION
     if job.size > _BIG_PART:
-        _set_compress_level(member, _BIG_PART_LEVEL)
+        level = _BIG_PART_LEVEL
+        _set_compress_level(member, level)
     with target.open(member, "w") as stream:
+        packer = _pack_in_pieces(stream, member, job, level)
         job.run(stream, progress)
+    if packer is not None and len(packer.segments) > 1 and job.written >= _segments.SMALLEST:
+        job.table = _segments.Table(tuple(packer.segments), level, packer.plain)
+
+
+def _pack_in_pieces(
+    stream: IO[bytes], member: zipfile.ZipInfo, job: _SheetJob, level: int
+) -> _segments.Packer | None:
+    """Have a part packed in pieces (_segments.py) by the stream zipfile writes it through;
+    None (the part packed as zipfile packs it) where zipfile's internals are not what they
+    were checked to be. A part of fewer than _segments.ROWS rows is the same bytes either
+    way."""
+    if member.compress_type != zipfile.ZIP_DEFLATED:
+        return None
+    compressor = getattr(stream, "_compressor", None)
+    if type(compressor) is not type(zlib.compressobj()):
+        return None
+    packer = _segments.Packer(level)
+    inner: Any = stream  # zipfile's private part, checked above
+    inner._compressor = packer
+    return packer
+
+
+@dataclass
+class _Splice:
+    """A part as stored, and the pieces it is packed in (_segments.Table)."""
+
+    table: _segments.Table
+    packed: memoryview
+    #: The part's shape when known (from the parse cache): the new one is made from it.
+    shape: xml.SheetShape | None
+
+
+@dataclass
+class _Spliced:
+    """What a spliced write put in the member: its packed bytes in order (the old pieces'
+    and the new), and where each new run of pieces starts, with its pieces."""
+
+    chunks: list[bytes | memoryview]
+    fresh: list[tuple[int, list[_segments.Segment]]]
+    crc: int
+    size: int
+    packed_size: int
+
+
+def _write_spliced(target: zipfile.ZipFile, member: zipfile.ZipInfo, job: _SheetJob) -> bool:
+    """Write a part rewritten in a few rows by packing again only the pieces those rows lie
+    in (with the first, which holds the part's head): the pieces are unpacked and rewritten
+    together, with a unique marker in place of each stretch of pieces left out, then cut
+    apart at the markers and packed again; every other piece goes over as it is stored.
+    False (nothing written) when that cannot be sure; the part is then rewritten whole."""
+    splice = job.splice
+    assert splice is not None
+    table, packed = splice.table, splice.packed
+    segments = table.segments
+    starts = list(itertools.accumulate((segment.packed for segment in segments), initial=0))
+    rows = sorted(job.writes.by_row)
+    chosen = _segments.included(table, rows)
+    data: dict[int, bytes] = {}
+
+    def unpack(index: int) -> bytes:
+        if index not in data:
+            piece = packed[starts[index] : starts[index + 1]]
+            data[index] = _segments.unpack(piece, segments[index])
+        return data[index]
+
+    # Held in memory while rewritten: at most a quarter of a big part.
+    most = max(table.raw_size // 4, _SPLICED_MOST)
+    if sum(segments[index].raw for index in chosen) > most:
+        return False
+    try:
+        for index in sorted(chosen):
+            unpack(index)
+        for row in rows:
+            # A row past the last of its piece goes before the first row of the next.
+            index = _segments.piece_of(table, row)
+            if index + 1 < len(segments) and (_segments.last_row_in(data[index]) or 0) < row:
+                chosen.add(index + 1)
+                unpack(index + 1)
+    except ValueError:
+        return False
+    # Each piece used starts with the row its table says (the rows are found by them).
+    if any(
+        index and _segments.first_row_of(data[index]) != segments[index].first_row
+        for index in chosen
+    ):
+        return False
+    if sum(segments[index].raw for index in chosen) > most:
+        return False
+    groups = _segments.runs(chosen)
+    marker = b"<sheetfollow-cut-%s/>" % os.urandom(8).hex().encode()
+    source: list[bytes] = []
+    for number, group in enumerate(groups):
+        if number:
+            source.append(marker)
+        source.extend(data[index] for index in group)
+    if any(marker in piece for piece in source[1:] if piece is not marker):
+        return False
+    chunks: list[bytes | memoryview] = []
+    check = _Capture()
+    written, skipped = xml.rewrite_stream(
+        source, job.writes, job.ctx, job.header_cells, chunks.append, check
+    )
+    check.finish()
+    if not check.proven or check.error is not None:
+        return False  # the whole rewrite says what is wrong, or parses the part whole
+    new = b"".join(chunks).split(marker)
+    if len(new) != len(groups):
+        return False
+    final = groups[-1][-1] == len(segments) - 1
+    made: dict[int, tuple[list[_segments.Segment], bytes]] = {}
+    for number, (group, content) in enumerate(zip(groups, new, strict=True)):
+        first = segments[group[0]].first_row
+        if first and _segments.first_row_of(content) != first:
+            return False  # its first row rewritten without its number first
+        packer = _segments.Packer(table.level, first_row=first)
+        body = packer.compress(content) + packer.end(final=final and number == len(groups) - 1)
+        if not packer.plain:
+            return False
+        made[group[0]] = (packer.segments, body)
+    ends = {group[0]: group[-1] for group in groups}
+    pieces: list[_segments.Segment] = []
+    out: list[bytes | memoryview] = []
+    fresh: list[tuple[int, list[_segments.Segment]]] = []
+    at = index = 0
+    while index < len(segments):
+        if index in made:
+            new_pieces, body = made[index]
+            fresh.append((at, new_pieces))
+            pieces += new_pieces
+            out.append(body)
+            at += len(body)
+            index = ends[index] + 1
+        else:
+            pieces.append(segments[index])
+            out.append(packed[starts[index] : starts[index + 1]])
+            at += segments[index].packed
+            index += 1
+    new_table = _segments.Table(tuple(pieces), table.level, table.plain)
+    crc, size = new_table.crc, new_table.raw_size
+    if not _write_packed(target, member, out, crc, size, at):
+        return False
+    job.cells_written, job.skipped = written, skipped
+    job.check = check
+    job.table = new_table
+    job.spliced = _Spliced(out, fresh, crc, size, at)
+    job.head, job.written = new[0][:_KEPT], size
+    job.tail = [bytearray(new[-1])] if final else []
+    if job.shape is not None:
+        before = [b"".join(data[index] for index in group) for group in groups]
+        job.shape = _spliced_shape(splice.shape, size, before, new)
+    return True
+
+
+def _check_spliced(written: _Package, name: str, spliced: _Spliced) -> None:
+    """That the member `name` of the file written holds what _write_spliced put there: its
+    declared checksum and sizes, the old pieces byte for byte, and each new piece unpacking
+    to its length and checksum (the checksum of the whole is combined from the pieces')."""
+    info = written.zip.getinfo(name)
+    declared = (info.compress_type, info.CRC, info.file_size, info.compress_size)
+    if declared != (zipfile.ZIP_DEFLATED, spliced.crc, spliced.size, spliced.packed_size):
+        raise xml.DamagedPart(f"the part {name} was not written as meant")
+    stored = _member_data(written.data, info)
+    at = 0
+    for chunk in spliced.chunks:
+        if stored[at : at + len(chunk)] != chunk:
+            raise xml.DamagedPart(f"the part {name} was not written as meant")
+        at += len(chunk)
+    for start, pieces in spliced.fresh:
+        for piece in pieces:
+            try:
+                _segments.unpack(stored[start : start + piece.packed], piece)
+            except ValueError as exc:
+                raise xml.DamagedPart(f"the part {name}: {exc}") from None
+            start += piece.packed
+
+
+def _spliced_shape(
+    old: xml.SheetShape | None, size: int, before: list[bytes], after: list[bytes]
+) -> xml.SheetShape | None:
+    """The shape of a part whose stretches `before` became `after` (the rest unchanged),
+    made from its old shape `old`; None when that cannot be sure (a stretch held the only
+    widest reference, or the formulas, and lost it)."""
+    if old is None:
+        return None
+    was, now = xml.SheetShape(), xml.SheetShape()
+    for content in before:
+        piece = xml.SheetShape()
+        piece.feed(content)
+        _add_shape(was, piece)
+    for content in after:
+        piece = xml.SheetShape()
+        piece.feed(content)
+        _add_shape(now, piece)
+    if old.size - was.size + now.size != size or now.last_row < was.last_row:
+        return None
+    shape = xml.SheetShape()
+    shape.size = size
+    shape.last_row = max(old.last_row, now.last_row)
+    for letters in (2, 3):
+        if now.widest[letters] < was.widest[letters] >= old.widest[letters]:
+            return None
+        shape.widest[letters] = max(old.widest[letters], now.widest[letters])
+    if was.formulas and not now.formulas:
+        return None
+    shape.formulas = old.formulas or now.formulas
+    shape.merged = (old.merged - was.merged) | now.merged
+    return shape
+
+
+def _add_shape(total: xml.SheetShape, piece: xml.SheetShape) -> None:
+    total.size += piece.size
+    total.last_row = max(total.last_row, piece.last_row)
+    total.widest = [max(a, b) for a, b in zip(total.widest, piece.widest, strict=True)]
+    total.formulas = total.formulas or piece.formulas
+    total.merged |= piece.merged
 
 
 def _piece_size(size: int) -> int:
@@ -1806,7 +2129,6 @@ def _meta_of(shape: xml.SheetShape) -> _tabcache.Meta:
         shape.last_row,
         shape.size,
         tuple(shape.widest),
-        tuple(shape.refs),
         shape.formulas,
         tuple(sorted(shape.merged)),
     )
@@ -1815,15 +2137,14 @@ def _meta_of(shape: xml.SheetShape) -> _tabcache.Meta:
 def _shape_of(meta: _tabcache.Meta) -> xml.SheetShape | None:
     """The shape `_meta_of` kept, or None when the entry holds something else."""
     try:
-        tag, last_row, size, widest, refs, formulas, merged = meta
+        tag, last_row, size, widest, formulas, merged = meta
         shape = xml.SheetShape()
         shape.last_row, shape.size, shape.formulas = int(last_row), int(size), bool(formulas)
         shape.widest = [bytes(letters) for letters in widest]
-        shape.refs = [int(count) for count in refs]
         shape.merged = {(int(a), int(b), int(c), int(d)) for a, b, c, d in merged}
     except (TypeError, ValueError):
         return None
-    if tag != "shape" or len(shape.widest) != 4 or len(shape.refs) != 4:
+    if tag != "shape" or len(shape.widest) != 4:
         return None
     return shape
 

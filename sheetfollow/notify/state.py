@@ -221,8 +221,9 @@ def run_lock(journal: Journal, label: str, timeout: float | None = None) -> Iter
                 path.parent.rmdir()
 
 
-#: A parse-cache entry the workbook's reads keep beside it (backends/_tabcache.py).
-_CACHE_ENTRY = re.compile(r".+\.[0-9a-f]{16}\.grid")
+#: A parse-cache entry (or table of a part's pieces) kept beside the workbook
+#: (backends/_tabcache.py).
+_CACHE_ENTRY = re.compile(r".+\.[0-9a-f]{16}\.(?:grid|seg)")
 
 
 def _only_cached(path: Path) -> list[Path] | None:

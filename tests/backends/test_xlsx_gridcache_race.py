@@ -1,7 +1,8 @@
 """The parse cache under several real processes at once: people marking calls and reading
 their lists while the others write. Every write stores entries and every read may take them;
 whatever the interleaving, no touch is lost or doubled, every entry left is a full read of
-the file, and a command answers the same with the cache as without it."""
+the file, every table of pieces left describes the part it is kept for, and a command
+answers the same with the cache as without it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from json_output import data_of
 
 from backends.test_xlsx_gridcache import TODAY, _ids, _realistic, current_entries
+from backends.test_xlsx_segments import described_by_its_table
 from sheetfollow.backends.xlsx import XlsxBackend
 
 
@@ -41,12 +44,16 @@ def logged(path: Path) -> Counter[tuple[str, str]]:
     return Counter((str(row[ident]), str(row[note])) for row in table.rows[1:] if row[ident])
 
 
-def test_marks_and_reads_from_several_processes_at_once(tmp_path: Path) -> None:
-    path = _realistic(tmp_path / "pipeline.xlsx", 400)
+@pytest.mark.parametrize("rows", [400, 3000])
+def test_marks_and_reads_from_several_processes_at_once(tmp_path: Path, rows: int) -> None:
+    """At 3,000 rows the Prospects part is big enough (2 MB) to be packed in pieces whose
+    table is kept: each `mark` packs again only the pieces it changes."""
+    path = _realistic(tmp_path / "pipeline.xlsx", rows)
     (tmp_path / ".sheetfollow").mkdir()
     sheetfollow(tmp_path, "refresh")
     sheetfollow(tmp_path, "due", "--json")  # the morning: every tab's entry kept
     assert {"Prospects", "Owners"} <= current_entries(path)
+    assert described_by_its_table(path, "Prospects") == (rows > 1000)
     before = logged(path)
     chosen = _ids(path, 60)[10:34]  # 24 prospects, 8 for each of 3 people
     # Each person marks their calls one after the other and reads their list in between;
@@ -76,6 +83,7 @@ def test_marks_and_reads_from_several_processes_at_once(tmp_path: Path) -> None:
     # Every entry left is a full read of the file (current_entries checks each it finds),
     # and the day's list is the same with the cache as without it.
     assert "Prospects" in current_entries(path)
+    assert described_by_its_table(path, "Prospects") == (rows > 1000)
     warm = data_of(sheetfollow(tmp_path, "due", "--json").stdout)
     cold_folder = tmp_path / "cold"
     cold_folder.mkdir()

@@ -139,6 +139,13 @@ WRITER = textwrap.dedent(
     """
 )
 
+
+@pytest.fixture(autouse=True)
+def _small_pieces() -> None:
+    """The writes compared here are made in child processes and in this one: both pack the
+    parts as a user's run does (not in the small pieces conftest.py makes in-process)."""
+
+
 RACE_ROWS = 30_000
 MIN_TRIALS, MAX_TRIALS, TRIALS_BUDGET = 6, 16, 25.0
 LOST_MESSAGES = (
