@@ -48,6 +48,9 @@ _HEX = 2 * _DIGEST
 #: The header: magic, the key, the payload's digest, a newline.
 _HEADER = len(_MAGIC) + _HEX + 1 + _HEX + 1
 
+#: How much of an entry is read at a time to hash it.
+_PIECE = 1 << 20
+
 Grid = list[list[RawValue]]
 #: What an entry keeps besides the grid: plain values only (xlsx.py says which).
 Meta = tuple[Any, ...]
@@ -186,21 +189,25 @@ def load(path: Path, key: str) -> tuple[Meta, Grid] | None:
 
 
 def _payload(path: Path, key: str) -> Any:
-    """What the file at `path` holds under `key`, or None (absent, another key, damaged)."""
+    """What the file at `path` holds under `key`, or None (absent, another key, damaged).
+    The file is hashed and then unpickled as it is read, a piece at a time: a 37 MB entry is
+    never held whole beside the values it makes."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            header = handle.read(_HEADER)
+            if _key_of(header) != key:
+                return None
+            digest = hashlib.blake2b(digest_size=_DIGEST)
+            while piece := handle.read(_PIECE):
+                digest.update(piece)
+            if digest.hexdigest() != header[len(_MAGIC) + _HEX + 1 : -1].decode("ascii", "replace"):
+                return None
+            handle.seek(_HEADER)
+            try:
+                return _Unpickler(handle).load()
+            except Exception:  # whatever a damaged file raises, it is only a miss
+                return None
     except OSError:
-        return None
-    if _key_of(data) != key:
-        return None
-    header = data[len(_MAGIC) : _HEADER].decode("ascii", "replace")
-    payload = memoryview(data)[_HEADER:]
-    if hashlib.blake2b(payload, digest_size=_DIGEST).hexdigest() != header[_HEX + 1 : -1]:
-        return None
-    try:
-        return _Unpickler(io.BytesIO(payload)).load()
-    except Exception:  # whatever a damaged file raises, it is only a miss
         return None
 
 
