@@ -1881,6 +1881,25 @@ def last_used_row(pieces: Iterable[bytes]) -> int:
         pending = pending[limit:] + piece
 
 
+def last_marked_in_piece(data: bytes, prefix: bytes, start: int, limit: int) -> int | None:
+    """The number of the last row with a value or a formula in data[start:limit], whole
+    rows of a part whose namespace prefix is `prefix` (a piece of it: xlsx packs parts in
+    pieces); 0 when none has one, None when a row there does not start with its number."""
+    if data.find(b"<" + prefix + b"row", start, limit) < 0:
+        return 0
+    found = _last_marked_row(data[start:limit], limit - start, prefix)
+    return None if found is None else found[1]
+
+
+def sheet_data_start(data: bytes) -> tuple[bytes, int] | None:
+    """The namespace prefix of the <sheetData> start tag in `data` and where it ends; None
+    when there is none, or it closes itself (no rows)."""
+    opening = _SHEET_DATA_RE.search(data)
+    if opening is None or opening.group(2):
+        return None
+    return opening.group(1), opening.end()
+
+
 _AFTER_NAME = frozenset(b" \t\r\n/>")
 
 

@@ -634,6 +634,7 @@ class XlsxBackend:
         state = self._state()
         with self._damaged():
             plan = _Plan(self.label, state.package)
+            plan.tables = functools.partial(self._pieces_of, state.package)
             for change in changes:
                 plan.apply(change)
             plan.finish()
@@ -691,6 +692,13 @@ class XlsxBackend:
         if len(job.writes.by_row) > _CHECKED_ROWS or job.ctx.new_widths:
             return None
         if job.ctx.after_sheet_data is not None:
+            return None
+        return self._pieces_of(package, part)
+
+    def _pieces_of(self, package: _Package, part: str) -> _Splice | None:
+        """The pieces the part as stored is packed in, from the table the write that made
+        it kept under its content key, when that table matches its size and checksum."""
+        if part not in package.names:
             return None
         info = package.zip.getinfo(part)
         if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:
@@ -1178,6 +1186,9 @@ class _Plan:
         self.skipped: list[str] = []
         #: Rewrites not yet known to change anything (see apply).
         self.unprobed: dict[str, _SheetJob] = {}
+        #: The pieces a part as stored is packed in, when their table is kept (the backend
+        #: sets it: XlsxBackend._pieces_of).
+        self.tables: Callable[[str], _Splice | None] = lambda part: None
         styles = self.info.styles
         self.styles = xml.StyleSheet(styles, package.read_optional(styles) if styles else None)
         strings = self.info.shared_strings
@@ -1255,7 +1266,7 @@ class _Plan:
         stored = entry.part not in self.parts and entry.part in self.package.names
         source = self.pieces(entry.part)
         writes, header_cells = self._writes(change)
-        appended = self._append(change, source, writes)
+        appended = self._append(change, source, writes, entry.part if stored else None)
         tables = self._tables(entry.part)
         self._grow_tables(entry.name, tables, change, appended)
         epoch = EPOCH_1904 if self.info.date1904 else EPOCH_1900
@@ -1345,11 +1356,16 @@ class _Plan:
         change: TabChanges,
         source: Callable[[], Iterator[bytes]],
         writes: xml.Writes,
+        part: str | None = None,
     ) -> tuple[int, int, int] | None:
-        """Turn append_rows into writes; (first row, last row, widest column) or None."""
+        """Turn append_rows into writes; (first row, last row, widest column) or None.
+        `part`: the part as stored, whose pieces may give its last used row (_last_used)."""
         if not change.append_rows:
             return None
-        last = xml.last_used_row(source())
+        splice = self.tables(part) if part is not None else None
+        last = _last_used(splice) if splice is not None else None
+        if last is None:
+            last = xml.last_used_row(source())
         written = [
             row
             for row, cells in writes.by_row.items()
@@ -1936,6 +1952,41 @@ def _write_spliced(target: zipfile.ZipFile, member: zipfile.ZipInfo, job: _Sheet
         before = [b"".join(data[index] for index in group) for group in groups]
         job.shape = _spliced_shape(splice.shape, size, before, new)
     return True
+
+
+def _last_used(splice: _Splice) -> int | None:
+    """The last row with a value or a formula in a part packed in pieces, found from its
+    last piece backwards (xml.last_used_row unpacks the whole part: 56 MB for the touches
+    tab of 200,000 rows, for each row a `mark` adds); None when the pieces cannot tell."""
+    table, packed = splice.table, splice.packed
+    segments = table.segments
+    starts = list(itertools.accumulate((segment.packed for segment in segments), initial=0))
+    close = b""
+    prefix, begin = b"", 0
+    try:
+        head = _segments.unpack(packed[: starts[1]], segments[0])
+        found = xml.sheet_data_start(head)
+        if found is None:
+            return None
+        prefix, begin = found
+        close = b"</" + prefix + b"sheetData>"
+        for index in range(len(segments) - 1, -1, -1):
+            piece = (
+                head
+                if index == 0
+                else _segments.unpack(packed[starts[index] : starts[index + 1]], segments[index])
+            )
+            limit = len(piece)
+            if index == len(segments) - 1:
+                limit = piece.find(close)
+                if limit < 0:
+                    return None
+            row = xml.last_marked_in_piece(piece, prefix, begin if index == 0 else 0, limit)
+            if row is None or row:
+                return row
+    except ValueError:
+        return None
+    return 0
 
 
 def _check_spliced(written: _Package, name: str, spliced: _Spliced) -> None:

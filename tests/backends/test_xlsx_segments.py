@@ -20,8 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
-from xlsx_fixtures import members, realistic
+from xlsx_fixtures import members, realistic, sheet_document
 
+from backends.test_xlsx_write_path import random_rows, reference_last_row
 from sheetfollow.backends import _segments, _tabcache
 from sheetfollow.backends import xlsx as xlsx_module
 from sheetfollow.backends.xlsx import XlsxBackend
@@ -378,3 +379,29 @@ def test_a_workbook_saved_by_another_program_is_rewritten_whole(
     assert spy.spliced == [part]
     grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Prospects").to_python()
     assert (grid[59][29], grid[60][29], grid[69][1]) == ("changed", "again", "typed in Excel")
+
+
+# --------------------------------------------------------------------------- the last used row
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_last_used_row_found_from_the_last_piece_is_the_one_every_row_parsed_finds(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The random sheets of test_xlsx_write_path (values, formulas, rich text, formatted rows
+    left empty at the end, gaps, rows without r=) packed in pieces of 2 to 16 rows: the row
+    an append goes below, found from the last piece backwards, is the slow way's; where a
+    row has no number it is not guessed (None: the whole part is read)."""
+    rng = random.Random(seed)
+    monkeypatch.setattr(_segments, "ROWS", rng.choice([2, 4, 16]))
+    numbered = seed % 3 != 0
+    data = sheet_document(random_rows(rng, numbered=numbered)).encode()
+    stream, packer = packed(data, iter(lambda: rng.randint(5, 500), None))
+    if len(packer.segments) < 2:
+        return  # one piece: no table is kept
+    table = _segments.Table(tuple(packer.segments), 6, packer.plain)
+    found = xlsx_module._last_used(xlsx_module._Splice(table, memoryview(stream), None))
+    if numbered:
+        assert found == reference_last_row(data)
+    else:
+        assert found in (None, reference_last_row(data))
