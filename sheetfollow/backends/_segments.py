@@ -71,6 +71,16 @@ class Table:
         """Each piece's first row, in order."""
         return [segment.first_row for segment in self.segments]
 
+    @functools.cached_property
+    def starts(self) -> list[int]:
+        """Where each piece starts among the packed bytes (and, last, where they end)."""
+        return list(itertools.accumulate((s.packed for s in self.segments), initial=0))
+
+    def unpack(self, packed: bytes | memoryview, index: int) -> bytes:
+        """Piece `index` of the packed bytes `packed`, unpacked and checked (`unpack`)."""
+        starts = self.starts
+        return unpack(packed[starts[index] : starts[index + 1]], self.segments[index])
+
     @property
     def raw_size(self) -> int:
         return sum(segment.raw for segment in self.segments)

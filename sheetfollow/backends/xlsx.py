@@ -131,6 +131,8 @@ class _Package:
         #: Cache keys (XlsxBackend._cache_entry) and digests of members, once computed.
         self.keys: dict[str, str] = {}
         self.digests: dict[str, str] = {}
+        #: The pieces each member is packed in, once looked up (XlsxBackend._pieces_of).
+        self.pieces: dict[str, _Splice | None] = {}
         #: How the cache held each tab read from it or stored (for a write's changes).
         self.found: dict[str, _tabcache.Found] = {}
         workbook = xml.find_workbook_part(self.read_optional("_rels/.rels"))
@@ -634,7 +636,7 @@ class XlsxBackend:
         state = self._state()
         with self._damaged():
             plan = _Plan(self.label, state.package)
-            plan.tables = functools.partial(self._pieces_of, state.package)
+            plan.stored_pieces = functools.partial(self._pieces_of, state.package)
             for change in changes:
                 plan.apply(change)
             plan.finish()
@@ -698,6 +700,11 @@ class XlsxBackend:
     def _pieces_of(self, package: _Package, part: str) -> _Splice | None:
         """The pieces the part as stored is packed in, from the table the write that made
         it kept under its content key, when that table matches its size and checksum."""
+        if part not in package.pieces:
+            package.pieces[part] = self._find_pieces(package, part)
+        return package.pieces[part]
+
+    def _find_pieces(self, package: _Package, part: str) -> _Splice | None:
         if part not in package.names:
             return None
         info = package.zip.getinfo(part)
@@ -1188,7 +1195,7 @@ class _Plan:
         self.unprobed: dict[str, _SheetJob] = {}
         #: The pieces a part as stored is packed in, when their table is kept (the backend
         #: sets it: XlsxBackend._pieces_of).
-        self.tables: Callable[[str], _Splice | None] = lambda part: None
+        self.stored_pieces: Callable[[str], _Splice | None] = lambda part: None
         styles = self.info.styles
         self.styles = xml.StyleSheet(styles, package.read_optional(styles) if styles else None)
         strings = self.info.shared_strings
@@ -1362,7 +1369,7 @@ class _Plan:
         `part`: the part as stored, whose pieces may give its last used row (_last_used)."""
         if not change.append_rows:
             return None
-        splice = self.tables(part) if part is not None else None
+        splice = self.stored_pieces(part) if part is not None else None
         last = _last_used(splice) if splice is not None else None
         if last is None:
             last = xml.last_used_row(source())
@@ -1847,23 +1854,22 @@ class _Spliced:
 
 def _write_spliced(target: zipfile.ZipFile, member: zipfile.ZipInfo, job: _SheetJob) -> bool:
     """Write a part rewritten in a few rows by packing again only the pieces those rows lie
-    in (with the first, which holds the part's head): the pieces are unpacked and rewritten
-    together, with a unique marker in place of each stretch of pieces left out, then cut
-    apart at the markers and packed again; every other piece goes over as it is stored.
+    in (with the first and the last, which hold the part's head and end): the pieces are
+    unpacked and rewritten together, with a unique marker in place of each stretch of
+    pieces left out, then cut apart at the markers and packed again; every other piece
+    goes over as it is stored.
     False (nothing written) when that cannot be sure; the part is then rewritten whole."""
     splice = job.splice
     assert splice is not None
     table, packed = splice.table, splice.packed
-    segments = table.segments
-    starts = list(itertools.accumulate((segment.packed for segment in segments), initial=0))
+    segments, starts = table.segments, table.starts
     rows = sorted(job.writes.by_row)
     chosen = _segments.included(table, rows)
     data: dict[int, bytes] = {}
 
     def unpack(index: int) -> bytes:
         if index not in data:
-            piece = packed[starts[index] : starts[index + 1]]
-            data[index] = _segments.unpack(piece, segments[index])
+            data[index] = table.unpack(packed, index)
         return data[index]
 
     # Held in memory while rewritten: at most a quarter of a big part.
@@ -1896,7 +1902,7 @@ def _write_spliced(target: zipfile.ZipFile, member: zipfile.ZipInfo, job: _Sheet
         if number:
             source.append(marker)
         source.extend(data[index] for index in group)
-    if any(marker in piece for piece in source[1:] if piece is not marker):
+    if any(marker in piece for piece in data.values()):
         return False
     chunks: list[bytes | memoryview] = []
     check = _Capture()
@@ -1909,14 +1915,15 @@ def _write_spliced(target: zipfile.ZipFile, member: zipfile.ZipInfo, job: _Sheet
     new = b"".join(chunks).split(marker)
     if len(new) != len(groups):
         return False
-    final = groups[-1][-1] == len(segments) - 1
+    # The last piece is always rewritten (included): the last group ends the stream.
+    final = len(groups) - 1
     made: dict[int, tuple[list[_segments.Segment], bytes]] = {}
     for number, (group, content) in enumerate(zip(groups, new, strict=True)):
         first = segments[group[0]].first_row
         if first and _segments.first_row_of(content) != first:
             return False  # its first row rewritten without its number first
         packer = _segments.Packer(table.level, first_row=first)
-        body = packer.compress(content) + packer.end(final=final and number == len(groups) - 1)
+        body = packer.compress(content) + packer.end(final=number == final)
         if not packer.plain:
             return False
         made[group[0]] = (packer.segments, body)
@@ -1947,7 +1954,7 @@ def _write_spliced(target: zipfile.ZipFile, member: zipfile.ZipInfo, job: _Sheet
     job.table = new_table
     job.spliced = _Spliced(out, fresh, crc, size, at)
     job.head, job.written = new[0][:_KEPT], size
-    job.tail = [bytearray(new[-1])] if final else []
+    job.tail = [bytearray(new[-1])]
     if job.shape is not None:
         before = [b"".join(data[index] for index in group) for group in groups]
         job.shape = _spliced_shape(splice.shape, size, before, new)
@@ -1959,25 +1966,18 @@ def _last_used(splice: _Splice) -> int | None:
     last piece backwards (xml.last_used_row unpacks the whole part: 56 MB for the touches
     tab of 200,000 rows, for each row a `mark` adds); None when the pieces cannot tell."""
     table, packed = splice.table, splice.packed
-    segments = table.segments
-    starts = list(itertools.accumulate((segment.packed for segment in segments), initial=0))
-    close = b""
-    prefix, begin = b"", 0
+    last = len(table.segments) - 1
     try:
-        head = _segments.unpack(packed[: starts[1]], segments[0])
+        head = table.unpack(packed, 0)
         found = xml.sheet_data_start(head)
         if found is None:
             return None
         prefix, begin = found
         close = b"</" + prefix + b"sheetData>"
-        for index in range(len(segments) - 1, -1, -1):
-            piece = (
-                head
-                if index == 0
-                else _segments.unpack(packed[starts[index] : starts[index + 1]], segments[index])
-            )
+        for index in range(last, -1, -1):
+            piece = head if index == 0 else table.unpack(packed, index)
             limit = len(piece)
-            if index == len(segments) - 1:
+            if index == last:
                 limit = piece.find(close)
                 if limit < 0:
                     return None
@@ -2020,15 +2020,7 @@ def _spliced_shape(
     widest reference, or the formulas, and lost it)."""
     if old is None:
         return None
-    was, now = xml.SheetShape(), xml.SheetShape()
-    for content in before:
-        piece = xml.SheetShape()
-        piece.feed(content)
-        _add_shape(was, piece)
-    for content in after:
-        piece = xml.SheetShape()
-        piece.feed(content)
-        _add_shape(now, piece)
+    was, now = _shape_of_stretches(before), _shape_of_stretches(after)
     if old.size - was.size + now.size != size or now.last_row < was.last_row:
         return None
     shape = xml.SheetShape()
@@ -2045,12 +2037,18 @@ def _spliced_shape(
     return shape
 
 
-def _add_shape(total: xml.SheetShape, piece: xml.SheetShape) -> None:
-    total.size += piece.size
-    total.last_row = max(total.last_row, piece.last_row)
-    total.widest = [max(a, b) for a, b in zip(total.widest, piece.widest, strict=True)]
-    total.formulas = total.formulas or piece.formulas
-    total.merged |= piece.merged
+def _shape_of_stretches(stretches: list[bytes]) -> xml.SheetShape:
+    """The shape of stretches of whole rows (each taken alone), added up."""
+    total = xml.SheetShape()
+    for content in stretches:
+        piece = xml.SheetShape()
+        piece.feed(content)
+        total.size += piece.size
+        total.last_row = max(total.last_row, piece.last_row)
+        total.widest = [max(a, b) for a, b in zip(total.widest, piece.widest, strict=True)]
+        total.formulas = total.formulas or piece.formulas
+        total.merged |= piece.merged
+    return total
 
 
 def _piece_size(size: int) -> int:
