@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperArgument, TyperGroup
 
 from sheetfollow import __version__, output
@@ -41,6 +39,7 @@ from sheetfollow.exit_codes import ExitCode
 from sheetfollow.fields import LANGUAGES
 from sheetfollow.models import Row, Status
 from sheetfollow.sheet import Backend
+from sheetfollow.streams import Stream
 from sheetfollow.text import printable
 
 
@@ -70,9 +69,8 @@ else:
     service = _Later("sheetfollow.service")
     i18n = _Later("sheetfollow.i18n")
 
-#: Never Rich's emoji codes: ":thumbs_up:" typed in a cell is printed as typed.
-out = Console(emoji=False)
-err = Console(stderr=True, emoji=False)
+out = Stream()
+err = Stream(stderr=True)
 
 #: Set to get the full traceback of an unexpected error.
 DEBUG_ENV = "SHEETFOLLOW_DEBUG"
@@ -143,7 +141,7 @@ class _Commands(TyperGroup):
             raise
         except KeyboardInterrupt:
             _json_error(ctx, 130, "interrupted; nothing was written.")
-            err.print("interrupted; nothing was written.")
+            err.line("interrupted; nothing was written.")
             raise typer.Exit(130) from None
         except OSError as error:
             # A file the command needs cannot be read or written: not our bug, and the
@@ -305,7 +303,7 @@ def _error(text: str) -> None:
     them is text, not markup, and control characters in them are shown, not obeyed."""
     if _session is not None:
         _session.error(f"error: {text}")
-    err.print(f"[bold red]error:[/] {escape(printable(text))}", highlight=False, soft_wrap=True)
+    err.tagged("error:", "bold red", printable(text))
 
 
 def _unexpected(error: Exception, ctx: Any = None) -> NoReturn:
@@ -318,12 +316,11 @@ def _unexpected(error: Exception, ctx: Any = None) -> NoReturn:
     if os.environ.get(DEBUG_ENV):
         traceback.print_exc()
     else:
-        err.print(
-            f"[bold red]unexpected error:[/] {type(error).__name__}: "
-            f"{escape(printable(str(error)))} "
+        err.tagged(
+            "unexpected error:",
+            "bold red",
+            f"{type(error).__name__}: {printable(str(error))} "
             f"(set {DEBUG_ENV}=1 for the traceback)",
-            highlight=False,
-            soft_wrap=True,
         )
     raise typer.Exit(int(ExitCode.ERROR)) from None
 
@@ -704,14 +701,14 @@ def _early_today(text: str) -> date:
 def _parse_today(text: str, order: str = "DMY") -> date:
     """--today as --on takes it, and as the cells are read: 2026-12-31, or in the team's
     date order, 31-12-2026 (a wrong one is one line naming --today, exit 2)."""
-    from sheetfollow.mark import parse_day
+    from sheetfollow.schema import parse_day
 
     return parse_day(text, "--today", order)
 
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"sheetfollow {__version__}")
+        out.line(f"sheetfollow {__version__}")
         raise typer.Exit()
 
 
@@ -767,7 +764,7 @@ def _progress(label: str, backend: Backend | None = None) -> Iterator[_Bar | Non
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        console=err,
+        console=err.console,
         transient=True,
     ) as progress:
         bar = _Bar(progress, label)
@@ -896,7 +893,7 @@ def adopt(
         _print_json(ctx, {**found.as_dict(), "config": str(target), "written": not print_})
         return
     if print_:
-        out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+        out.line(text, end="")
         return
     for line in found.lines():
         _say(line)
@@ -944,11 +941,7 @@ def _end_pending(pending: str) -> None:
     if pending:
         if _session is not None:
             _session.warning(f"pending: {pending}")
-        err.print(
-            f"[bold yellow]pending:[/] {escape(printable(pending))}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        err.tagged("pending:", "bold yellow", printable(pending))
         raise typer.Exit(int(ExitCode.PENDING))
 
 
@@ -958,7 +951,7 @@ def _notes(lines: list[str] | tuple[str, ...]) -> None:
         if _session is not None:
             _session.info(f"note: {line}", shown=not out.quiet)
         if not out.quiet:
-            err.print(f"note: {escape(printable(line))}", highlight=False, soft_wrap=True)
+            err.line(f"note: {printable(line)}")
 
 
 def _say(text: str) -> None:
@@ -966,7 +959,7 @@ def _say(text: str) -> None:
     logs and scripts read it line by line)."""
     if _session is not None:
         _session.info(text, shown=True)
-    out.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+    out.line(printable(text))
 
 
 def _print_summary(s: service.RefreshSummary) -> None:
@@ -1020,7 +1013,7 @@ def due(
         who = f" for {owner}" if owner else ""
         _say(f"Nothing due{who} on {run.today.isoformat()}.")
         return
-    out.print(_due_table(rows, run.today, out.width, explain=explain, language=run.config.language))
+    out.show(_due_table(rows, run.today, out.width, explain=explain, language=run.config.language))
     from sheetfollow import capacity
 
     language = run.config.language
@@ -1609,13 +1602,13 @@ def stats_command(
         _print_json(ctx, report.as_dict())
     elif csv_:
         # Names in the table are people's text: no markup, no :emoji: codes.
-        out.print(stats.to_csv(report), markup=False, emoji=False, highlight=False, end="")
+        out.line(stats.to_csv(report), end="")
     else:
-        out.print(stats.render(report, out.width))
+        out.show(stats.render(report, out.width))
 
 
 def _parse_since(text: str) -> date:
-    from sheetfollow.mark import parse_day
+    from sheetfollow.schema import parse_day
 
     return parse_day(text, "--since")
 
@@ -1686,7 +1679,7 @@ def mark_command(
         _json_error(ctx, error.exit_code, str(error), {"candidates": list(error.candidates)})
         _error(str(error))
         for line in error.candidates:
-            err.print(f"  {printable(line)}", markup=False, highlight=False, soft_wrap=True)
+            err.line(f"  {printable(line)}")
         raise typer.Exit(int(error.exit_code)) from None
     if json_:
         _print_json(ctx, result.as_dict(run.today))

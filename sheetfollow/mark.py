@@ -39,7 +39,6 @@ from sheetfollow.log import LogEntry, append_changes
 from sheetfollow.models import Channel, Outcome, Owner, Prospect, Row, Stage, Status
 from sheetfollow.rules import cadence_for, max_attempts_for
 from sheetfollow.sheet import (
-    EPOCH_1900,
     Backend,
     CellValue,
     CellWrite,
@@ -93,7 +92,7 @@ def read_touch(request: MarkRequest, today: date, order: str = "DMY") -> Touch:
     Raises UsageError."""
     outcome = parse_outcome(request.outcome)
     channel = parse_channel(request.channel) if request.channel else None
-    day = parse_day(request.day, "--date", order) if request.day else today
+    day = schema.parse_day(request.day, "--date", order) if request.day else today
     if day > today:
         raise UsageError(
             f"--date {request.day} is in the future (today is {today.isoformat()}); "
@@ -123,19 +122,6 @@ def parse_channel(text: str) -> Channel:
         words = ", ".join(c.value for c in Channel)
         raise UsageError(f"--channel {text!r} is not a channel; use one of {words}")
     return channel
-
-
-def parse_day(text: str, option: str, order: str = "DMY") -> date:
-    """A date given on the command line, as the cells are read: ISO (2026-12-31), or in
-    the team's date order (config date_order): 31-12-2026, or 12/31/2026 for "MDY"."""
-    try:
-        day = schema.parse_date(text, epoch=EPOCH_1900, order=order)
-    except ValueError:
-        day = None
-    if day is None:
-        example = "12/31/2026" if order == "MDY" else "31-12-2026"
-        raise UsageError(f"{option} {text!r} is not a date like 2026-12-31 or {example}")
-    return day
 
 
 _DELAY = re.compile(r"(\d{1,4})\s*(d|days?|w|weeks?|m|months?)", re.IGNORECASE)
@@ -169,7 +155,7 @@ def _follow_up(request: MarkRequest, day: date, order: str = "DMY") -> date | No
     if request.on and request.within:
         raise UsageError("give --on or --in, not both")
     if request.on:
-        chosen = parse_day(request.on, "--on", order)
+        chosen = schema.parse_day(request.on, "--on", order)
         option = f"--on {request.on}"
     elif request.within:
         chosen = add_delay(day, request.within)

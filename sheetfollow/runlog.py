@@ -26,8 +26,6 @@ import logging
 import logging.handlers
 import os
 import re
-import secrets
-import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -122,7 +120,7 @@ class Session:
     """One command's lines: kept in memory until their file is known, then appended."""
 
     argv: Sequence[str]
-    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    run_id: str = field(default_factory=lambda: os.urandom(3).hex())
     started: float = field(default_factory=time.monotonic)
     #: The command reads the log or the config: it does not add a run of its own.
     silent: bool = False
@@ -141,7 +139,7 @@ class Session:
         self.logger.propagate = False
         self.logger.setLevel(logging.DEBUG)
         self.logger.addHandler(_Keep(self._waiting))
-        user, host = _user(), socket.gethostname()
+        user, host = _user(), _host()
         shown = " ".join(_quote(arg) for arg in self.argv) or "(no command)"
         self.info(f"start: {shown} ({user}@{host}, sheetfollow {__version__}, pid {os.getpid()})")
 
@@ -254,6 +252,17 @@ class _Keep(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.into.append(record)
+
+
+def _host() -> str:
+    """This machine's name, as gethostname gives it (the socket module, slower to load, only
+    where os.uname is missing: Windows)."""
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return str(uname().nodename)
+    import socket
+
+    return socket.gethostname()
 
 
 def _user() -> str:

@@ -22,10 +22,10 @@ from typing import Any, NoReturn, TypeGuard, TypeVar
 
 from sheetfollow import fields, vocab
 from sheetfollow.calendar import is_known_region
-from sheetfollow.errors import SheetError
+from sheetfollow.errors import SheetError, UsageError
 from sheetfollow.i18n import R_, Reason, Why
 from sheetfollow.models import Channel, Outcome, Owner, Problem, Prospect, Stage
-from sheetfollow.sheet import RawValue, Table
+from sheetfollow.sheet import EPOCH_1900, RawValue, Table
 from sheetfollow.text import quoted
 
 #: How far down a tab a header row is looked for (title rows and notes often sit above it).
@@ -443,6 +443,19 @@ def parse_date(value: RawValue, *, epoch: date, order: str = "DMY") -> date | No
         hint = _DATE_HINTS.get(order, _DATE_HINT)
         raise BadValue(Why(R_("%(text)s is not a date (%(hint)s)", text=quoted(text), hint=hint)))
     return parsed
+
+
+def parse_day(text: str, option: str, order: str = "DMY") -> date:
+    """A date given on the command line, as the cells are read: ISO (2026-12-31), or in
+    the team's date order (config date_order): 31-12-2026, or 12/31/2026 for "MDY"."""
+    try:
+        day = parse_date(text, epoch=EPOCH_1900, order=order)
+    except ValueError:
+        day = None
+    if day is None:
+        example = "12/31/2026" if order == "MDY" else "31-12-2026"
+        raise UsageError(f"{option} {text!r} is not a date like 2026-12-31 or {example}")
+    return day
 
 
 def _from_serial(serial: float, epoch: date) -> date:

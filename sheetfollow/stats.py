@@ -37,10 +37,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-
 from sheetfollow import vocab
 from sheetfollow.config import Rules
 from sheetfollow.errors import UsageError
@@ -48,6 +44,10 @@ from sheetfollow.models import Outcome, Owner, Row, Status
 from sheetfollow.rules import cadence_for, fmt_day, max_attempts_for
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
+    from rich.text import Text
+
     from sheetfollow.log import LogEntry
 
 #: What the per-group table can be grouped by.
@@ -478,6 +478,10 @@ def bar(called: int, reached: int, largest: int, width: int = BAR_WIDTH) -> str:
 
 def render(stats: Stats, width: int = 80) -> RenderableType:
     """The stats as people read them in a terminal `width` columns wide (80 is enough)."""
+    # Rich is loaded here: the numbers (--json, the digest of the emails) need none of it.
+    from rich.console import Group
+    from rich.text import Text
+
     days = (stats.today - stats.since).days + 1
     parts: list[RenderableType] = [
         Text(f"{fmt_day(stats.since)} to {fmt_day(stats.today)} ({_count(days, 'day')})"),
@@ -500,10 +504,14 @@ def _count(n: int, word: str) -> str:
 
 
 def _table() -> Table:
+    from rich.table import Table
+
     return Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
 
 
 def _funnel_table(lines: Sequence[FunnelRound], width: int) -> Table:
+    from rich.text import Text
+
     table = _table()
     table.add_column("Round", no_wrap=True)
     for name in _FUNNEL_COLUMNS:
@@ -523,6 +531,8 @@ def _funnel_table(lines: Sequence[FunnelRound], width: int) -> Table:
 
 
 def _group_table(stats: Stats) -> Table:
+    from rich.text import Text
+
     table = _table()
     # Names are people's and segments' as typed; long ones are cut, the numbers never are.
     table.add_column(f"By {stats.by}", no_wrap=True, overflow="ellipsis", max_width=28)
@@ -535,4 +545,6 @@ def _group_table(stats: Stats) -> Table:
 
 
 def _numbers(group: GroupStats, style: str = "") -> list[Text]:
+    from rich.text import Text
+
     return [Text(str(getattr(group, name)), style=style) for name in _GROUP_COLUMNS]

@@ -786,8 +786,11 @@ def test_the_progress_bar_follows_the_backend_on_a_terminal_only(
 
     from rich.console import Console
 
+    from sheetfollow.streams import Stream
+
     screen = io.StringIO()
-    monkeypatch.setattr(sheetfollow.cli, "err", Console(file=screen, force_terminal=True, width=80))
+    on_screen = Console(file=screen, force_terminal=True, width=80)
+    monkeypatch.setattr(sheetfollow.cli, "err", Stream(stderr=True, console=on_screen))
     backend = _Watched()
     with sheetfollow.cli._progress("reading", backend) as bar:  # type: ignore[arg-type]
         assert bar is not None
@@ -799,7 +802,8 @@ def test_the_progress_bar_follows_the_backend_on_a_terminal_only(
     assert backend.progress is None  # unhooked afterwards
     assert "computing" in screen.getvalue()
 
-    monkeypatch.setattr(sheetfollow.cli, "err", Console(file=io.StringIO(), width=80))
+    piped = Console(file=io.StringIO(), width=80)
+    monkeypatch.setattr(sheetfollow.cli, "err", Stream(stderr=True, console=piped))
     with sheetfollow.cli._progress("reading", backend) as bar:  # type: ignore[arg-type]
         assert bar is None  # not a terminal: cron, a pipe, a test
         assert backend.progress is None

@@ -424,7 +424,17 @@ def adopted(book: Book, after: Cells) -> set[int]:
 
 
 def blank(cell: tuple[str, object] | None) -> bool:
-    return cell is None or (isinstance(cell[1], str) and not cell[1].strip())
+    """Whether a stored cell reads as blank: no cell, or a text of whitespace only once its
+    _xHHHH_ escapes are read as Excel reads them (a vertical tab is stored as _x000B_)."""
+    if cell is None:
+        return True
+    text = cell[1]
+    if not isinstance(text, str):
+        return False
+    return not _ESCAPE.sub(lambda m: chr(int(m[1], 16)), text).strip()
+
+
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 def unexpected_changes(book: Book, before: Cells, after: Cells) -> list[str]:

@@ -17,6 +17,8 @@ runs, each in a fresh process on a fresh copy, whole-process as a user runs it:
   refresh next   `sheetfollow refresh` on its output the next day, as cron runs it every night
   mark           `sheetfollow mark ID no-answer` on one row in the middle
   due --json     `sheetfollow due --json` (stdout to a file)
+  due after the night  `due --json` the morning after: the next day's refresh (unmeasured)
+                 first, as cron leaves the workbook for the first command of the day
   notify         `sheetfollow notify --outbox DIR`: 10 owners and a manager's digest
   stats          `sheetfollow stats`
   import         `sheetfollow import` of a CSV holding 1% as many leads (one in ten a duplicate)
@@ -55,7 +57,7 @@ HERE = Path(__file__).resolve().parent
 TODAY = "2026-03-11"  # realistic.TODAY, without importing it (the floors import nothing)
 STEPS = (
     "read-floor", "write-floor", "openpyxl", "refresh", "refresh-noop", "refresh-next", "mark",
-    "due-json", "notify", "stats", "import", "help",
+    "due-json", "due-after-night", "notify", "stats", "import", "help",
 )  # fmt: skip
 LABELS = {
     "read-floor": "read floor (calamine)",
@@ -66,6 +68,7 @@ LABELS = {
     "refresh-next": "refresh (the next day)",
     "mark": "mark (one row)",
     "due-json": "due --json",
+    "due-after-night": "due --json after the nightly refresh",
     "notify": "notify --outbox (10 owners)",
     "stats": "stats",
     "import": "import (1% rows)",
@@ -301,6 +304,22 @@ def run_size(rows: int, repeat: int, steps: Sequence[str], openpyxl_max: int) ->
                         morning(folder, day_side)
                 elif step == "help":
                     run = measure(["-m", "sheetfollow", "--help"], root)
+                elif step == "due-after-night":
+                    # The next morning as it comes: the night's refresh (unmeasured) on the
+                    # working day's state, then the first command of the day.
+                    if not refreshed.exists():
+                        continue
+                    folder = fresh(step, refreshed, day_side)
+                    day = NEXT_DAY["refresh-next"]
+                    subprocess.run(
+                        [sys.executable, *cli("refresh", "--sheet", "pipeline.xlsx", today=day)],
+                        cwd=folder,
+                        check=True,
+                        stdout=subprocess.DEVNULL,
+                    )
+                    run = measure(
+                        cli("due", "--json", "--sheet", "pipeline.xlsx", today=day), folder
+                    )
                 else:
                     if not refreshed.exists():
                         # Without a first refresh, run on the generated file.
