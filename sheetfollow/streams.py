@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,7 +32,7 @@ class Stream:
         self.quiet = False
 
     @property
-    def file(self) -> TextIO:
+    def file(self) -> IO[str]:
         if self._console is not None:
             return self._console.file
         # Looked up at each write: tests and callers may swap sys.stdout.
@@ -86,7 +86,7 @@ class Stream:
         self.console.print(renderable)
 
 
-def _may_be_terminal(file: TextIO) -> bool:
+def _may_be_terminal(file: IO[str]) -> bool:
     """False when Rich would surely say the stream is no terminal (so it need not load)."""
     if any(name in os.environ for name in _FORCING):
         return True
