@@ -51,7 +51,7 @@ COMMANDS = {
     "mark": (["mark", "P-0003", "no-answer", "--note", "x"], (*NEVER, *EMAILS, *SCREEN, *MAIL)),
     "due --json": (["due", "--json"], (*NEVER, *EMAILS, *SCREEN, *MAIL, *WRITE)),
     "refresh": (["refresh"], (*NEVER, *EMAILS, *SCREEN, *MAIL)),
-    "stats --json": (["stats", "--json"], (*NEVER, *EMAILS, *MAIL, *WRITE)),
+    "stats --json": (["stats", "--json"], (*NEVER, *EMAILS, *SCREEN, *MAIL, *WRITE)),
     "notify --outbox": (["notify", "--outbox", "outbox"], (*NEVER, *SCREEN)),
 }
 
