@@ -166,3 +166,18 @@ def test_a_command_on_a_terminal_gets_colours_and_off_one_loads_no_rich(
     assert "\x1b[" in shown  # "error:" in bold red
     assert "nowhere.xlsx" in shown
     assert b"RICH=True" in done.stdout
+
+
+def test_a_long_line_is_never_wrapped_off_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, no_forcing: None
+) -> None:
+    """stats --csv went through Rich without soft wrap: a row of more than 80 characters came
+    out broken in two in a pipe. Lines are written whole now."""
+    row = ",".join(f"field {n}" for n in range(30)) + "\n"
+    pipe = _Pipe()
+    monkeypatch.setattr(sys, "stdout", pipe)
+    Stream().line(row, end="")
+    assert pipe.getvalue() == row
+    wrapped = _Pipe()
+    Console(file=wrapped, emoji=False).print(row, markup=False, highlight=False, end="")
+    assert wrapped.getvalue() != row  # what the old way did to it
