@@ -981,6 +981,8 @@ class _RowEditor:
         self._made: dict[tuple[type, CellValue, int], bytes] = {}
         #: <c r="LETTERS by column.
         self._heads: dict[int, bytes] = {}
+        #: Where the row being rewritten closes (rewrite_row).
+        self._row_close = 0
 
     # -- rows
 
@@ -1005,6 +1007,7 @@ class _RowEditor:
         # This runs for every written row of a sheet that may hold 200,000 of them: it keeps
         # to a few calls per cell.
         data, index = self.data, row.number
+        self._row_close = row.close_start
         cells = self._cells(row, writes)
         row_style = self._row_style(row.tag) if b"customFormat" in row.tag else None
         count = len(writes)
@@ -1243,10 +1246,23 @@ class _RowEditor:
             return None
         if _is_empty(value):
             self.cells_written += 1
-            if cell.attr(b"s") is None:
+            if cell.attr(b"s") is not None:
+                return b'<%sc r="%s" s="%d"/>' % (self.prefix, _ref(row, cell.column), style)
+            if self._referenced_after(cell.end):
                 return b""
-            return b'<%sc r="%s" s="%d"/>' % (self.prefix, _ref(row, cell.column), style)
+            # A cell without r= takes the column after the one before it: taken out, this
+            # one would move the cells after it one column to the left.
+            return b'<%sc r="%s"/>' % (self.prefix, _ref(row, cell.column))
         return self._emit(row, cell.column, value, style)
+
+    def _referenced_after(self, start: int) -> bool:
+        """Whether every cell after `start` in the row being rewritten starts with r= (the
+        counts of _cells)."""
+        data, names, end = self.data, self.names, self._row_close
+        heads = data.count(names.plain_head, start, end)
+        return heads == data.count(names.cell_open, start, end) or heads == len(
+            names.cell_any.findall(data, start, end)
+        )
 
     def _emit(self, row: int, column: int, value: CellValue, style: int) -> bytes:
         # A cell's markup after its reference depends only on the value and the style:

@@ -163,3 +163,23 @@ def test_a_cell_not_found_by_its_r_is_never_written_twice(odd: str) -> None:
     assert row is not None
     assert _columns(row) == [1, 2, 3, 4]
     assert "".join(row[2].itertext()) == "new"
+
+
+@pytest.mark.parametrize("cleared", [1, 2, 3])
+def test_clearing_a_cell_of_a_row_without_r_moves_no_other_cell(
+    tmp_path: Path, cleared: int
+) -> None:
+    """Cells written without r= (the format allows it: each is in the column after the one
+    before it). Emptying one of them must not take it out of the row: every cell after it
+    would move one column to the left. Read back by calamine, every other cell is where it
+    was."""
+    cells = "".join(f'<c t="inlineStr"><is><t>{letter}2</t></is></c>' for letter in "ABCD")
+    body = f'<row r="1"><c r="A1"><v>1</v></c></row><row r="2">{cells}</row>'
+    path = tmp_path / "pipeline.xlsx"
+    minimal_workbook(path, {"Prospects": sheet_document(body)})
+    XlsxBackend(path).write([TabChanges("Prospects", cells=[CellWrite(2, cleared, None)])])
+    table = XlsxBackend(path).read_tab("Prospects")
+    assert table is not None
+    expected = ["A2", "B2", "C2", "D2"]
+    expected[cleared - 1] = None  # type: ignore[call-overload]
+    assert table.rows[1] == expected
