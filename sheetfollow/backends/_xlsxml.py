@@ -958,6 +958,20 @@ def serial(value: date, epoch: date) -> float | int:
     return (value - epoch).days
 
 
+class CellsChanged(NamedTuple):
+    """The cells a row rewrite changed, when every cell of the row starts with r= (so each
+    is where its r= says, whatever is taken out or put in beside it): a row element holding
+    only those cells as they were, inside the row's old start tag (`taken`), one holding
+    them as they are, inside its new one (`put`), and their columns. A cell put in has
+    nothing taken; a cell taken out, nothing put. The rest of the new row is the old row's
+    bytes: `taken` and `put` are all that changed."""
+
+    number: int
+    columns: tuple[int, ...]
+    taken: bytes
+    put: bytes
+
+
 class _RowEditor:
     """Rewrites rows of one sheet: only the cells asked for, everything else byte for byte."""
 
@@ -983,6 +997,13 @@ class _RowEditor:
         self._heads: dict[int, bytes] = {}
         #: Where the row being rewritten closes (rewrite_row).
         self._row_close = 0
+        #: Whether rewrite_row says which cells it changed (`changed`), for a check that
+        #: wants them (RewriteCheck.wants_cells).
+        self.keep_cells = False
+        #: The cells the last rewrite_row changed; None when its row was parsed in full
+        #: (_cells: some cell may have no r=, so only the whole row says where each is).
+        self.changed: CellsChanged | None = None
+        self._by_reference = False
 
     # -- rows
 
@@ -1020,9 +1041,12 @@ class _RowEditor:
                 replaced = self._replace(index, cell, value)
                 if replaced is None:
                     return None
+                tag = self._row_tag(row, column, column)
+                if self.keep_cells:
+                    self._keep_changed(row, tag, [(column, data[cell.start : cell.end], replaced)])
                 return b"".join(
                     (
-                        self._row_tag(row, column, column),
+                        tag,
                         data[row.tag_end : cell.start],
                         replaced,
                         data[cell.end : row.close_start],
@@ -1031,6 +1055,7 @@ class _RowEditor:
                 )
         pending = sorted(writes.items()) if count > 1 else list(writes.items())
         pieces: list[bytes] = []
+        changes: list[tuple[int, bytes, bytes]] | None = [] if self.keep_cells else None
         pos = row.tag_end
         left: CellSpan | None = None
         wi = 0
@@ -1042,12 +1067,16 @@ class _RowEditor:
                 if new:
                     pieces += (data[pos : cell.start], new)
                     pos = cell.start
+                    if changes is not None:
+                        changes.append((column, b"", new))
             if wi < count and pending[wi][0] == cell.column:
                 replaced = self._replace(index, cell, pending[wi][1])
                 wi += 1
                 if replaced is not None:
                     pieces += (data[pos : cell.start], replaced)
                     pos = cell.end
+                    if changes is not None:
+                        changes.append((cell.column, data[cell.start : cell.end], replaced))
             left = cell
         tail_at = cells[-1].end if cells else row.tag_end
         for column, value in pending[wi:]:
@@ -1055,13 +1084,36 @@ class _RowEditor:
             if new:
                 pieces += (data[pos:tail_at], new)
                 pos = tail_at
+                if changes is not None:
+                    changes.append((column, b"", new))
         if not pieces:
             return None
+        tag = self._row_tag(row, pending[0][0], pending[-1][0])
+        if changes is not None:
+            self._keep_changed(row, tag, changes)
         pieces.append(data[pos : row.close_start])
-        return (
-            self._row_tag(row, pending[0][0], pending[-1][0])
-            + b"".join(pieces)
-            + (self.names.row_close)
+        return tag + b"".join(pieces) + self.names.row_close
+
+    def _keep_changed(
+        self, row: RowSpan, tag: bytes, changes: list[tuple[int, bytes, bytes]]
+    ) -> None:
+        """`changed`: the cells changed, each inside the row's start tag as it was and as
+        it is now."""
+        if not self._by_reference:
+            self.changed = None
+            return
+        close = self.names.row_close
+        if len(changes) == 1:
+            ((column, taken, put),) = changes
+            self.changed = CellsChanged(
+                row.number, (column,), row.tag + taken + close, tag + put + close
+            )
+            return
+        self.changed = CellsChanged(
+            row.number,
+            tuple(column for column, _, _ in changes),
+            b"".join((row.tag, *(taken for _, taken, _ in changes), close)),
+            b"".join((tag, *(put for _, _, put in changes), close)),
         )
 
     def _cells(self, row: RowSpan, writes: Mapping[int, CellValue]) -> list[CellSpan]:
@@ -1072,8 +1124,10 @@ class _RowEditor:
         Finding them by their r= saves parsing every cell of every row. That is exact only
         when every cell of the row starts with r=, which three plain counts tell; a row
         that does not (cells without r=, attributes in another order), or that gets a new
-        header (it takes the style of the cell to its left), is parsed in full.
+        header (it takes the style of the cell to its left), is parsed in full (and
+        `_by_reference` is then False).
         """
+        self._by_reference = False
         if row.self_closing:
             return []
         data, names = self.data, self.names
@@ -1098,6 +1152,7 @@ class _RowEditor:
         if letters is None:
             return list(iter_cells(data, row, self.prefix))
         last_column = _column_of(letters.group(0))
+        self._by_reference = True
         # A cell found by its r= (cell_at, inlined: this runs for every written row).
         heads, plain_cell = self._heads, _plain_cell
         number = b'%d"' % row.number
@@ -1511,6 +1566,8 @@ class RewriteCheck:
 
     #: Past this many bytes of rows, parsing the rows costs as much as the whole part.
     LIMIT = 4 << 20
+    #: Whether `replaced` is to be told the cells that changed (CellsChanged).
+    wants_cells = False
 
     def __init__(self) -> None:
         self.error: str | None = None
@@ -1568,7 +1625,9 @@ class RewriteCheck:
             return
         self._carry = (carry + data)[-len(self._close) :] if len(data) < 64 else data[-64:]
 
-    def replaced(self, old: bytes, new: bytes) -> None:
+    def replaced(self, old: bytes, new: bytes, cells: CellsChanged | None = None) -> None:
+        """`old`, a whole row element, was replaced by `new`; `cells` (when wants_cells and
+        every cell of the row has r=) says which of its cells changed."""
         if b"<!" in old or b"<?" in old:
             self.proven = False
         self._row(old)
@@ -1646,6 +1705,7 @@ def rewrite_stream(
     head = pending[: opening.start()]
     layout = SheetLayout(prefix, 0, 0, 0, 0, False)
     editor = _RowEditor(pending, layout, ctx, header_cells, _column_styles(head))
+    editor.keep_cells = check is not None and check.wants_cells
     box = None if probe else _written_box(writes)
     tag = pending[opening.start() : opening.end()]
     if opening.group(2):
@@ -1710,7 +1770,7 @@ def rewrite_stream(
                     emit(new)
                     pos = row.end
                     if check is not None:
-                        check.replaced(pending[row.start : row.end], new)
+                        check.replaced(pending[row.start : row.end], new, editor.changed)
             if probe and editor.cells_written:
                 return editor.cells_written, editor.skipped
             if ti == count:

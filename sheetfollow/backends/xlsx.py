@@ -9,6 +9,7 @@ rows, and where needed styles.xml (one date format), a table's range, workbook.x
 
 from __future__ import annotations
 
+import array
 import contextlib
 import dataclasses
 import errno
@@ -24,9 +25,10 @@ import stat
 import struct
 import sys
 import tempfile
+import types
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -67,6 +69,16 @@ _BIG_PART_LEVEL = 3
 #: A rewrite of at most this many rows of a sheet is checked row by row as it is written
 #: (xml.RewriteCheck); one of more rows is parsed whole once written.
 _CHECKED_ROWS = 2000
+#: A rewrite keeps at most this much of what it changed for the parse cache (_Capture),
+#: packed (_Rows): a nightly refresh of 200,000 rows changes about 40 MB, 5 MB packed.
+_CAPTURED_MOST = 256 << 20
+#: ... in batches of about this many bytes, each read alone in turn.
+_BATCH = 4 << 20
+#: Rows read alone (_rows_alone) that lie within twice their number plus this many rows of
+#: each other are read where they are, not squeezed together.
+_NOT_SQUEEZED = 1000
+#: The values of a row read alone that holds none.
+_NOTHING: Mapping[int, RawValue] = types.MappingProxyType({})
 #: A part rewritten in a few rows packs again only the pieces they lie in (_write_spliced)
 #: when those hold at most this much, or a quarter of the part.
 _SPLICED_MOST = 16 << 20
@@ -795,6 +807,9 @@ class XlsxBackend:
                 if type(exc).__name__ != "PanicException":
                     raise
                 found = None
+            job = plan.parts.get(sheet.part)
+            if isinstance(job, _SheetJob):
+                job.check = None  # what it kept is read: let it go before the entry is kept
             if found is not None:
                 old, new = before.grids[sheet.name], found[1]
                 # The rows the write made anew (a grid is made from the one before it).
@@ -835,7 +850,7 @@ class XlsxBackend:
             return None
         if job.shape is None:
             return None
-        if isinstance(job.check, _Capture):
+        if isinstance(job.check, _Capture) and not job.check.overflow:
             grid = _grid_after_write(before, after, sheet.name, sheet.part, job, plan.shared)
             return None if grid is None else (job.shape, grid)
         change = next(c for c in changes if c.tab.casefold() == sheet.name.casefold())
@@ -1618,8 +1633,8 @@ class _SheetJob:
                     mark = read + step
 
         # A few rows are checked as they are written; when most rows change, parsing the
-        # new part whole (in _verify) costs no more.
-        check = _Capture() if len(self.writes.by_row) <= _CHECKED_ROWS else None
+        # new part whole (in _verify) costs no more. Either way what changed is kept.
+        check = _Capture(checked=len(self.writes.by_row) <= _CHECKED_ROWS)
         self.cells_written, self.skipped = xml.rewrite_stream(
             pieces(), self.writes, self.ctx, self.header_cells, out, check
         )
@@ -1657,22 +1672,84 @@ class _SharedStrings(xml.SharedStrings):
 
 
 class _Capture(xml.RewriteCheck):
-    """The check of a rewrite that also keeps each row it takes out and puts in, for the
-    parse cache (_grid_after_write): at most _CHECKED_ROWS rows, a few hundred kilobytes."""
+    """The check of a rewrite that also keeps what it takes out and puts in, for the parse
+    cache (_grid_after_write): of a row whose cells all have r=, only the cells that
+    changed (a nightly refresh changes a Why in half the rows of a sheet: a few dozen
+    megabytes at 200,000 rows); of any other row, the whole row. Past _CAPTURED_MOST bytes
+    nothing is kept (`overflow`). Unless `checked`, the rows are not checked as they are
+    written (the part is parsed whole once written)."""
 
-    def __init__(self) -> None:
+    wants_cells = True
+
+    def __init__(self, *, checked: bool = True) -> None:
         super().__init__()
-        self.taken: list[bytes] = []
-        self.put: list[bytes] = []
+        if not checked:
+            self.proven = False
+        #: What was taken out and put in, as row elements, in batches of about _BATCH bytes
+        #: read one at a time (_grid_after_write); each packed once full.
+        self.batches: list[tuple[_Rows, _Rows]] = []
+        #: The columns changed, by row number, of each row kept by its cells.
+        self.columns: dict[int, tuple[int, ...]] = {}
+        self.size = 0
+        self._batch_size = 0
+        self.overflow = False
 
-    def replaced(self, old: bytes, new: bytes) -> None:
-        self.taken.append(bytes(old))
-        self.put.append(bytes(new))
-        super().replaced(old, new)
+    def replaced(self, old: bytes, new: bytes, cells: xml.CellsChanged | None = None) -> None:
+        if cells is None:
+            self._keep(bytes(old), bytes(new))
+        elif self._keep(cells.taken, cells.put):
+            self.columns[cells.number] = cells.columns
+        super().replaced(old, new, cells)
 
     def inserted(self, new: bytes) -> None:
-        self.put.append(bytes(new))
+        self._keep(None, bytes(new))
         super().inserted(new)
+
+    def _keep(self, taken: bytes | None, put: bytes) -> bool:
+        if self.overflow:
+            return False
+        size = len(put) + (len(taken) if taken is not None else 0)
+        self.size += size
+        if self.size > _CAPTURED_MOST:
+            self.overflow = True
+            self.batches, self.columns = [], {}
+            return False
+        if not self.batches or self._batch_size >= _BATCH:
+            if self.batches:
+                for rows in self.batches[-1]:
+                    rows.pack()
+            self.batches.append((_Rows(), _Rows()))
+            self._batch_size = 0
+        self._batch_size += size
+        batch = self.batches[-1]
+        if taken is not None:
+            batch[0].rows.append(taken)
+        batch[1].rows.append(put)
+        return True
+
+
+class _Rows:
+    """Row elements kept one after the other (_Capture), packed once their batch is full:
+    a nightly refresh of 200,000 rows keeps about 40 MB of them, 5 MB packed."""
+
+    def __init__(self) -> None:
+        self.rows: list[bytes] = []
+        self._packed = b""
+        self._lengths = array.array("I")
+
+    def pack(self) -> None:
+        self._lengths = array.array("I", map(len, self.rows))
+        self._packed = zlib.compress(b"".join(self.rows), 1)
+        self.rows = []
+
+    def unpacked(self) -> list[bytes]:
+        if not self._lengths:
+            return self.rows
+        data, at, rows = zlib.decompress(self._packed), 0, []
+        for length in self._lengths:
+            rows.append(data[at : at + length])
+            at += length
+        return rows
 
 
 def _write_package(
@@ -2248,20 +2325,23 @@ def _grid_after_write(
 ) -> list[list[RawValue]] | None:
     """The grid a full read of `tab` in `after` gives, made from its grid in `before` and a
     read of the rows the write replaced and added alone (job.check, a _Capture), each put
-    back in its place; None when that cannot be sure.
+    back in its place; None when that cannot be sure. Of a row whose cells all have r=,
+    only the cells that changed are read, as they were and as they are.
 
     Exact because calamine reads a cell from its row's markup, the shared strings, the cell
     formats and the date system only: the rows the write did not touch are the old part's
-    bytes, and the rest must be the same (else None). Checked on the way: the rows taken
-    out, read alone, give what the full read gave for them (so they stand alone: no row
-    without its number, nothing else in the part feeding them); the rectangle keeps its
-    width (no cell calamine holds past the old last column; a value still in that column);
-    the new part is read as a rectangle, as the old one was (its shape, taken as it was
-    written). Not detected: a part holding two elements for the same row (no spreadsheet
+    bytes, and the rest must be the same (else None). A cell with r= is where its r= says,
+    whatever is taken out or put in beside it, so the cells of a row the write did not
+    change are also the old part's bytes in their old places. Checked on the way: the rows
+    (cells) taken out, read alone, give what the full read gave for them (so they stand
+    alone: no row without its number, nothing else in the part feeding them); the rectangle
+    keeps its width (no cell calamine holds past the old last column; a value still in that
+    column); the new part is read as a rectangle, as the old one was (its shape, taken as it
+    was written). Not detected: a part holding two elements for the same row (no spreadsheet
     program writes that)."""
     capture = job.check
     old = before.grids[tab]
-    if not isinstance(capture, _Capture) or not old or job.shape is None:
+    if not isinstance(capture, _Capture) or capture.overflow or not old or job.shape is None:
         return None
     width = len(old[0])
     old_shape = before.shape(part)
@@ -2279,24 +2359,35 @@ def _grid_after_write(
     root = _ROOT_START.search(job.head)
     if root is None:
         return None
-    taken = _rows_alone(after, root, capture.taken, width, shared)
-    put = _rows_alone(after, root, capture.put, width, shared)
-    if taken is None or put is None:
-        return None
-    for number, values in taken.items():
-        was = old[number - 1] if number <= len(old) else [None] * width
-        if [(type(v), v) for v in values] != [(type(v), v) for v in was]:
-            return None
-    added = set(put) - set(taken)
-    for number in added:
-        if number <= len(old) and any(value is not None for value in old[number - 1]):
-            return None  # values in a row the write added: another element holds them
     grid = list(old)
-    top = max(put, default=0)
-    if top > len(grid):
-        grid += [[None] * width for _ in range(top - len(grid))]
-    for number, values in put.items():
-        grid[number - 1] = values
+    by_cells = capture.columns
+    # A batch at a time: a nightly refresh changes cells in 100,000 rows of 200,000.
+    for taken_rows, put_rows in capture.batches:
+        taken = _rows_alone(after, root, taken_rows.unpacked(), width, shared)
+        put = _rows_alone(after, root, put_rows.unpacked(), width, shared)
+        if taken is None or put is None:
+            return None
+        for number, cells in taken.items():
+            was = old[number - 1] if number <= len(old) else [None] * width
+            # Of a row kept by its cells, only those taken out: the others are the old
+            # part's bytes, each where its r= says.
+            columns = by_cells.get(number) or range(1, width + 1)
+            if [(type(v), v) for v in map(cells.get, columns)] != [
+                (type(was[column - 1]), was[column - 1]) for column in columns
+            ]:
+                return None
+        for number in put.keys() - taken.keys():
+            if number <= len(old) and any(value is not None for value in old[number - 1]):
+                return None  # values in a row the write added: another element holds them
+        top = max(put, default=0)
+        if top > len(grid):
+            grid += [[None] * width for _ in range(top - len(grid))]
+        for number, cells in put.items():
+            changed = by_cells.get(number)
+            row: list[RawValue] = list(grid[number - 1]) if changed is not None else [None] * width
+            for column in changed or cells:
+                row[column - 1] = cells.get(column)
+            grid[number - 1] = row
     # The last column must still hold a value: else calamine's rectangle may narrow.
     if width and not any(row[width - 1] is not None for row in grid):
         return None
@@ -2311,10 +2402,11 @@ def _rows_alone(
     rows: list[bytes],
     width: int,
     shared: _SharedStrings,
-) -> dict[int, list[RawValue]] | None:
+) -> dict[int, Mapping[int, RawValue]] | None:
     """Each of `rows` (whole row elements of a part of `package` whose root start tag is
-    `root`) as calamine reads it in a part holding only them, by row number, `width` values
-    long; None when a row has no number or holds a cell calamine keeps past `width`."""
+    `root`) as calamine reads it in a part holding only them, by row number: the values it
+    holds by column (1 for A); None when a row has no number or holds a cell calamine keeps
+    past column `width`."""
     numbers: list[int] = []
     for row in rows:
         match = _ANY_ROW_START.match(row)
@@ -2334,30 +2426,51 @@ def _rows_alone(
             b"</%ssheetData></%sworksheet>" % (prefix, prefix),
         )
     )
-    # Empty rows and columns squeezed out: a row of 200,000 is read as row 1, not as the
-    # last of a rectangle of 200,000 rows.
-    squeezed, kept_rows, columns = xml.squeeze_sheet(sheet)
+    # Rows far apart have their empty rows and columns squeezed out: a row of 200,000 is
+    # read as row 1, not as the last of a rectangle of 200,000 rows. Rows close together
+    # (a nightly refresh changes every other row) are read where they are, from the first
+    # cell calamine holds: squeezing costs a call for every cell.
+    squeeze = max(numbers) - min(numbers) >= 2 * len(numbers) + _NOT_SQUEEZED
+    kept_rows: Sequence[int]
+    columns: Sequence[int]
+    if squeeze:
+        sheet, kept_rows, columns = xml.squeeze_sheet(sheet)
     few = None
-    if _shared_texts(squeezed, 0, len(squeezed)):
-        squeezed, few = _few_shared_strings(package, squeezed, shared)
+    if _shared_texts(sheet, 0, len(sheet)):
+        sheet, few = _few_shared_strings(package, sheet, shared)
     workbook = _one_sheet_workbook(
         package,
-        squeezed,
-        strings=_shared_texts(squeezed, 0, len(squeezed)) or few is not None,
+        sheet,
+        strings=_shared_texts(sheet, 0, len(sheet)) or few is not None,
         shared=few,
     )
     reader: Any = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(workbook))
-    grid = reader.get_sheet_by_name("Sheet1").to_python(skip_empty_area=False)
+    held_sheet = reader.get_sheet_by_name("Sheet1")
+    if squeeze:
+        grid = held_sheet.to_python(skip_empty_area=False)
+    else:
+        grid = held_sheet.to_python(skip_empty_area=True)
+        top, left = held_sheet.start or (0, 0)
+        kept_rows = range(top + 1, top + 1 + len(grid))
+        columns = range(left + 1, left + 1 + (len(grid[0]) if grid else 0))
     held = len(grid[0]) if grid else 0
     if any(column > width for column in columns[:held]):
         return None  # calamine keeps a cell past the old rectangle: it may widen
     values = _Cells().values
-    found: dict[int, list[RawValue]] = {number: [None] * width for number in numbers}
-    for number, line in zip(kept_rows, grid, strict=False):
-        placed = found[number]
-        for index, value in enumerate(values(line)):
-            if value is not None:
-                placed[columns[index] - 1] = value
+    found: dict[int, Mapping[int, RawValue]] = dict.fromkeys(numbers, _NOTHING)
+    lines: Iterable[tuple[int, list[Any]]]
+    if squeeze:
+        lines = zip(kept_rows, grid, strict=False)
+    else:
+        # Only the rows read: calamine holds nothing in those between them.
+        first = kept_rows[0] if kept_rows else 0
+        lines = (
+            (number, grid[number - first]) for number in numbers if 0 <= number - first < len(grid)
+        )
+    for number, line in lines:
+        found[number] = {
+            columns[index]: value for index, value in enumerate(values(line)) if value is not None
+        }
     return found
 
 

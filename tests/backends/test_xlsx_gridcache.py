@@ -10,7 +10,7 @@ import shutil
 import zipfile
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from conftest import Cli, Tab, write_workbook
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from soffice import SOFFICE, soffice_convert
-from xlsx_fixtures import realistic
+from xlsx_fixtures import minimal_workbook, realistic, sheet_document
 
 from sheetfollow.backends import _tabcache
 from sheetfollow.backends import xlsx as xlsx_module
@@ -394,3 +394,91 @@ def test_a_mark_keeps_only_the_rows_it_changed(cli: Cli) -> None:
     assert "Prospects" not in current_entries(path)
     _run(cli, "due", "--json")  # reads the tab again, keeps it whole
     assert "Prospects" in current_entries(path)
+
+
+class _Watched(xlsx_module._Capture):
+    """A _Capture that is kept where the test sees it."""
+
+    made: ClassVar[list[xlsx_module._Capture]] = []
+
+    def __init__(self, *, checked: bool = True) -> None:
+        super().__init__(checked=checked)
+        self.made.append(self)
+
+
+@pytest.mark.parametrize("batch", [xlsx_module._BATCH, 600], ids=["one batch", "batches"])
+def test_the_nightly_refresh_leaves_the_entry_of_prospects(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """The next day's refresh writes the Why of every overdue row again (about half of them:
+    "was due 3 March (8 days ago)" counts another day), more rows than are checked as they
+    are written. It keeps the cells it changed (read back in one batch, or in many), and
+    the entry it leaves for the morning's first command is a full read: that command reads
+    no tab again."""
+    path = _realistic(cli.cwd / "pipeline.xlsx", 300)
+    (cli.cwd / ".sheetfollow").mkdir()
+    _run(cli, "refresh")
+    _run(cli, "due", "--json")
+    assert "Prospects" in current_entries(path)
+    monkeypatch.setattr(xlsx_module, "_CHECKED_ROWS", 20)
+    monkeypatch.setattr(xlsx_module, "_BATCH", batch)
+    monkeypatch.setattr(_Watched, "made", [])
+    monkeypatch.setattr(xlsx_module, "_Capture", _Watched)
+    result = cli("refresh", "--sheet", "pipeline.xlsx", "--today", "2026-03-12")
+    assert result.exit_code == 0, result.output
+    (capture,) = [c for c in _Watched.made if c.columns]
+    assert len(capture.columns) > 20 and not capture.proven  # parsed whole once written
+    assert (len(capture.batches) > 5) == (batch < 1000)  # all but the last packed
+    assert {"Prospects", "Owners", TOUCHES} <= current_entries(path)
+
+    def no_read(*_: object) -> None:
+        raise AssertionError("a tab was read again")
+
+    monkeypatch.setattr(XlsxBackend, "_read_grid", no_read)
+    result = cli("due", "--json", "--sheet", "pipeline.xlsx", "--today", "2026-03-12")
+    assert result.exit_code == 0, result.output
+
+
+def test_more_changed_than_is_kept_leaves_no_entry(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rewrite that changes more than _CAPTURED_MOST bytes keeps nothing: no entry for the
+    tab (the next command reads it), and the entries left are still full reads."""
+    path = _realistic(cli.cwd / "pipeline.xlsx", 300)
+    (cli.cwd / ".sheetfollow").mkdir()
+    _run(cli, "refresh")
+    _run(cli, "due", "--json")
+    monkeypatch.setattr(xlsx_module, "_CAPTURED_MOST", 2000)
+    result = cli("refresh", "--sheet", "pipeline.xlsx", "--today", "2026-03-12")
+    assert result.exit_code == 0, result.output
+    held = current_entries(path)
+    assert "Prospects" not in held and {"Owners", TOUCHES} <= held
+
+
+def test_rows_with_and_without_references_in_one_write(tmp_path: Path) -> None:
+    """Rows whose cells all have r= are kept by the cells changed; rows with a cell without
+    r= (each in the column after the one before it) whole. One write changing, emptying
+    and adding cells in both kinds of row leaves an entry that is a full read."""
+    rows = ['<row r="1">' + "".join(
+        f'<c r="{letter}1" t="inlineStr"><is><t>{letter}</t></is></c>' for letter in "ABCDE"
+    ) + "</row>"]  # fmt: skip
+    for number in range(2, 12):
+        if number % 2:
+            cells = "".join(f"<c><v>{number * 10 + i}</v></c>" for i in range(1, 5))
+            rows.append(f'<row r="{number}"><c r="A{number}"><v>{number}</v></c>{cells}</row>')
+        else:
+            cells = "".join(f'<c r="{letter}{number}"><v>{number}</v></c>' for letter in "ACE")
+            rows.append(f'<row r="{number}">{cells}</row>')
+    path = tmp_path / "refs.xlsx"
+    minimal_workbook(path, {"Data": sheet_document("".join(rows))})
+    (tmp_path / ".sheetfollow").mkdir()
+    cells = [
+        CellWrite(row, column, value)
+        for row in range(2, 12)
+        for column, value in ((2, f"new {row}"), (3, None), (5, row * 1.5))
+    ]
+    assert "Data" in _write(path, "Data", TabChanges("Data", cells=cells))
+    table = XlsxBackend(path).read_tab("Data")
+    assert table is not None
+    assert table.rows[2] == [3.0, "new 3", None, 33.0, 4.5]  # B..E had no r=
+    assert table.rows[3] == [4.0, "new 4", None, None, 6.0]
