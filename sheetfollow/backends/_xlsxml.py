@@ -1714,7 +1714,7 @@ def rewrite_stream(
         head = widen_columns(head, prefix, ctx.new_widths)
     if box is not None:
         head = _grow_dimension(head, box)
-    if check is not None:
+    if check is not None and check.proven:
         emit = check.watch(emit, prefix, len(head) + len(tag))
     finish: Callable[[], None] | None = None
     if ctx.after_sheet_data is not None and not probe:

@@ -70,8 +70,10 @@ _BIG_PART_LEVEL = 3
 #: (xml.RewriteCheck); one of more rows is parsed whole once written.
 _CHECKED_ROWS = 2000
 #: A rewrite keeps at most this much of what it changed for the parse cache (_Capture),
-#: packed (_Rows): a nightly refresh of 200,000 rows changes about 40 MB, 5 MB packed.
-_CAPTURED_MOST = 256 << 20
+#: packed (_Rows): a nightly refresh of 200,000 rows changes about 40 MB (5 MB packed).
+#: The first refresh of that sheet (every row gets five cells: 110 MB) keeps nothing: what
+#: reading it all back costs in memory would come on top of the write's.
+_CAPTURED_MOST = 64 << 20
 #: ... in batches of about this many bytes, each read alone in turn.
 _BATCH = 4 << 20
 #: Rows read alone (_rows_alone) that lie within twice their number plus this many rows of
@@ -1699,11 +1701,13 @@ class _Capture(xml.RewriteCheck):
             self._keep(bytes(old), bytes(new))
         elif self._keep(cells.taken, cells.put):
             self.columns[cells.number] = cells.columns
-        super().replaced(old, new, cells)
+        if self.proven:  # else the part is parsed whole: nothing to check here
+            super().replaced(old, new, cells)
 
     def inserted(self, new: bytes) -> None:
         self._keep(None, bytes(new))
-        super().inserted(new)
+        if self.proven:
+            super().inserted(new)
 
     def _keep(self, taken: bytes | None, put: bytes) -> bool:
         if self.overflow:
@@ -2361,6 +2365,8 @@ def _grid_after_write(
         return None
     grid = list(old)
     by_cells = capture.columns
+    blank: list[RawValue] = [None] * width
+    every = range(1, width + 1)
     # A batch at a time: a nightly refresh changes cells in 100,000 rows of 200,000.
     for taken_rows, put_rows in capture.batches:
         taken = _rows_alone(after, root, taken_rows.unpacked(), width, shared)
@@ -2368,14 +2374,17 @@ def _grid_after_write(
         if taken is None or put is None:
             return None
         for number, cells in taken.items():
-            was = old[number - 1] if number <= len(old) else [None] * width
-            # Of a row kept by its cells, only those taken out: the others are the old
-            # part's bytes, each where its r= says.
-            columns = by_cells.get(number) or range(1, width + 1)
-            if [(type(v), v) for v in map(cells.get, columns)] != [
-                (type(was[column - 1]), was[column - 1]) for column in columns
-            ]:
-                return None
+            was = old[number - 1] if number <= len(old) else blank
+            # Of a row kept by its cells, only those taken out (and nothing else may be
+            # read there): the others are the old part's bytes, each where its r= says.
+            columns = by_cells.get(number) or every
+            for column in cells:
+                if column not in columns:
+                    return None
+            for column in columns:
+                value, before_value = cells.get(column), was[column - 1]
+                if type(value) is not type(before_value) or value != before_value:
+                    return None
         for number in put.keys() - taken.keys():
             if number <= len(old) and any(value is not None for value in old[number - 1]):
                 return None  # values in a row the write added: another element holds them
@@ -2384,9 +2393,17 @@ def _grid_after_write(
             grid += [[None] * width for _ in range(top - len(grid))]
         for number, cells in put.items():
             changed = by_cells.get(number)
-            row: list[RawValue] = list(grid[number - 1]) if changed is not None else [None] * width
-            for column in changed or cells:
-                row[column - 1] = cells.get(column)
+            if changed is None:
+                row = list(blank)
+                for column, value in cells.items():
+                    row[column - 1] = value
+            else:
+                row = list(grid[number - 1])
+                for column in changed:
+                    row[column - 1] = cells.get(column)
+                for column in cells:
+                    if column not in changed:
+                        return None
             grid[number - 1] = row
     # The last column must still hold a value: else calamine's rectangle may narrow.
     if width and not any(row[width - 1] is not None for row in grid):
