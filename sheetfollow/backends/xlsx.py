@@ -79,6 +79,8 @@ _BATCH = 4 << 20
 #: Rows read alone (_rows_alone) that lie within twice their number plus this many rows of
 #: each other are read where they are, not squeezed together.
 _NOT_SQUEEZED = 1000
+#: Whether python-calamine says where the cells of a sheet start (CalamineSheet.start).
+_SHEET_START = hasattr(python_calamine.CalamineSheet, "start")
 #: The values of a row read alone that holds none.
 _NOTHING: Mapping[int, RawValue] = types.MappingProxyType({})
 #: A part rewritten in a few rows packs again only the pieces they lie in (_write_spliced)
@@ -2447,7 +2449,10 @@ def _rows_alone(
     # read as row 1, not as the last of a rectangle of 200,000 rows. Rows close together
     # (a nightly refresh changes every other row) are read where they are, from the first
     # cell calamine holds: squeezing costs a call for every cell.
-    squeeze = max(numbers) - min(numbers) >= 2 * len(numbers) + _NOT_SQUEEZED
+    squeeze = (
+        max(numbers) - min(numbers) >= 2 * len(numbers) + _NOT_SQUEEZED
+        or not _SHEET_START  # a python-calamine that does not say where a sheet starts
+    )
     kept_rows: Sequence[int]
     columns: Sequence[int]
     if squeeze:

@@ -406,9 +406,13 @@ class _Watched(xlsx_module._Capture):
         self.made.append(self)
 
 
-@pytest.mark.parametrize("batch", [xlsx_module._BATCH, 600], ids=["one batch", "batches"])
+@pytest.mark.parametrize(
+    ("batch", "where_they_are"),
+    [(xlsx_module._BATCH, True), (600, True), (xlsx_module._BATCH, False)],
+    ids=["one batch", "batches", "squeezed together"],
+)
 def test_the_nightly_refresh_leaves_the_entry_of_prospects(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch, batch: int
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, batch: int, where_they_are: bool
 ) -> None:
     """The next day's refresh writes the Why of every overdue row again (about half of them:
     "was due 3 March (8 days ago)" counts another day), more rows than are checked as they
@@ -422,6 +426,18 @@ def test_the_nightly_refresh_leaves_the_entry_of_prospects(
     assert "Prospects" in current_entries(path)
     monkeypatch.setattr(xlsx_module, "_CHECKED_ROWS", 20)
     monkeypatch.setattr(xlsx_module, "_BATCH", batch)
+    # Read where they are (from the first cell calamine holds), or with every empty row
+    # and column squeezed out, as rows far apart are (and as an older python-calamine,
+    # which does not say where a sheet starts, reads them all).
+    monkeypatch.setattr(xlsx_module, "_SHEET_START", where_they_are)
+    squeezed: list[int] = []
+    squeeze = xlsx_module.xml.squeeze_sheet
+
+    def counted(data: bytes) -> tuple[bytes, list[int], list[int]]:
+        squeezed.append(len(data))
+        return squeeze(data)
+
+    monkeypatch.setattr(xlsx_module.xml, "squeeze_sheet", counted)
     monkeypatch.setattr(_Watched, "made", [])
     monkeypatch.setattr(xlsx_module, "_Capture", _Watched)
     result = cli("refresh", "--sheet", "pipeline.xlsx", "--today", "2026-03-12")
@@ -429,6 +445,7 @@ def test_the_nightly_refresh_leaves_the_entry_of_prospects(
     (capture,) = [c for c in _Watched.made if c.columns]
     assert len(capture.columns) > 20 and not capture.proven  # parsed whole once written
     assert (len(capture.batches) > 5) == (batch < 1000)  # all but the last packed
+    assert bool(squeezed) != where_they_are
     assert {"Prospects", "Owners", TOUCHES} <= current_entries(path)
 
     def no_read(*_: object) -> None:
