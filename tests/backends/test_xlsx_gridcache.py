@@ -499,3 +499,60 @@ def test_rows_with_and_without_references_in_one_write(tmp_path: Path) -> None:
     assert table is not None
     assert table.rows[2] == [3.0, "new 3", None, 33.0, 4.5]  # B..E had no r=
     assert table.rows[3] == [4.0, "new 4", None, None, 6.0]
+
+
+ROW_WITHOUT_REFERENCES = st.tuples(
+    st.integers(2, 8),
+    st.integers(1, 6),
+    st.one_of(
+        st.none(),
+        st.just(""),
+        st.text(alphabet="ab xy&<", min_size=1, max_size=4),
+        st.integers(-5, 500),
+    ),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    layout=st.lists(st.lists(st.booleans(), min_size=1, max_size=6), min_size=7, max_size=7),
+    changes=st.lists(ROW_WITHOUT_REFERENCES, max_size=10),
+)
+def test_random_writes_into_rows_with_cells_without_references(
+    tmp_path: Path, layout: list[list[bool]], changes: list[Any]
+) -> None:
+    """Rows 2 to 8 hold cells from column A on, each with or without r= (one without is in
+    the column after the cell before it). Cells written, emptied and added at random: read
+    back, every cell not written holds what it held, in its column, each written one what
+    was written; and the entry left is a full read."""
+    folder = tmp_path / f"r{abs(hash((repr(layout), repr(changes))))}"
+    folder.mkdir()
+    (folder / ".sheetfollow").mkdir()
+    header = "".join(f'<c r="{c}1" t="inlineStr"><is><t>{c}</t></is></c>' for c in "ABCDEF")
+    rows = [f'<row r="1">{header}</row>']
+    expected: dict[tuple[int, int], Any] = {}
+    for number, referenced in enumerate(layout, start=2):
+        cells = []
+        for column, with_r in enumerate(referenced, start=1):
+            ref = f' r="{"ABCDEF"[column - 1]}{number}"' if with_r else ""
+            cells.append(f'<c{ref} t="inlineStr"><is><t>v{number}{column}</t></is></c>')
+            expected[number, column] = f"v{number}{column}"
+        rows.append(f'<row r="{number}">{"".join(cells)}</row>')
+    path = folder / "rows.xlsx"
+    minimal_workbook(path, {"Data": sheet_document("".join(rows))})
+    written = {(row, column): value for row, column, value in changes}
+    for (row, column), value in written.items():
+        expected[row, column] = None if value in (None, "") else value
+    cells = [CellWrite(row, column, value) for (row, column), value in written.items()]
+    _write(path, "Data", TabChanges("Data", cells=cells))  # checks every entry
+    table = XlsxBackend(path).read_tab("Data")
+    assert table is not None
+    for number in range(2, 9):
+        values = list(table.rows[number - 1]) if number <= len(table.rows) else []
+        values += [None] * (6 - len(values))
+        assert values == [expected.get((number, column)) for column in range(1, 7)], number
+    shutil.rmtree(folder)
