@@ -29,6 +29,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from sheetfollow.backends._xlsxml import hides_markup
+
 #: A piece holds the rows of one block of this many row numbers (a quarter of a megabyte
 #: of Excel's markup for 18 columns). A `mark` packs three or four pieces again (a
 #: millisecond or two each); the pieces cost the deflate stream about 0.5% of its size.
@@ -241,12 +243,9 @@ class Packer:
         # "<" at the end of a piece is held back: "<!" is never split).
         if not self.plain:
             return
-        for mark in (b"<!", b"<?"):
-            at = buf.find(mark)
-            if self._seen == 0 and mark == b"<?" and at == 0:
-                at = buf.find(mark, 1)
-            if at >= 0:
-                self.plain = False
+        start = 1 if self._seen == 0 and buf.startswith(b"<?") else 0
+        if hides_markup(buf, start):
+            self.plain = False
         self._seen += len(buf)
 
 

@@ -960,16 +960,16 @@ def serial(value: date, epoch: date) -> float | int:
 
 class CellsChanged(NamedTuple):
     """The cells a row rewrite changed, when every cell of the row starts with r= (so each
-    is where its r= says, whatever is taken out or put in beside it): a row element holding
-    only those cells as they were, inside the row's old start tag (`taken`), one holding
-    them as they are, inside its new one (`put`), and their columns. A cell put in has
-    nothing taken; a cell taken out, nothing put. The rest of the new row is the old row's
-    bytes: `taken` and `put` are all that changed."""
+    is where its r= says, whatever is taken out or put in beside it): their columns, and
+    each cell as it was (`taken`) and as it is (`put`), as its markup after its reference
+    (`<c r="T5"` cut off: ` t="inlineStr"><is>...</c>`, which is all a reader takes its
+    value from). A cell put in has nothing taken (b""); a cell taken out, nothing put.
+    The rest of the new row is the old row's bytes: these are all that changed."""
 
     number: int
     columns: tuple[int, ...]
-    taken: bytes
-    put: bytes
+    taken: tuple[bytes, ...]
+    put: tuple[bytes, ...]
 
 
 class _RowEditor:
@@ -1041,12 +1041,11 @@ class _RowEditor:
                 replaced = self._replace(index, cell, value)
                 if replaced is None:
                     return None
-                tag = self._row_tag(row, column, column)
                 if self.keep_cells:
-                    self._keep_changed(row, tag, [(column, data[cell.start : cell.end], replaced)])
+                    self._keep_changed(row, [(column, data[cell.start : cell.end], replaced)])
                 return b"".join(
                     (
-                        tag,
+                        self._row_tag(row, column, column),
                         data[row.tag_end : cell.start],
                         replaced,
                         data[cell.end : row.close_start],
@@ -1088,32 +1087,32 @@ class _RowEditor:
                     changes.append((column, b"", new))
         if not pieces:
             return None
-        tag = self._row_tag(row, pending[0][0], pending[-1][0])
         if changes is not None:
-            self._keep_changed(row, tag, changes)
+            self._keep_changed(row, changes)
         pieces.append(data[pos : row.close_start])
+        tag = self._row_tag(row, pending[0][0], pending[-1][0])
         return tag + b"".join(pieces) + self.names.row_close
 
-    def _keep_changed(
-        self, row: RowSpan, tag: bytes, changes: list[tuple[int, bytes, bytes]]
-    ) -> None:
-        """`changed`: the cells changed, each inside the row's start tag as it was and as
-        it is now."""
+    def _keep_changed(self, row: RowSpan, changes: list[tuple[int, bytes, bytes]]) -> None:
+        """`changed`: the cells changed, each as its markup after its reference, when every
+        cell of the row starts with r= and each changed one names its own column and row
+        (else None: the row is kept whole)."""
+        self.changed = None
         if not self._by_reference:
-            self.changed = None
             return
-        close = self.names.row_close
-        if len(changes) == 1:
-            ((column, taken, put),) = changes
-            self.changed = CellsChanged(
-                row.number, (column,), row.tag + taken + close, tag + put + close
-            )
-            return
+        number = b'%d"' % row.number
+        heads = self._heads
+        taken: list[bytes] = []
+        put: list[bytes] = []
+        for column, old, new in changes:
+            head = (heads.get(column) or self._head(column)) + number
+            if (old and not old.startswith(head)) or (new and not new.startswith(head)):
+                return  # a cell found by its place whose r= names another
+            cut = len(head)
+            taken.append(old[cut:])
+            put.append(new[cut:])
         self.changed = CellsChanged(
-            row.number,
-            tuple(column for column, _, _ in changes),
-            b"".join((row.tag, *(taken for _, taken, _ in changes), close)),
-            b"".join((tag, *(put for _, _, put in changes), close)),
+            row.number, tuple(column for column, _, _ in changes), tuple(taken), tuple(put)
         )
 
     def _cells(self, row: RowSpan, writes: Mapping[int, CellValue]) -> list[CellSpan]:
@@ -1538,10 +1537,12 @@ def _discard(_: bytes | memoryview) -> None:
     pass
 
 
-def _hides_markup(data: bytes) -> bool:
-    """True when data holds "<!" or "<?" (a comment, CDATA, a processing instruction)."""
+def hides_markup(data: bytes, start: int = 0) -> bool:
+    """True when data, from `start`, holds "<!" or "<?" (a comment, CDATA, a processing
+    instruction). Searched for the rare "!" and "?" rather than "<!" and "<?": "<" is
+    everywhere, and a search for a needle starting with it stops at each."""
     for mark in (b"!", b"?"):
-        at = data.find(mark, 1)
+        at = data.find(mark, start + 1)
         while at >= 0:
             if data[at - 1] == 60:  # "<"
                 return True
@@ -1610,7 +1611,7 @@ class RewriteCheck:
         # a few milliseconds for 30 MB of rows, and nothing joined but the ends of pieces.
         carry = self._carry
         seam = carry + data[: len(self._close)]
-        if _hides_markup(data) or _hides_markup(seam):
+        if hides_markup(data) or hides_markup(seam):
             self.proven = False
             return
         at = seam.find(self._close)
@@ -1771,6 +1772,7 @@ def rewrite_stream(
                     pos = row.end
                     if check is not None:
                         check.replaced(pending[row.start : row.end], new, editor.changed)
+                        editor.keep_cells = check.wants_cells  # it may stop wanting them
             if probe and editor.cells_written:
                 return editor.cells_written, editor.skipped
             if ti == count:

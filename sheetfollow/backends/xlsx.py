@@ -69,12 +69,13 @@ _BIG_PART_LEVEL = 3
 #: A rewrite of at most this many rows of a sheet is checked row by row as it is written
 #: (xml.RewriteCheck); one of more rows is parsed whole once written.
 _CHECKED_ROWS = 2000
-#: A rewrite keeps at most this much of what it changed for the parse cache (_Capture),
-#: packed (_Rows): a nightly refresh of 200,000 rows changes about 40 MB (5 MB packed).
-#: The first refresh of that sheet (every row gets five cells: 110 MB) keeps nothing: what
-#: reading it all back costs in memory would come on top of the write's.
+#: A rewrite keeps at most this much of what it changed for the parse cache (_Capture): a
+#: nightly refresh of 200,000 rows changes 120,000 cells (2 MB kept, each distinct cell
+#: once), its first refresh a million (16 MB). Past it nothing is kept: reading it all back
+#: would add to the write's memory.
 _CAPTURED_MOST = 64 << 20
-#: ... in batches of about this many bytes, each read alone in turn.
+#: ... whole rows (those with a cell without r=) in batches of about this many bytes,
+#: packed, and each read alone in turn; distinct cells too.
 _BATCH = 4 << 20
 #: Rows read alone (_rows_alone) that lie within twice their number plus this many rows of
 #: each other are read where they are, not squeezed together.
@@ -1677,23 +1678,25 @@ class _SharedStrings(xml.SharedStrings):
 
 class _Capture(xml.RewriteCheck):
     """The check of a rewrite that also keeps what it takes out and puts in, for the parse
-    cache (_grid_after_write): of a row whose cells all have r=, only the cells that
-    changed (a nightly refresh changes a Why in half the rows of a sheet: a few dozen
-    megabytes at 200,000 rows); of any other row, the whole row. Past _CAPTURED_MOST bytes
-    nothing is kept (`overflow`). Unless `checked`, the rows are not checked as they are
-    written (the part is parsed whole once written)."""
-
-    wants_cells = True
+    cache (_grid_after_write). Of a row whose cells all have r=, only the cells that
+    changed, as their markup after the reference: each distinct markup once, by number
+    (a nightly refresh writes 120,000 Whys at 200,000 rows, a few thousand of them
+    distinct), and four numbers a cell. Of any other row, the whole row, as it was and as
+    it is. Past _CAPTURED_MOST bytes nothing is kept (`overflow`). Unless `checked`, the
+    rows are not checked as they are written (the part is parsed whole once written)."""
 
     def __init__(self, *, checked: bool = True) -> None:
         super().__init__()
         if not checked:
             self.proven = False
-        #: What was taken out and put in, as row elements, in batches of about _BATCH bytes
-        #: read one at a time (_grid_after_write); each packed once full.
+        self.wants_cells = True
+        #: The whole rows taken out and put in, in batches of about _BATCH bytes read one
+        #: at a time (_grid_after_write); each packed once full.
         self.batches: list[tuple[_Rows, _Rows]] = []
-        #: The columns changed, by row number, of each row kept by its cells.
-        self.columns: dict[int, tuple[int, ...]] = {}
+        #: Each distinct cell markup after its reference, by number (b"": no cell, 0).
+        self.texts: dict[bytes, int] = {b"": 0}
+        #: Row, column, the cell taken out and the one put in, for every cell changed.
+        self.cells = array.array("I")
         self.size = 0
         self._batch_size = 0
         self.overflow = False
@@ -1701,8 +1704,8 @@ class _Capture(xml.RewriteCheck):
     def replaced(self, old: bytes, new: bytes, cells: xml.CellsChanged | None = None) -> None:
         if cells is None:
             self._keep(bytes(old), bytes(new))
-        elif self._keep(cells.taken, cells.put):
-            self.columns[cells.number] = cells.columns
+        else:
+            self._keep_cells(cells)
         if self.proven:  # else the part is parsed whole: nothing to check here
             super().replaced(old, new, cells)
 
@@ -1711,15 +1714,32 @@ class _Capture(xml.RewriteCheck):
         if self.proven:
             super().inserted(new)
 
-    def _keep(self, taken: bytes | None, put: bytes) -> bool:
+    def _keep_cells(self, cells: xml.CellsChanged) -> None:
         if self.overflow:
-            return False
+            return
+        texts, kept = self.texts, self.cells
+        for column, taken, put in zip(cells.columns, cells.taken, cells.put, strict=True):
+            was = texts.get(taken)
+            if was is None:
+                was = texts[taken] = len(texts)
+                self.size += len(taken)
+            now = texts.get(put)
+            if now is None:
+                now = texts[put] = len(texts)
+                self.size += len(put)
+            kept.extend((cells.number, column, was, now))
+        self.size += 16 * len(cells.columns)
+        if self.size > _CAPTURED_MOST:
+            self._overflow()
+
+    def _keep(self, taken: bytes | None, put: bytes) -> None:
+        if self.overflow:
+            return
         size = len(put) + (len(taken) if taken is not None else 0)
         self.size += size
         if self.size > _CAPTURED_MOST:
-            self.overflow = True
-            self.batches, self.columns = [], {}
-            return False
+            self._overflow()
+            return
         if not self.batches or self._batch_size >= _BATCH:
             if self.batches:
                 for rows in self.batches[-1]:
@@ -1731,7 +1751,11 @@ class _Capture(xml.RewriteCheck):
         if taken is not None:
             batch[0].rows.append(taken)
         batch[1].rows.append(put)
-        return True
+
+    def _overflow(self) -> None:
+        self.overflow = True
+        self.wants_cells = False
+        self.batches, self.texts, self.cells = [], {}, array.array("I")
 
 
 class _Rows:
@@ -2318,6 +2342,8 @@ _ROW_START = re.compile(rb'<row\b[^>]*?\sr="(\d+)"')
 #: The same with any prefix, and a worksheet's root start tag.
 _ANY_ROW_START = re.compile(rb'<((?:[\w.-]+:)?)row\b[^>]*?\sr="(\d+)"')
 _ROOT_START = re.compile(rb"<((?:[\w.-]+:)?)worksheet\b[^>]*>")
+#: The row a cell's r= names.
+_CELL_ROW = re.compile(rb"""<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*["'][A-Za-z$]*(\d+)["']""")
 #: A cell holding a shared text: its start tag up to the index in <v>.
 _SHARED_CELL = re.compile(
     rb'(<(?:[\w.-]+:)?c\s[^>]*?\bt=(["\'])s\2[^>]*>\s*<((?:[\w.-]+:)?)v>)\s*(\d+)\s*(</\3v>)'
@@ -2332,19 +2358,21 @@ def _grid_after_write(
     """The grid a full read of `tab` in `after` gives, made from its grid in `before` and a
     read of the rows the write replaced and added alone (job.check, a _Capture), each put
     back in its place; None when that cannot be sure. Of a row whose cells all have r=,
-    only the cells that changed are read, as they were and as they are.
+    only the cells that changed are read, as they were and as they are, each distinct
+    one once.
 
     Exact because calamine reads a cell from its row's markup, the shared strings, the cell
-    formats and the date system only: the rows the write did not touch are the old part's
-    bytes, and the rest must be the same (else None). A cell with r= is where its r= says,
-    whatever is taken out or put in beside it, so the cells of a row the write did not
-    change are also the old part's bytes in their old places. Checked on the way: the rows
-    (cells) taken out, read alone, give what the full read gave for them (so they stand
-    alone: no row without its number, nothing else in the part feeding them); the rectangle
-    keeps its width (no cell calamine holds past the old last column; a value still in that
-    column); the new part is read as a rectangle, as the old one was (its shape, taken as it
-    was written). Not detected: a part holding two elements for the same row (no spreadsheet
-    program writes that)."""
+    formats and the date system only, and a cell with r= from its own markup: the rows the
+    write did not touch are the old part's bytes, and the rest must be the same (else
+    None). A cell with r= is where its r= says, whatever is taken out or put in beside it,
+    so the cells of a row the write did not change are also the old part's bytes in their
+    old places (the editor keeps a row by its cells only when each names its own column
+    and row). Checked on the way: the rows (cells) taken out, read alone, give what the
+    full read gave for them (so they stand alone: no row without its number, nothing else
+    in the part feeding them); the rectangle keeps its width (no cell calamine holds past
+    the old last column; a value still in that column); the new part is read as a
+    rectangle, as the old one was (its shape, taken as it was written). Not detected: a
+    part holding two elements for the same row (no spreadsheet program writes that)."""
     capture = job.check
     old = before.grids[tab]
     if not isinstance(capture, _Capture) or capture.overflow or not old or job.shape is None:
@@ -2366,10 +2394,9 @@ def _grid_after_write(
     if root is None:
         return None
     grid = list(old)
-    by_cells = capture.columns
     blank: list[RawValue] = [None] * width
     every = range(1, width + 1)
-    # A batch at a time: a nightly refresh changes cells in 100,000 rows of 200,000.
+    # Whole rows a batch at a time.
     for taken_rows, put_rows in capture.batches:
         taken = _rows_alone(after, root, taken_rows.unpacked(), width, shared)
         put = _rows_alone(after, root, put_rows.unpacked(), width, shared)
@@ -2377,13 +2404,7 @@ def _grid_after_write(
             return None
         for number, cells in taken.items():
             was = old[number - 1] if number <= len(old) else blank
-            # Of a row kept by its cells, only those taken out (and nothing else may be
-            # read there): the others are the old part's bytes, each where its r= says.
-            columns = by_cells.get(number) or every
-            for column in cells:
-                if column not in columns:
-                    return None
-            for column in columns:
+            for column in every:
                 value, before_value = cells.get(column), was[column - 1]
                 if type(value) is not type(before_value) or value != before_value:
                     return None
@@ -2394,25 +2415,75 @@ def _grid_after_write(
         if top > len(grid):
             grid += [[None] * width for _ in range(top - len(grid))]
         for number, cells in put.items():
-            changed = by_cells.get(number)
-            if changed is None:
-                row = list(blank)
-                for column, value in cells.items():
-                    row[column - 1] = value
-            else:
-                row = list(grid[number - 1])
-                for column in changed:
-                    row[column - 1] = cells.get(column)
-                for column in cells:
-                    if column not in changed:
-                        return None
+            row = list(blank)
+            for column, value in cells.items():
+                row[column - 1] = value
             grid[number - 1] = row
-    # The last column must still hold a value: else calamine's rectangle may narrow.
+    if not capture.cells:
+        return _trimmed(grid, width)
+    # Cells: each distinct one read once. Those taken out must hold what the entry has
+    # there; those put in replace it. The row's other cells are the old part's bytes.
+    values = _cells_alone(after, root, list(capture.texts), shared)
+    if values is None:
+        return None
+    kept = capture.cells
+    numbers, columns, taken_ids, put_ids = kept[0::4], kept[1::4], kept[2::4], kept[3::4]
+    if max(columns) > width:
+        return None  # a cell past the old rectangle: it may widen
+    top = max(numbers)
+    if top > len(grid):
+        grid += [list(blank) for _ in range(top - len(grid))]
+    current = 0
+    row = was = blank
+    for number, column, taken_id, put_id in zip(numbers, columns, taken_ids, put_ids, strict=True):
+        if number != current:
+            current = number
+            was = old[number - 1] if number <= len(old) else blank
+            row = grid[number - 1] = list(grid[number - 1])
+        value, before_value = values[taken_id], was[column - 1]
+        if type(value) is not type(before_value) or value != before_value:
+            return None
+        row[column - 1] = values[put_id]
+    return _trimmed(grid, width)
+
+
+def _trimmed(grid: list[list[RawValue]], width: int) -> list[list[RawValue]] | None:
+    """`grid` as calamine holds it: without empty rows at the end; None when its last column
+    holds nothing any more (calamine's rectangle may narrow)."""
     if width and not any(row[width - 1] is not None for row in grid):
         return None
     while grid and all(value is None for value in grid[-1]):
         grid.pop()
     return grid
+
+
+def _cells_alone(
+    package: _Package, root: re.Match[bytes], texts: list[bytes], shared: _SharedStrings
+) -> list[RawValue] | None:
+    """What calamine reads in each cell whose markup after its reference is one of `texts`
+    (a part of `package` whose root start tag is `root`): a cell with r= is read from its
+    own markup, the shared strings, the cell formats and the date system, wherever it is.
+    Each is read in column A of a row of its own, a batch at a time; `texts[0]` is no cell
+    (None). None when one holds more than a cell."""
+    prefix = root.group(1)
+    values: list[RawValue] = [None]
+    at = 1
+    while at < len(texts):
+        rows: list[bytes] = []
+        size = 0
+        while at < len(texts) and size < _BATCH:
+            number = len(rows) + 1
+            rows.append(
+                b'<%srow r="%d"><%sc r="A%d"%s</%srow>'
+                % (prefix, number, prefix, number, texts[at], prefix)
+            )
+            size += len(rows[-1])
+            at += 1
+        found = _rows_alone(package, root, rows, 1, shared)
+        if found is None:
+            return None
+        values += (found[number].get(1) for number in range(1, len(rows) + 1))
+    return values
 
 
 def _rows_alone(
@@ -2431,7 +2502,10 @@ def _rows_alone(
         match = _ANY_ROW_START.match(row)
         if match is None:
             return None
-        numbers.append(int(match.group(2)))
+        number = int(match.group(2))
+        if any(int(found) != number for found in _CELL_ROW.findall(row)):
+            return None  # a cell whose r= names another row: read alone, it is misplaced
+        numbers.append(number)
     if not rows:
         return {}
     if len(set(numbers)) != len(numbers):

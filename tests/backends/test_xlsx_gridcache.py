@@ -438,13 +438,24 @@ def test_the_nightly_refresh_leaves_the_entry_of_prospects(
         return squeeze(data)
 
     monkeypatch.setattr(xlsx_module.xml, "squeeze_sheet", counted)
+    alone: list[int] = []
+    rows_alone = xlsx_module._rows_alone
+
+    def read_alone(*args: Any) -> Any:
+        alone.append(len(args[2]))
+        return rows_alone(*args)
+
+    monkeypatch.setattr(xlsx_module, "_rows_alone", read_alone)
     monkeypatch.setattr(_Watched, "made", [])
     monkeypatch.setattr(xlsx_module, "_Capture", _Watched)
     result = cli("refresh", "--sheet", "pipeline.xlsx", "--today", "2026-03-12")
     assert result.exit_code == 0, result.output
-    (capture,) = [c for c in _Watched.made if c.columns]
-    assert len(capture.columns) > 20 and not capture.proven  # parsed whole once written
-    assert (len(capture.batches) > 5) == (batch < 1000)  # all but the last packed
+    (capture,) = [c for c in _Watched.made if c.cells]
+    rows = set(capture.cells[0::4])
+    assert len(rows) > 20 and not capture.proven  # parsed whole once written
+    # Each distinct cell read once, in one batch or in many.
+    assert sum(alone) == len(capture.texts) - 1 > 20
+    assert (len(alone) > 5) == (batch < 1000)
     assert bool(squeezed) != where_they_are
     assert {"Prospects", "Owners", TOUCHES} <= current_entries(path)
 
@@ -472,10 +483,15 @@ def test_more_changed_than_is_kept_leaves_no_entry(
     assert "Prospects" not in held and {"Owners", TOUCHES} <= held
 
 
-def test_rows_with_and_without_references_in_one_write(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [xlsx_module._BATCH, 60], ids=["one batch", "batches"])
+def test_rows_with_and_without_references_in_one_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
     """Rows whose cells all have r= are kept by the cells changed; rows with a cell without
     r= (each in the column after the one before it) whole. One write changing, emptying
-    and adding cells in both kinds of row leaves an entry that is a full read."""
+    and adding cells in both kinds of row leaves an entry that is a full read, whether
+    what it kept is read back in one batch or in many (each packed)."""
+    monkeypatch.setattr(xlsx_module, "_BATCH", batch)
     rows = ['<row r="1">' + "".join(
         f'<c r="{letter}1" t="inlineStr"><is><t>{letter}</t></is></c>' for letter in "ABCDE"
     ) + "</row>"]  # fmt: skip
@@ -499,6 +515,29 @@ def test_rows_with_and_without_references_in_one_write(tmp_path: Path) -> None:
     assert table is not None
     assert table.rows[2] == [3.0, "new 3", None, 33.0, 4.5]  # B..E had no r=
     assert table.rows[3] == [4.0, "new 4", None, None, 6.0]
+
+
+@pytest.mark.parametrize("where_they_are", [True, False], ids=["where they are", "squeezed"])
+def test_a_cell_whose_reference_names_another_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where_they_are: bool
+) -> None:
+    """Row 3's last cell says it is C4 (a reader puts it there). A write into C3 replaces
+    that cell, so C4 empties: the entry left must say so (here: there is none)."""
+    monkeypatch.setattr(xlsx_module, "_SHEET_START", where_they_are)
+    rows = (
+        '<row r="1"><c r="A1"><v>1</v></c><c r="B1"><v>2</v></c><c r="C1"><v>3</v></c></row>'
+        '<row r="3"><c r="A3"><v>4</v></c><c r="C4"><v>5</v></c></row>'
+        '<row r="5"><c r="A5"><v>6</v></c></row>'
+    )
+    path = tmp_path / "stray.xlsx"
+    minimal_workbook(path, {"Data": sheet_document(rows)})
+    (tmp_path / ".sheetfollow").mkdir()
+    before = XlsxBackend(path).read_tab("Data")
+    assert before is not None and before.rows[3] == [None, None, 5.0]
+    _write(path, "Data", TabChanges("Data", cells=[CellWrite(3, 3, "x")]))  # checks entries
+    table = XlsxBackend(path).read_tab("Data")
+    assert table is not None
+    assert table.rows[2] == [4.0, None, "x"] and table.rows[3] == [None, None, None]
 
 
 ROW_WITHOUT_REFERENCES = st.tuples(

@@ -132,10 +132,23 @@ def test_where_the_pieces_end_depends_on_the_rows_only(
     assert starts == [min(n for n in numbers if n // _segments.ROWS == b) for b in blocks]
 
 
-def test_a_comment_among_the_rows_is_noticed_and_the_declaration_is_not() -> None:
-    _, plain = packed(sheet([1, 2, 3]), iter(lambda: 7, None))
-    _, commented = packed(sheet([1, 2, 3], extra="<!-- a note -->"), iter(lambda: 7, None))
-    assert plain.plain and not commented.plain
+@pytest.mark.parametrize("size", [1, 2, 7, 1 << 20])
+@pytest.mark.parametrize(
+    ("extra", "plain"),
+    [
+        ("", True),
+        ('<row r="9"><c r="A9" t="inlineStr"><is><t>Call back?! a&lt;!b</t></is></c></row>', True),
+        ("<!-- a note -->", False),
+        ('<row r="9"><c r="A9" t="inlineStr"><is><t><![CDATA[x]]></t></is></c></row>', False),
+        ("<?note x?>", False),
+    ],
+    ids=["none", "text with ! and ?", "comment", "CDATA", "instruction"],
+)
+def test_a_comment_among_the_rows_is_noticed_and_the_declaration_is_not(
+    extra: str, plain: bool, size: int
+) -> None:
+    _, packer = packed(sheet([1, 2, 3], extra=extra), iter(lambda: size, None))
+    assert packer.plain == plain
 
 
 def test_a_piece_that_is_not_what_its_table_says_is_refused() -> None:
