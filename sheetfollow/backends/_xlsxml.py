@@ -1550,6 +1550,10 @@ def hides_markup(data: bytes, start: int = 0) -> bool:
     return False
 
 
+#: RewriteCheck parses the rows it is shown in batches of about this many bytes.
+_ROWS_PARSED_AT_ONCE = 256 << 10
+
+
 class RewriteCheck:
     """The proof, gathered while a worksheet part is rewritten, that the new part is
     well-formed XML wherever it differs from the old one, without parsing the rest: a
@@ -1561,8 +1565,16 @@ class RewriteCheck:
     them the old part is copied byte for byte, so the new part is as well-formed as the old
     one was. A part whose rows hold markup that could hide a row (a comment, CDATA, a
     processing instruction) proves nothing this way: `proven` is then False and the part
-    is to be parsed whole, as is one where many rows change (that costs as much as the
-    whole). A failure is kept in `error`, for the caller to refuse the new file with.
+    is to be parsed whole, as is one where the rows parsed pass `limit` bytes (parsing
+    them would cost as much as the whole). A failure is kept in `error`, for the caller
+    to refuse the new file with.
+
+    Unless `rows_taken`, the rows taken out are only looked at for such markup, not
+    parsed (a nightly refresh rewrites half the rows of a sheet: parsing them twice costs
+    more than the whole part). Each is a whole element all the same: in a part without
+    such markup a row's start tag cannot hide in a text or a value, and the first end tag
+    after it is its own (a row inside a row would leave the row put in, which copies all
+    of it but the cells written, unclosed).
     """
 
     #: Past this many bytes of rows, parsing the rows costs as much as the whole part.
@@ -1570,13 +1582,18 @@ class RewriteCheck:
     #: Whether `replaced` is to be told the cells that changed (CellsChanged).
     wants_cells = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, limit: int = LIMIT, rows_taken: bool = True) -> None:
         self.error: str | None = None
         self.proven = True
+        self.limit = limit
+        self.rows_taken = rows_taken
         self._skeleton = expat.ParserCreate(namespace_separator=" ")
         self._rows = expat.ParserCreate()
         self._rows.Parse(b"<rows>", False)
         self._parsed = 0
+        #: Rows not parsed yet (settle), and their size.
+        self._held: list[bytes] = []
+        self._held_size = 0
         self._head = 0
         self._close = b""
         self._carry = b""
@@ -1631,7 +1648,8 @@ class RewriteCheck:
         every cell of the row has r=) says which of its cells changed."""
         if b"<!" in old or b"<?" in old:
             self.proven = False
-        self._row(old)
+        if self.rows_taken:
+            self._row(old)
         self._row(new)
 
     def inserted(self, new: bytes) -> None:
@@ -1641,14 +1659,27 @@ class RewriteCheck:
         if not self.proven or self.error is not None:
             return
         self._parsed += len(data)
-        if self._parsed > self.LIMIT:
+        if self._parsed > self.limit:
             self.proven = False
+            self._held = []
             return
         # Each inside an element of its own: a row that leaves an element open, or closes
-        # one it did not open, breaks the nesting right there.
-        self._parse(self._rows, b"<row-of-sheet>" + data + b"</row-of-sheet>")
+        # one it did not open, breaks the nesting right there. Parsed a batch at a time:
+        # a nightly refresh puts in 100,000 rows.
+        self._held += (b"<row-of-sheet>", data, b"</row-of-sheet>")
+        self._held_size += len(data)
+        if self._held_size >= _ROWS_PARSED_AT_ONCE:
+            self.settle()
+
+    def settle(self) -> None:
+        """Parse the rows held (`error` then says what is wrong with them)."""
+        if self._held:
+            held, self._held, self._held_size = self._held, [], 0
+            if self.proven:
+                self._parse(self._rows, b"".join(held))
 
     def finish(self) -> None:
+        self.settle()
         if not self.proven or self.error is not None:
             return
         if not self._tail:

@@ -1319,6 +1319,8 @@ class _Plan:
             source, writes, ctx, frozenset(header_cells), self.size(entry.part), entry.name
         )
         job.stored = stored
+        shape = self.package.shapes.get(entry.part)
+        job.last_row = shape.last_row if shape is not None else 0
         if appended is not None and appended[2] and not _totals_among(totals, appended):
             self.parts[entry.part] = job
             self.changes = True
@@ -1591,6 +1593,8 @@ class _SheetJob:
     #: The part's size before the rewrite.
     size: int
     tab: str
+    #: The part's last row before the rewrite, when known (0: not known).
+    last_row: int = 0
     cells_written: int = 0
     skipped: list[str] = dataclasses.field(default_factory=list)
     #: What the rewrite proved of the new part (None: it is to be parsed whole), and the
@@ -1637,9 +1641,16 @@ class _SheetJob:
                     progress(min(read / max(self.size, 1), 1.0))
                     mark = read + step
 
-        # A few rows are checked as they are written; when most rows change, parsing the
-        # new part whole (in _verify) costs no more. Either way what changed is kept.
-        check = _Capture(checked=len(self.writes.by_row) <= _CHECKED_ROWS)
+        # The rows are checked as they are written: a few rows as they were and as they
+        # are; many (a nightly refresh), only as they are. When nearly every row changes
+        # (or how many the part holds is not known) parsing the new part whole (in
+        # _verify) costs no more. Either way what changed is kept.
+        rows = len(self.writes.by_row)
+        if rows <= _CHECKED_ROWS:
+            check = _Capture()
+        else:
+            many = rows * 4 <= self.last_row * 3
+            check = _Capture(checked=many, rows_taken=False, limit=self.size * 3 // 4)
         self.cells_written, self.skipped = xml.rewrite_stream(
             pieces(), self.writes, self.ctx, self.header_cells, out, check
         )
@@ -1685,8 +1696,10 @@ class _Capture(xml.RewriteCheck):
     it is. Past _CAPTURED_MOST bytes nothing is kept (`overflow`). Unless `checked`, the
     rows are not checked as they are written (the part is parsed whole once written)."""
 
-    def __init__(self, *, checked: bool = True) -> None:
-        super().__init__()
+    def __init__(
+        self, *, checked: bool = True, rows_taken: bool = True, limit: int = xml.RewriteCheck.LIMIT
+    ) -> None:
+        super().__init__(limit=limit, rows_taken=rows_taken)
         if not checked:
             self.proven = False
         self.wants_cells = True

@@ -105,13 +105,17 @@ def test_rows_are_numbered_as_a_parser_numbers_them() -> None:
         assert data[span.start : span.tag_end] == span.tag
 
 
-@pytest.mark.parametrize("rows_checked", [xlsx._CHECKED_ROWS, 0])
+@pytest.mark.parametrize(
+    ("rows_checked", "rows"),
+    [(xlsx._CHECKED_ROWS, [5]), (0, [5]), (0, list(range(1, 31)))],
+    ids=["a few rows", "many rows", "nearly every row"],
+)
 def test_a_written_row_broken_in_the_file_is_refused_however_the_part_is_checked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_checked: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_checked: int, rows: list[int]
 ) -> None:
-    # rows_checked 0: the new part is parsed whole (a write of many rows); otherwise the
-    # rows taken out and put in are parsed as they are written. Row 5 keeps a cell left
-    # open in the file (<v> never closed); a Status written into it copies that cell.
+    # A few rows are parsed as they were and as they are; many, as they are; nearly every
+    # row: the new part is parsed whole. Row 5 keeps a cell left open in the file (<v>
+    # never closed); a Status written into it copies that cell.
     monkeypatch.setattr(xlsx, "_CHECKED_ROWS", rows_checked)
     body = "".join(
         f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>P{n}</t></is></c>'
@@ -124,7 +128,9 @@ def test_a_written_row_broken_in_the_file_is_refused_however_the_part_is_checked
     before = path.read_bytes()
 
     with pytest.raises(SheetError, match="was not changed: the new version did not read back"):
-        XlsxBackend(path).write([TabChanges("Prospects", cells=[CellWrite(5, 3, "due")])])
+        XlsxBackend(path).write(
+            [TabChanges("Prospects", cells=[CellWrite(row, 3, "due") for row in rows])]
+        )
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 

@@ -188,12 +188,20 @@ def write_status(path: Path, rows: list[int]) -> None:
     )
 
 
-@pytest.mark.parametrize("rows_checked", [xlsx._CHECKED_ROWS, 0])
+#: How a rewrite is checked: (rows checked as they were and as they are, rows written).
+#: A few rows: each as it was and as it is; many: each as it is; nearly every row of the
+#: part: the new part parsed whole once written.
+CHECKED = pytest.mark.parametrize(
+    ("rows_checked", "rows"),
+    [(xlsx._CHECKED_ROWS, [5]), (0, [5]), (0, list(range(1, 31)))],
+    ids=["a few rows", "many rows", "nearly every row"],
+)
+
+
+@CHECKED
 def test_a_rewritten_row_that_is_not_well_formed_is_never_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_checked: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_checked: int, rows: list[int]
 ) -> None:
-    # rows_checked 0: the new part is parsed whole after it is written (the path of a
-    # write that changes many rows); otherwise each row is checked as it is written.
     monkeypatch.setattr(xlsx, "_CHECKED_ROWS", rows_checked)
     path = tmp_path / "pipeline.xlsx"
     prospects_workbook(path)
@@ -202,11 +210,11 @@ def test_a_rewritten_row_that_is_not_well_formed_is_never_written(
 
     def broken(self: xml._RowEditor, row: xml.RowSpan, writes: object) -> bytes | None:
         new = real(self, row, writes)  # type: ignore[arg-type]
-        return None if new is None else new.replace(b"</row>", b"")
+        return None if new is None or row.number != 5 else new.replace(b"</row>", b"")
 
     monkeypatch.setattr(xml._RowEditor, "rewrite_row", broken)
     with pytest.raises(SheetError, match="was not changed: the new version did not read back"):
-        write_status(path, [5])
+        write_status(path, rows)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
@@ -214,11 +222,18 @@ def test_a_rewritten_row_that_is_not_well_formed_is_never_written(
 def test_a_row_taken_out_must_be_one_whole_element() -> None:
     check = xml.RewriteCheck()
     check.replaced(b'<row r="2"><c r="A2">', b'<row r="2"/>')
+    check.settle()
     assert check.error is not None
 
     check = xml.RewriteCheck()
     check.inserted(b'<row r="3"><c r="A3"><v>1</v></c></row></sheetData><sheetData>')
+    check.settle()
     assert check.error is not None
+
+    check = xml.RewriteCheck()
+    check.inserted(b'<row r="3"><c r="A3"><v>1</v></c></row>')
+    check.settle()
+    assert check.error is None
 
 
 def test_a_check_proves_nothing_when_the_rows_hold_a_comment_and_the_part_is_parsed(
@@ -267,6 +282,56 @@ def test_a_few_rows_written_are_checked_as_written_and_the_part_is_not_parsed_ag
     grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Prospects").to_python()
     assert [grid[n][2] for n in (0, 99, 199)] == ["due", "due", "due"]
     assert grid[200][:2] == ["P201", 201.0]
+
+
+@pytest.mark.parametrize(
+    ("written", "proven", "rows_taken"),
+    [
+        ([1, 100, 200], True, True),
+        (list(range(1, 150, 2)), True, False),
+        (list(range(1, 191)), False, False),
+    ],
+    ids=["a few rows", "many rows", "nearly every row"],
+)
+def test_how_a_rewrite_is_checked_depends_on_how_many_of_its_rows_change(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    written: list[int],
+    proven: bool,
+    rows_taken: bool,
+) -> None:
+    """Rows checked as they were and as they are (a few), only as they are (many: a
+    nightly refresh), or the new part parsed whole (nearly every row: as cheap)."""
+    path = tmp_path / "pipeline.xlsx"
+    prospects_workbook(path, rows=200)
+    monkeypatch.setattr(_segments, "SMALLEST", 1 << 62)
+    monkeypatch.setattr(xlsx, "_CHECKED_ROWS", 10)
+    seen: list[xml.RewriteCheck] = []
+    real = xlsx._SheetJob.run
+
+    def run(self: xlsx._SheetJob, *args: object) -> None:
+        real(self, *args)  # type: ignore[arg-type]
+        assert self.check is not None
+        seen.append(self.check)
+
+    parsed: list[int] = []
+    real_parse = xml.RewriteCheck._row
+
+    def parse(self: xml.RewriteCheck, data: bytes) -> None:
+        parsed.append(len(data))
+        real_parse(self, data)
+
+    monkeypatch.setattr(xlsx._SheetJob, "run", run)
+    monkeypatch.setattr(xml.RewriteCheck, "_row", parse)
+    write_status(path, written)
+
+    ((check,),) = [seen]
+    assert (check.proven, check.rows_taken, check.error) == (proven, rows_taken, None)
+    if proven:  # each row put in parsed, and each taken out when rows_taken
+        assert len(parsed) == len(written) * (2 if rows_taken else 1)
+    etree.fromstring(members(path)["xl/worksheets/sheet1.xml"])  # well-formed, all of it
+    grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Prospects").to_python()
+    assert [n for n in range(1, 201) if grid[n - 1][2] == "due"] == written
 
 
 def test_a_status_column_added_with_its_colours_is_checked_after_the_rows(
