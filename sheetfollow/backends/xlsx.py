@@ -2439,20 +2439,18 @@ def _grid_after_write(
     values = _cells_alone(after, root, list(capture.texts), shared)
     if values is None:
         return None
-    kept = capture.cells
-    numbers, columns, taken_ids, put_ids = kept[0::4], kept[1::4], kept[2::4], kept[3::4]
-    if max(columns) > width:
-        return None  # a cell past the old rectangle: it may widen
-    top = max(numbers)
-    if top > len(grid):
-        grid += [list(blank) for _ in range(top - len(grid))]
+    kept = iter(capture.cells)  # row, column, taken, put: four numbers a cell
     current = 0
     row = was = blank
-    for number, column, taken_id, put_id in zip(numbers, columns, taken_ids, put_ids, strict=True):
+    for number, column, taken_id, put_id in zip(kept, kept, kept, kept, strict=True):
         if number != current:
             current = number
+            if number > len(grid):
+                grid += [list(blank) for _ in range(number - len(grid))]
             was = old[number - 1] if number <= len(old) else blank
             row = grid[number - 1] = list(grid[number - 1])
+        if column > width:
+            return None  # a cell past the old rectangle: it may widen
         value, before_value = values[taken_id], was[column - 1]
         if type(value) is not type(before_value) or value != before_value:
             return None

@@ -517,6 +517,22 @@ def test_rows_with_and_without_references_in_one_write(
     assert table.rows[3] == [4.0, "new 4", None, None, 6.0]
 
 
+def test_a_cell_written_past_the_last_column_widens_the_tab(tmp_path: Path) -> None:
+    """Rows whose cells all have r=, three columns wide; a write puts a cell in column E of
+    one of them: the tab reads five columns wide, and the entry left (if any) says so."""
+    rows = "".join(
+        f'<row r="{n}">' + "".join(f'<c r="{c}{n}"><v>{n}</v></c>' for c in "ABC") + "</row>"
+        for n in range(1, 6)
+    )
+    path = tmp_path / "wide.xlsx"
+    minimal_workbook(path, {"Data": sheet_document(rows)})
+    (tmp_path / ".sheetfollow").mkdir()
+    _write(path, "Data", TabChanges("Data", cells=[CellWrite(3, 5, "far")]))  # checks entries
+    table = XlsxBackend(path).read_tab("Data")
+    assert table is not None
+    assert table.rows[2] == [3.0, 3.0, 3.0, None, "far"] and len(table.rows[0]) == 5
+
+
 @pytest.mark.parametrize("where_they_are", [True, False], ids=["where they are", "squeezed"])
 def test_a_cell_whose_reference_names_another_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where_they_are: bool
