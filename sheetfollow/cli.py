@@ -677,14 +677,20 @@ def _open(
 
 
 def _view(
-    ctx: typer.Context, sheet: str | None, config: Path | None, today: str | None
+    ctx: typer.Context,
+    sheet: str | None,
+    config: Path | None,
+    today: str | None,
+    *,
+    lean: bool = False,
 ) -> tuple[_Run, Workspace]:
     """For commands that only read: the sheet with the pending changes and the typed
-    touches applied, as the next write will leave it; notes about them on stderr."""
+    touches applied, as the next write will leave it; notes about them on stderr. `lean`:
+    the command needs the Prospects tab understood only, not its cells (Workspace.lean)."""
     from sheetfollow.workspace import open_workspace
 
     run, backend = _open(ctx, sheet, config, today)
-    ws = open_workspace(backend, run.config, run.today)
+    ws = open_workspace(backend, run.config, run.today, lean=lean)
     _notes(ws.notes())
     return run, ws
 
@@ -1003,7 +1009,7 @@ def due(
 ) -> None:
     """Today's follow-ups in the call order: promised call-backs, same-day leads and quotes,
     overdue (oldest first), then due today (largest value first)."""
-    run, ws = _view(ctx, sheet, config, today)
+    run, ws = _view(ctx, sheet, config, today, lean=True)
     pipeline = ws.pipeline()
     rows = service.due_rows(pipeline, run.today, owner)
     if json_:

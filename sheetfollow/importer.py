@@ -1058,6 +1058,7 @@ def _new_rows(
     segment: str | None,
 ) -> _NewRows:
     """The candidates as rows of the Prospects tab, their computed columns filled in."""
+    assert not pipeline.rows_let_go, "import needs the rows of the tab"
     values = _new_values(candidates, pipeline, config, today, owner, segment)
     layout = _layout(pipeline.table, pipeline.header, values, config.language)
     rows = [layout.cells(v) for v in values]

@@ -120,6 +120,9 @@ class Pipeline:
     foreign: list[schema.ForeignColumn] = field(default_factory=list)
     #: Days on which promised or same-day calls alone go past someone's daily limit.
     over_limit: tuple[capacity.Load, ...] = ()
+    #: True when `table` holds no rows: they were let go once understood (a command that
+    #: only reads, Workspace.lean); what writes from the table's rows must not get this one.
+    rows_let_go: bool = False
 
     @property
     def row_problems(self) -> list[Problem]:
@@ -702,6 +705,7 @@ def count_statuses(rows: Iterable[Row], today: date) -> dict[str, int]:
 
 def plan_refresh(pipeline: Pipeline, config: Config, *, source: str = "") -> tuple[TabChanges, int]:
     """The cells to write: changed owned values, blank IDs, headers of missing columns."""
+    assert not pipeline.rows_let_go, "refresh needs the rows of the tab"
     header = pipeline.header
     columns = dict(header.columns)
     changes = TabChanges(tab=header.tab, header_row=header.header_row, language=config.language)

@@ -94,3 +94,8 @@ class Backend(Protocol):
         """Apply all changes at once. Raise BusyError (and change nothing) when the sheet
         is open elsewhere or changed since it was read, unless force is set."""
         ...
+
+    def release(self, tab: str) -> bool:
+        """Let go of what was read of `tab` when reading it again costs little (the next
+        read_tab reads it again); True when it was let go."""
+        ...

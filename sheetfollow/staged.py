@@ -97,6 +97,19 @@ class Staged:
             return Table(tab=view.name, rows=view.rows)
         return dataclasses.replace(base, rows=view.rows)
 
+    def release(self, tab: str) -> bool:
+        """Let go of what was read of `tab` (read again when asked for) when nothing is
+        staged for it and the backend can read it again cheaply: a command that only reads
+        holds less. True when it was let go."""
+        key = tab.casefold()
+        view = self._views.get(key)
+        if view is None or view.copied or view.appended or self._tab_changes.get(key):
+            return False
+        if not self.backend.release(view.name):
+            return False
+        del self._views[key]
+        return True
+
     def tab_version(self, tab: str) -> tuple[int, int]:
         """Changes when what `tab` reads may have changed (a change staged to it, a flush)."""
         return (self._flushes, self._tab_changes.get(tab.casefold(), 0))

@@ -12,6 +12,7 @@ kept, then the touches typed into the sheet, then the command's own change.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -87,6 +88,10 @@ class Workspace:
     touch_cells: int = 0
     _pipeline: tuple[int, service.Pipeline] | None = None
     _snapshots: tuple[tuple[int, int], snapshot.Snapshots] | None = None
+    #: For a command that only reads: the rows of the Prospects tab are let go once they
+    #: are understood (read again if a touch typed into them is recorded). At 200,000
+    #: prospects that is 70 MB less held while the snapshots are compared.
+    lean: bool = False
 
     def pipeline(self, progress: service.Progress | None = None) -> service.Pipeline:
         """The Prospects tab understood, as the sheet reads now (read again only when
@@ -109,6 +114,8 @@ class Workspace:
     def record_typed_all(self, progress: service.Progress | None = None) -> None:
         """Find the touches typed into the sheet since the last run and record them."""
         pipeline = self.pipeline(progress)
+        if self.lean:
+            pipeline = self._let_rows_go(pipeline)
         snaps = self.snapshots()
         if not snaps:
             return
@@ -117,6 +124,18 @@ class Workspace:
         self.compared = found.compared
         for item in found.touches:
             self._record(item)
+
+    def _let_rows_go(self, pipeline: service.Pipeline) -> service.Pipeline:
+        """`pipeline` without the rows of its table, when the sheet lets them go (nothing
+        staged for the tab; read again cheaply when asked for)."""
+        assert self._pipeline is not None
+        if pipeline.rows_let_go or not self.sheet.release(pipeline.table.tab):
+            return pipeline
+        lean = dataclasses.replace(
+            pipeline, table=dataclasses.replace(pipeline.table, rows=[]), rows_let_go=True
+        )
+        self._pipeline = (self._pipeline[0], lean)
+        return lean
 
     def record_typed(self, number: int) -> bool:
         """Record a touch typed into row `number` since the last run (for mark, which reads
@@ -360,9 +379,11 @@ def open_workspace(
     now: datetime | None = None,
     typed: bool = True,
     progress: service.Progress | None = None,
+    lean: bool = False,
 ) -> Workspace:
     """The sheet as every command sees it: pending changes applied, then (with `typed`) the
-    touches typed into the sheet since the last run."""
+    touches typed into the sheet since the last run. `lean`: for a command that only reads
+    (Workspace.lean)."""
     zone = ZoneInfo(config.timezone) if config.timezone else None
     moment = (now or datetime.now(zone)).astimezone(zone)
     sheet = backend if isinstance(backend, Staged) else Staged(backend)
@@ -372,6 +393,7 @@ def open_workspace(
         today=today,
         now=moment,
         journal=Journal.for_sheet(backend.label, config.path),
+        lean=lean,
     )
     ws.apply_journal()
     if typed:

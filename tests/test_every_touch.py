@@ -23,12 +23,13 @@ from typing import Any
 import openpyxl
 import pytest
 from backends.test_xlsx_locks import excel_owner_file
-from conftest import file_state
+from conftest import Cli, file_state
 from json_output import data_of
 from soffice import SOFFICE, soffice_convert
 
 from sheetfollow import starter
 from sheetfollow.exit_codes import ExitCode
+from sheetfollow.staged import Staged
 
 TODAY = date(2026, 11, 27)  # a Friday
 DAY = TODAY.isoformat()
@@ -437,3 +438,45 @@ def test_a_mark_reads_one_row_and_leaves_other_typed_calls_to_the_next_run(team:
     new = log(workbook)[len(log_before) + len(after_mark) :]
     assert [(entry["ID"], entry["Outcome"]) for entry in new] == [("P-0164", "reached")]
     assert by_id(workbook)["P-0164"]["Stage"] == "Contacted"
+
+
+def test_due_lets_the_rows_go_and_still_sees_the_calls_typed(
+    team: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`due` only reads: it lets go of the Prospects rows once they are understood (70 MB at
+    200,000 prospects). The calls typed into the sheet are applied to what it reads all the
+    same (the tab is read again from the parse cache to apply them; the next write records
+    them), so its list is the one `due` gives once a refresh has recorded them."""
+    other = team.parent / "other"
+    shutil.copytree(team, other)
+    untyped = {row["id"] for row in data_of(sheetfollow(other, "due", "--json").stdout)}
+    for folder in (team, other):
+        type_in(folder / "pipeline.xlsx", TYPED)
+    state = file_state(team / "pipeline.xlsx")
+    released: list[tuple[str, bool]] = []
+    real = Staged.release
+
+    def release(self: Staged, tab: str) -> bool:
+        released.append((tab, real(self, tab)))
+        return released[-1][1]
+
+    monkeypatch.setattr(Staged, "release", release)
+    result = cli("due", "--json", "--today", DAY)
+    assert result.exit_code == 0, result.output
+    assert released == [("Prospects", True)]
+    assert file_state(team / "pipeline.xlsx") == state  # nothing written
+
+    typed = sheetfollow(other, "refresh")
+    assert "5 typed touches recorded:" in typed.stdout
+    after = data_of(sheetfollow(other, "due", "--json").stdout)
+    assert data_of(result.stdout) == after
+    # Rows due before the calls were typed are not once they are.
+    ids = {ident for ident, *_ in TYPED}
+    assert ids & untyped and not ids & {row["id"] for row in after}
+    # Once recorded, the rows are let go as well, and the list is the same.
+    sheetfollow(team, "refresh")
+    released.clear()
+    again = cli("due", "--json", "--today", DAY)
+    assert again.exit_code == 0, again.output
+    assert released == [("Prospects", True)]
+    assert data_of(again.stdout) == after

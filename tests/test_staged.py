@@ -73,3 +73,27 @@ def test_rows_appended_read_as_they_will_be_written(
     if filled:  # the last row holding a value is the last row appended holding one
         last = [v for v in trimmed(seen.rows)[-1] if v is not None]
         assert last == [_number(v) for v in filled[-1] if v not in (None, "")]
+
+
+def test_a_tab_is_let_go_only_when_nothing_is_staged_and_it_reads_again_cheaply(
+    tmp_path: Path,
+) -> None:
+    """What was read of a tab is let go when its parse-cache entry can give it again and
+    nothing is staged for it; read again, it is the same."""
+    path = tmp_path / "book.xlsx"
+    rows = '<row r="1"><c r="A1"><v>1</v></c></row><row r="2"><c r="A2"><v>2</v></c></row>'
+    minimal_workbook(path, {"Log": sheet_document(rows)})
+    uncached = Staged(XlsxBackend(path, cached_tabs=["Log"]))
+    assert uncached.read_tab("Log") is not None
+    assert not uncached.release("Log")  # no .sheetfollow folder: reading again is a parse
+
+    (tmp_path / ".sheetfollow").mkdir()
+    staged = Staged(XlsxBackend(path, cached_tabs=["Log"]))
+    first = staged.read_tab("Log")
+    assert first is not None and staged.release("Log")
+    again = staged.read_tab("Log")
+    assert again is not None and again.rows == first.rows and again.rows is not first.rows
+
+    staged.write([TabChanges("Log", cells=[CellWrite(3, 1, 3)])])
+    assert not staged.release("Log")  # a change staged: the view is what reads it
+    assert not staged.release("Nowhere")

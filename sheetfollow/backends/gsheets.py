@@ -566,6 +566,10 @@ class GoogleSheetsBackend:
         self._read_values([found])
         return Table(tab=found.title, rows=loaded.grids.get(found.title, []), epoch=EPOCH_1900)
 
+    def release(self, tab: str) -> bool:
+        """Kept: reading a tab again is a request to Google."""
+        return False
+
     def access(self) -> Access:
         """The service account in use, and whether the sheet opens with it."""
         account, key_file = self.account.email, str(self.account.key_file)

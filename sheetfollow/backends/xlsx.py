@@ -297,6 +297,20 @@ class XlsxBackend:
             merged=tuple(sorted(shape.merged)) if shape is not None else (),
         )
 
+    def release(self, tab: str) -> bool:
+        """Let go of the tab's grid when its parse-cache entry holds it (reading it again
+        costs an unpickling, not a parse); a write then keeps no entry for it unless it is
+        read again first."""
+        if self._loaded is None:
+            return False
+        package = self._loaded.package
+        entry = package.info.find(tab)
+        if entry is None or entry.name not in package.found:
+            return False
+        package.grids.pop(entry.name, None)
+        del package.found[entry.name]
+        return True
+
     def _grid(self, package: _Package, name: str) -> list[list[RawValue]]:
         # A package is the bytes of one version of the file, so its grids never go stale;
         # the ID re-check before a write reuses the grid read moments before (a 30,000-row
