@@ -66,8 +66,9 @@ _PLAIN = frozenset({str, float, int, bool, date, datetime})
 #: faster on a 120 MB sheet, for a part about 13% larger.
 _BIG_PART = 16 << 20
 _BIG_PART_LEVEL = 3
-#: A rewrite of at most this many rows of a sheet is checked row by row as it is written
-#: (xml.RewriteCheck); one of more rows is parsed whole once written.
+#: A rewrite of at most this many rows of a sheet is checked row by row as it is written,
+#: each row as it was and as it is (xml.RewriteCheck); one of more rows, each row as it is
+#: only, or, when nearly every row of the sheet changes, the part whole once written.
 _CHECKED_ROWS = 2000
 #: A rewrite keeps at most this much of what it changed for the parse cache (_Capture): a
 #: nightly refresh of 200,000 rows changes 120,000 cells (2 MB kept, each distinct cell
